@@ -1,0 +1,484 @@
+"""Rendering: the Markdown PR comment (Jinja) and the compact text table.
+
+Pure: an Outcome and a Gate in, text out. The Python side builds a *view
+model* (sections of pre-escaped table cells, in priority order); the template
+lays it out. Row text comes from one filter, ``md_row``, used both by the
+template and by the size budget, so the budget is exact rather than estimated.
+
+Size: GitHub rejects an issue-comment body over 65,536 characters with a 422
+(REST API, "body is too long"). When the full comment would exceed the limit,
+lower-priority sections are collapsed into ``<details>`` and then cut from the
+bottom up, each with an "…and N more" line; hard regressions are cut last.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from evalbot import __version__
+from evalbot.errors import InputError
+from evalbot.markdown import code_span, escape_text, truncate
+from evalbot.models import (
+    Bucket,
+    CategoryDrift,
+    Comparison,
+    FetchFailed,
+    Gate,
+    NoBaseline,
+    Ok,
+    Outcome,
+    Scenario,
+    ScenarioComparison,
+    Verdict,
+)
+
+GITHUB_COMMENT_LIMIT = 65_536
+COMMENT_TEMPLATE = "comment.md.j2"
+
+
+def marker(comment_key: str) -> str:
+    """The hidden first line that lets the Action find its own comment again."""
+    return f"<!-- evalbot:{comment_key} -->"
+
+
+# --- filters (registered explicitly on the Jinja environment) ---------------
+
+
+def pct(rate: float | None, digits: int = 0) -> str:
+    """0.873 -> '87%' (or '87.3%' with digits=1); None -> 'n/a'."""
+    return "n/a" if rate is None else f"{rate * 100:.{digits}f}%"
+
+
+def pp(delta: float | None) -> str:
+    """A pass-rate difference in percentage points: -1.0 -> '-100 pp'."""
+    if delta is None:
+        return "n/a"
+    points = round(delta * 100)
+    return "±0 pp" if points == 0 else f"{points:+d} pp"
+
+
+def pvalue(p: Fraction | float | None) -> str:
+    """A p-value to 3 significant digits."""
+    return "n/a" if p is None else f"{float(p):.3g}"
+
+
+def trials(scenario: Scenario) -> str:
+    """'2/3 (67%)'."""
+    return f"{scenario.passed}/{scenario.total} ({pct(scenario.rate)})"
+
+
+def md_row(cells: Sequence[str]) -> str:
+    """One Markdown table row, newline included: cells must be escaped already."""
+    return "| " + " | ".join(cells) + " |\n"
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL fit for a Markdown link target, or None.
+
+    URLs come from experiment files and metadata, so anything but http(s) is
+    refused (no ``javascript:``), and characters that end a link target or a
+    table cell are percent-encoded.
+    """
+    if not url or not re.match(r"https?://[^\s]+$", url):
+        return None
+    return re.sub(r"[()<>|\[\]`\"' ]", lambda m: f"%{ord(m.group()):02X}", url)
+
+
+def plain(text: str, max_len: int = 60) -> str:
+    """Untrusted text for a terminal: no control characters (no escape sequences)."""
+    return truncate(re.sub(r"[\x00-\x1f\x7f-\x9f]+", " ", text).strip(), max_len)
+
+
+FILTERS: dict[str, Callable[..., str | None]] = {
+    "md": escape_text,
+    "code": code_span,
+    "pct": pct,
+    "pp": pp,
+    "pvalue": pvalue,
+    "trials": trials,
+    "md_row": md_row,
+    "safe_url": safe_url,
+}
+
+
+# --- the view model ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    """A table in the comment: its rows are lists of escaped cells."""
+
+    id: str
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[str, ...], ...]
+    omitted: int = 0
+    collapsed: bool = False
+
+    @property
+    def shown(self) -> int:
+        return len(self.rows)
+
+
+_TITLES = {
+    Verdict.HARD_REGRESSION: "Hard regressions",
+    Verdict.SOFT_REGRESSION: "Soft regressions",
+    Verdict.IMPROVEMENT: "Improvements",
+    Verdict.WATCH: "Watch: large swings without enough evidence",
+    Verdict.STABLE: "Stable",
+    Verdict.UNRELIABLE_BASELINE: "Unreliable baseline: the baseline already failed often",
+    Verdict.INSUFFICIENT_DATA: "Insufficient data: no trials on one side",
+}
+_SCENARIO_HEADER = ("Scenario", "PR", "Baseline", "Δ", "p")
+_ONE_SIDE_HEADER = ("Scenario", "Passed")
+_DRIFT_HEADER = ("Failure category", "PR", "Baseline", "Δ", "Note")
+
+# Cut order when the comment is too long: first entry goes first. Hard
+# regressions are what the reader must see, so they are cut last.
+_CUT_ORDER = (
+    "baseline_only",
+    "pr_only",
+    "insufficient_data",
+    "stable",
+    "unreliable_baseline",
+    "categories",
+    "watch",
+    "improvement",
+    "soft_regression",
+    "hard_regression",
+)
+
+
+def shown_p(row: ScenarioComparison) -> Fraction:
+    """The p-value of the direction the scenario moved (better for gains)."""
+    return row.p_better if row.delta is not None and row.delta > 0 else row.p_worse
+
+
+def _scenario_cells(row: ScenarioComparison) -> tuple[str, ...]:
+    p = shown_p(row)
+    return (
+        escape_text(row.label or row.key),
+        trials(row.pr),
+        trials(row.baseline),
+        pp(row.delta),
+        pvalue(p),
+    )
+
+
+def _one_side_cells(scenario: Scenario) -> tuple[str, ...]:
+    return (escape_text(scenario.display), trials(scenario))
+
+
+def _drift_cells(row: CategoryDrift) -> tuple[str, ...]:
+    flag = "notable" if row.notable else ""
+    if row.new:
+        flag = (flag + ", new") if flag else "new"
+    return (
+        escape_text(row.category),
+        f"{row.pr_count} ({pct(row.pr_rate, 1)})",
+        f"{row.baseline_count} ({pct(row.baseline_rate, 1)})",
+        pp(row.delta),
+        flag,
+    )
+
+
+def _verdict_section(comparison: Comparison, verdict: Verdict, *, collapsed: bool) -> Section:
+    rows = comparison.of(verdict)
+    return Section(
+        id=verdict.value,
+        title=_TITLES[verdict],
+        header=_SCENARIO_HEADER
+        if verdict is not Verdict.INSUFFICIENT_DATA
+        else _SCENARIO_HEADER[:3],
+        rows=tuple(
+            _scenario_cells(r)[:3] if verdict is Verdict.INSUFFICIENT_DATA else _scenario_cells(r)
+            for r in rows
+        ),
+        collapsed=collapsed,
+    )
+
+
+def _one_side_section(section_id: str, title: str, scenarios: Iterable[Scenario]) -> Section:
+    return Section(
+        id=section_id,
+        title=title,
+        header=_ONE_SIDE_HEADER,
+        rows=tuple(_one_side_cells(s) for s in scenarios),
+        collapsed=True,
+    )
+
+
+def build_sections(comparison: Comparison) -> dict[str, Section]:
+    """Every table of the comment, keyed by section id, before any size cut."""
+    sections = {
+        v.value: _verdict_section(comparison, v, collapsed=False)
+        for v in (
+            Verdict.HARD_REGRESSION,
+            Verdict.SOFT_REGRESSION,
+            Verdict.IMPROVEMENT,
+            Verdict.WATCH,
+        )
+    }
+    sections["categories"] = Section(
+        id="categories",
+        title="Failure-category drift",
+        header=_DRIFT_HEADER,
+        rows=tuple(_drift_cells(r) for r in comparison.categories),
+    )
+    for verdict in (Verdict.STABLE, Verdict.UNRELIABLE_BASELINE, Verdict.INSUFFICIENT_DATA):
+        sections[verdict.value] = _verdict_section(comparison, verdict, collapsed=True)
+    sections["pr_only"] = _one_side_section(
+        "pr_only", "Only in the PR experiment (not compared)", comparison.pr_only
+    )
+    sections["baseline_only"] = _one_side_section(
+        "baseline_only",
+        "Only in the baseline experiment (missing from the PR)",
+        comparison.baseline_only,
+    )
+    return sections
+
+
+def _trials_per_scenario(bucket: Bucket) -> str:
+    counts = {s.total for s in bucket.scenarios.values()}
+    if not counts:
+        return "0"
+    low, high = min(counts), max(counts)
+    return str(low) if low == high else f"{low}–{high}"
+
+
+_COMMIT_KEYS = ("commit", "head_sha", "git_sha", "revision_id")
+
+
+def _provenance(bucket: Bucket) -> dict[str, Any]:
+    commit = next((str(bucket.metadata[k]) for k in _COMMIT_KEYS if bucket.metadata.get(k)), None)
+    branch = bucket.metadata.get("branch")
+    return {
+        "name": bucket.name,
+        "url": bucket.url,
+        "commit": commit[:12] if commit else None,
+        "branch": str(branch) if branch else None,
+        "trials_per_scenario": _trials_per_scenario(bucket),
+        "scenarios": len(bucket.scenarios),
+    }
+
+
+_ALERTS = (
+    (Verdict.HARD_REGRESSION, "CAUTION"),
+    (Verdict.SOFT_REGRESSION, "WARNING"),
+    (Verdict.WATCH, "NOTE"),
+)
+
+
+def _alert(comparison: Comparison) -> str:
+    for verdict, alert in _ALERTS:
+        if comparison.count(verdict):
+            return alert
+    return "TIP"
+
+
+def _counts_line(comparison: Comparison) -> str:
+    return " · ".join(
+        f"{comparison.count(v)} {v.value.replace('_', ' ')}"
+        for v in sorted(Verdict, key=lambda v: v.severity)
+    )
+
+
+def comment_context(
+    outcome: Outcome, gate: Gate, *, comment_key: str, reproduce: str
+) -> dict[str, Any]:
+    """The variables every comment template receives (documented in the README)."""
+    context: dict[str, Any] = {
+        "marker": marker(comment_key),
+        "outcome": outcome.kind.value,
+        "gate": gate,
+        "version": __version__,
+        "reproduce": reproduce,
+        "sections": {},
+        "truncated": False,
+    }
+    if isinstance(outcome, Ok):
+        comparison = outcome.comparison
+        context.update(
+            comparison=comparison,
+            aggregate=comparison.aggregate,
+            counts={v.value: comparison.count(v) for v in Verdict},
+            counts_line=_counts_line(comparison),
+            alert=_alert(comparison),
+            pr=_provenance(comparison.pr),
+            baseline=_provenance(comparison.baseline),
+            sections=build_sections(comparison),
+        )
+    elif isinstance(outcome, NoBaseline):
+        context.update(pr=_provenance(outcome.pr), searched=outcome.searched)
+    elif isinstance(outcome, FetchFailed):
+        context.update(error=outcome.error)
+    else:
+        context.update(pr=_provenance(outcome.pr))
+    return context
+
+
+# --- Jinja --------------------------------------------------------------------
+
+
+def _builtin_dir() -> str:
+    return str(resources.files("evalbot.templates"))
+
+
+@lru_cache(maxsize=8)
+def _environment(user_dir: str | None) -> jinja2.Environment:
+    loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(_builtin_dir())]
+    if user_dir is not None:
+        loaders.insert(0, jinja2.FileSystemLoader(user_dir))
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader(loaders),
+        # Undefined variables are template bugs, not empty strings.
+        undefined=jinja2.StrictUndefined,
+        # Markdown, not HTML: escaping is explicit through the `md` and
+        # `code` filters on every untrusted value.
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters.update(FILTERS)
+    return env
+
+
+def _load_template(template: Path | None) -> jinja2.Template:
+    if template is None:
+        return _environment(None).get_template(COMMENT_TEMPLATE)
+    try:
+        return _environment(str(template.parent.resolve())).get_template(template.name)
+    except jinja2.TemplateNotFound:
+        raise InputError(f"template: file not found: {template}") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise InputError(f"template: {template}: line {exc.lineno}: {exc.message}") from None
+
+
+def _render(template: jinja2.Template, context: dict[str, Any], name: str) -> str:
+    try:
+        return template.render(context)
+    except jinja2.UndefinedError as exc:
+        raise InputError(f"template: {name}: {exc.message}") from None
+
+
+def _shrink(sections: dict[str, Section], overshoot: int) -> dict[str, Section]:
+    """Cut ``overshoot`` characters of rows, lowest-priority sections first."""
+    out = dict(sections)
+    for section_id in _CUT_ORDER:
+        if overshoot <= 0:
+            break
+        section = out.get(section_id)
+        if section is None or not section.rows:
+            continue
+        rows = list(section.rows)
+        while rows and overshoot > 0:
+            overshoot -= len(md_row(rows.pop()))
+        out[section_id] = replace(
+            section, rows=tuple(rows), omitted=section.omitted + section.shown - len(rows)
+        )
+    return out
+
+
+def render_comment(
+    outcome: Outcome,
+    gate: Gate,
+    *,
+    comment_key: str,
+    reproduce: str,
+    template: Path | None = None,
+    max_chars: int = GITHUB_COMMENT_LIMIT,
+) -> str:
+    """The PR comment as Markdown, at most ``max_chars`` characters.
+
+    The first line is the hidden marker for ``comment_key``; it is checked
+    after rendering so a custom template cannot silently break in-place
+    updates.
+    """
+    compiled = _load_template(template)
+    name = str(template or COMMENT_TEMPLATE)
+    context = comment_context(outcome, gate, comment_key=comment_key, reproduce=reproduce)
+    body = _render(compiled, context, name)
+    # Each pass cuts at least the overshoot plus room for the "…and N more"
+    # lines; the loop only repeats if a template adds text per omitted row.
+    reserve = 200
+    while len(body) > max_chars and context["sections"]:
+        collapsed = {
+            k: replace(s, collapsed=s.collapsed or k not in _NEVER_COLLAPSED)
+            for k, s in context["sections"].items()
+        }
+        context["sections"] = _shrink(collapsed, len(body) - max_chars + reserve)
+        context["truncated"] = True
+        body = _render(compiled, context, name)
+        reserve *= 2
+        if all(not s.rows for s in context["sections"].values()):
+            break
+    if len(body) > max_chars:
+        raise InputError(
+            f"template: {name}: the comment is {len(body)} characters even with every table "
+            f"cut; GitHub accepts at most {max_chars}"
+        )
+    if body.split("\n", 1)[0].strip() != context["marker"]:
+        raise InputError(f"template: {name}: the first line must be {{{{ marker }}}}")
+    return body
+
+
+_NEVER_COLLAPSED = frozenset({Verdict.HARD_REGRESSION.value, Verdict.SOFT_REGRESSION.value})
+
+
+# --- the terminal format --------------------------------------------------------
+
+
+def render_text(outcome: Outcome, gate: Gate) -> str:
+    """A compact table for terminals: every flagged scenario, stable ones counted."""
+    lines: list[str] = []
+    if isinstance(outcome, FetchFailed):
+        lines.append(f"evalbot: regression detection did not run: {plain(outcome.error, 300)}")
+    elif isinstance(outcome, NoBaseline):
+        lines.append(f"evalbot: no baseline experiment matched {plain(outcome.searched, 200)}")
+    elif isinstance(outcome, Ok):
+        lines.extend(_text_comparison(outcome.comparison))
+    else:
+        lines.append(f"evalbot: {plain(outcome.pr.name)} is its own baseline; nothing to compare")
+    status = "FAILED" if gate.failed else "passed"
+    lines.append(f"gate: {status} — {gate.reason}")
+    return "\n".join(lines) + "\n"
+
+
+def _text_comparison(comparison: Comparison) -> list[str]:
+    agg = comparison.aggregate
+    lines = [
+        f"evalbot: {_counts_line(comparison)}",
+        f"PR {plain(comparison.pr.name)} vs baseline {plain(comparison.baseline.name)}: "
+        f"{pct(agg.pr.rate, 1)} vs {pct(agg.baseline.rate, 1)} ({pp(agg.delta)}) "
+        f"over {agg.scenarios} shared scenarios",
+    ]
+    flagged = [r for r in comparison.scenarios if r.verdict is not Verdict.STABLE]
+    if flagged:
+        lines.append("")
+        lines.append(f"{'verdict':<20} {'scenario':<40} {'PR':>10} {'baseline':>10} {'Δ':>8} p")
+        for row in flagged:
+            p = shown_p(row)
+            lines.append(
+                f"{row.verdict.value:<20} {plain(row.label or row.key, 40):<40} "
+                f"{row.pr.passed:>4}/{row.pr.total:<5} {row.baseline.passed:>4}/"
+                f"{row.baseline.total:<5} {pp(row.delta):>8} {pvalue(p)}"
+            )
+    for title, scenarios in (
+        ("only in PR", comparison.pr_only),
+        ("only in baseline", comparison.baseline_only),
+    ):
+        if scenarios:
+            names = ", ".join(plain(s.display, 40) for s in scenarios[:10])
+            more = f" …and {len(scenarios) - 10} more" if len(scenarios) > 10 else ""
+            lines.append(f"{title}: {names}{more}")
+    return lines

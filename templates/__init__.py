@@ -1,0 +1,1 @@
+"""evalbot's built-in Jinja templates, shipped as the package ``evalbot.templates``."""

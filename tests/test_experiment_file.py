@@ -1,0 +1,434 @@
+"""Tests for the offline experiment-file format (evalbot.experiment_file)."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evalbot.errors import InputError
+from evalbot.experiment_file import bucket_to_document, load_experiment, parse_experiment
+from evalbot.models import Bucket, Scenario
+
+SCHEMA_PATH = Path(__file__).parents[1] / "evalbot" / "schemas" / "experiment.schema.json"
+
+SCENARIO_DOC: dict[str, Any] = {
+    "name": "pr-1234",
+    "id": "exp-42",
+    "url": "https://example.com/exp/42",
+    "metadata": {"commit": "abc123", "nested": {"k": [1, 2]}},
+    "scenarios": {
+        "refund-policy": {
+            "passed": 2,
+            "total": 3,
+            "categories": {"timeout": 1},
+            "label": "Refund policy",
+        },
+        "greeting": {"passed": 5, "total": 5},
+    },
+}
+
+TRIAL_DOC: dict[str, Any] = {
+    "name": "pr-1234",
+    "trials": [
+        {"scenario": "b", "passed": False, "category": "timeout"},
+        {"scenario": "a", "passed": True, "label": "Scenario A"},
+        {"scenario": "b", "passed": True, "label": ""},
+        {"scenario": "b", "passed": False, "category": "timeout", "label": "Scenario B"},
+        {"scenario": "b", "passed": True, "category": "slow", "label": "ignored"},
+        {"scenario": "a", "passed": False, "category": "wrong-answer"},
+    ],
+}
+
+
+def write(tmp_path: Path, content: str, name: str = "pr.json") -> Path:
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def load_doc(tmp_path: Path, doc: object) -> Bucket:
+    return load_experiment(write(tmp_path, json.dumps(doc)))
+
+
+def with_change(base: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """A deep copy of ``base`` with ``value`` set at a path like "scenarios.a.passed"."""
+    doc = copy.deepcopy(base)
+    *parents, last = dotted.split(".")
+    target: Any = doc
+    for part in parents:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    if isinstance(target, list):
+        target[int(last)] = value
+    else:
+        target[last] = value
+    return doc
+
+
+def without(base: dict[str, Any], dotted: str) -> dict[str, Any]:
+    doc = copy.deepcopy(base)
+    *parents, last = dotted.split(".")
+    target: Any = doc
+    for part in parents:
+        target = target[int(part)] if isinstance(target, list) else target[part]
+    del target[last]
+    return doc
+
+
+# --- Valid files --------------------------------------------------------------
+
+
+def test_scenario_form_loads(tmp_path: Path) -> None:
+    bucket = load_doc(tmp_path, SCENARIO_DOC)
+    assert bucket.name == "pr-1234"
+    assert bucket.id == "exp-42"
+    assert bucket.url == "https://example.com/exp/42"
+    assert dict(bucket.metadata) == {"commit": "abc123", "nested": {"k": [1, 2]}}
+    assert list(bucket.scenarios) == ["refund-policy", "greeting"]
+    assert bucket.scenarios["refund-policy"] == Scenario(
+        "refund-policy", 2, 3, label="Refund policy", categories={"timeout": 1}
+    )
+    assert bucket.scenarios["greeting"] == Scenario("greeting", 5, 5)
+
+
+def test_minimal_scenario_form(tmp_path: Path) -> None:
+    bucket = load_doc(tmp_path, {"name": "n", "scenarios": {"s": {"passed": 0, "total": 0}}})
+    assert bucket == Bucket("n", {"s": Scenario("s", 0, 0)})
+    assert bucket.url is None and bucket.id is None and dict(bucket.metadata) == {}
+
+
+def test_trial_form_buckets_per_scenario(tmp_path: Path) -> None:
+    bucket = load_doc(tmp_path, TRIAL_DOC)
+    assert list(bucket.scenarios) == ["b", "a"]  # first-seen order
+    # Categories count every trial that carries one, passed or not.
+    assert bucket.scenarios["b"] == Scenario(
+        "b", 2, 4, label="Scenario B", categories={"timeout": 2, "slow": 1}
+    )
+    assert bucket.scenarios["a"] == Scenario(
+        "a", 1, 2, label="Scenario A", categories={"wrong-answer": 1}
+    )
+    assert bucket.total_trials == 6
+
+
+@pytest.mark.parametrize("key", ["scenarios", "trials"])
+def test_empty_forms_give_an_empty_bucket(tmp_path: Path, key: str) -> None:
+    empty: object = {} if key == "scenarios" else []
+    assert load_doc(tmp_path, {"name": "n", key: empty}) == Bucket("n", {})
+
+
+def test_utf8_and_bom(tmp_path: Path) -> None:
+    doc = {"name": "café", "scenarios": {"naïve": {"passed": 1, "total": 1, "label": "ü"}}}
+    path = tmp_path / "pr.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(doc, ensure_ascii=False).encode("utf-8"))
+    bucket = load_experiment(path)
+    assert bucket.name == "café"
+    assert bucket.scenarios["naïve"] == Scenario("naïve", 1, 1, label="ü")
+
+
+@pytest.mark.parametrize("doc", [SCENARIO_DOC, TRIAL_DOC], ids=["scenarios", "trials"])
+def test_round_trip(doc: dict[str, Any]) -> None:
+    bucket = parse_experiment(doc, source="pr.json")
+    document = bucket_to_document(bucket)
+    assert parse_experiment(document, source="again.json") == bucket
+    # It also survives a trip through JSON text.
+    assert parse_experiment(json.loads(json.dumps(document)), source="x") == bucket
+
+
+def test_bucket_to_document_omits_unset_fields() -> None:
+    bucket = Bucket("n", {"s": Scenario("s", 1, 2)})
+    assert bucket_to_document(bucket) == {
+        "name": "n",
+        "scenarios": {"s": {"passed": 1, "total": 2}},
+    }
+    assert bucket_to_document(parse_experiment(SCENARIO_DOC, source="x")) == SCENARIO_DOC
+
+
+def test_bucket_to_document_does_not_share_metadata() -> None:
+    bucket = parse_experiment(SCENARIO_DOC, source="x")
+    document = bucket_to_document(bucket)
+    document["metadata"]["nested"]["k"].append(3)  # type: ignore[index]
+    assert bucket.metadata["nested"] == {"k": [1, 2]}
+
+
+# --- Invalid files ------------------------------------------------------------
+
+S = SCENARIO_DOC
+T = TRIAL_DOC
+
+INVALID_DOCS: list[tuple[str, object, str]] = [
+    ("top-level array", [S], "top level must be an object"),
+    ("top-level string", "pr", "top level must be an object"),
+    ("missing name", without(S, "name"), "name: required field is missing"),
+    ("empty name", with_change(S, "name", ""), "name: must be a non-empty string"),
+    ("name not a string", with_change(S, "name", 3), "name: must be a non-empty string"),
+    ("both forms", with_change(S, "trials", []), '"scenarios" or "trials", not both'),
+    ("neither form", without(S, "scenarios"), 'either "scenarios" or "trials"'),
+    (
+        "unknown top-level field",
+        with_change(S, "scenarioz", {}),
+        'unknown top-level field "scenarioz"',
+    ),
+    ("url not a string", with_change(S, "url", 3), "url: must be a string, got 3"),
+    ("url null", with_change(S, "url", None), "url: must be a string, got null"),
+    ("id not a string", with_change(S, "id", 42), "id: must be a string, got 42"),
+    ("metadata not an object", with_change(S, "metadata", [1]), "metadata: must be an object"),
+    ("scenarios not an object", with_change(S, "scenarios", []), "scenarios: must be an object"),
+    (
+        "empty scenario key",
+        with_change(S, "scenarios.", {"passed": 1, "total": 1}),
+        'scenarios[""]: scenario key must be a non-empty string',
+    ),
+    (
+        "scenario not an object",
+        with_change(S, "scenarios.greeting", 5),
+        'scenarios["greeting"]: must be an object',
+    ),
+    (
+        "passed > total",
+        with_change(S, "scenarios.refund-policy.passed", 4),
+        'scenarios["refund-policy"].passed: must be an integer between 0 and total (3), got 4',
+    ),
+    (
+        "negative passed",
+        with_change(S, "scenarios.refund-policy.passed", -1),
+        'scenarios["refund-policy"].passed: must be an integer between 0 and total (3), got -1',
+    ),
+    (
+        "negative total",
+        with_change(S, "scenarios.greeting.total", -1),
+        'scenarios["greeting"].total: must be a non-negative integer, got -1',
+    ),
+    (
+        "passed as bool",
+        with_change(S, "scenarios.greeting.passed", True),
+        'scenarios["greeting"].passed: must be an integer between 0 and total (5), got true',
+    ),
+    (
+        "total as bool",
+        with_change(S, "scenarios.greeting.total", True),
+        'scenarios["greeting"].total: must be a non-negative integer, got true',
+    ),
+    (
+        "passed as float",
+        with_change(S, "scenarios.greeting.passed", 2.0),
+        'scenarios["greeting"].passed: must be an integer between 0 and total (5), got 2.0',
+    ),
+    (
+        "passed as string",
+        with_change(S, "scenarios.greeting.passed", "2"),
+        'scenarios["greeting"].passed: must be an integer between 0 and total (5), got "2"',
+    ),
+    (
+        "total missing",
+        without(S, "scenarios.greeting.total"),
+        'scenarios["greeting"].total: required field is missing',
+    ),
+    (
+        "passed missing",
+        without(S, "scenarios.greeting.passed"),
+        'scenarios["greeting"].passed: required field is missing',
+    ),
+    (
+        "unknown scenario field",
+        with_change(S, "scenarios.greeting.pased", 5),
+        'scenarios["greeting"]: unknown field "pased"',
+    ),
+    (
+        "categories not an object",
+        with_change(S, "scenarios.greeting.categories", ["timeout"]),
+        'scenarios["greeting"].categories: must be an object',
+    ),
+    (
+        "negative category count",
+        with_change(S, "scenarios.greeting.categories", {"timeout": -1}),
+        'scenarios["greeting"].categories["timeout"]: must be a non-negative integer, got -1',
+    ),
+    (
+        "category count as float",
+        with_change(S, "scenarios.greeting.categories", {"timeout": 1.5}),
+        'scenarios["greeting"].categories["timeout"]: must be a non-negative integer, got 1.5',
+    ),
+    (
+        "empty category name",
+        with_change(S, "scenarios.greeting.categories", {"": 1}),
+        'scenarios["greeting"].categories[""]: category name must be a non-empty string',
+    ),
+    (
+        "categories sum > total",
+        with_change(S, "scenarios.refund-policy.categories", {"timeout": 2, "slow": 2}),
+        'scenarios["refund-policy"].categories: counts sum to 4, more than total (3)',
+    ),
+    (
+        "label not a string",
+        with_change(S, "scenarios.greeting.label", 1),
+        'scenarios["greeting"].label: must be a string, got 1',
+    ),
+    ("trials not an array", with_change(T, "trials", {}), "trials: must be an array"),
+    ("trial not an object", with_change(T, "trials.3", "b"), "trials[3]: must be an object"),
+    (
+        "trial passed not bool",
+        with_change(T, "trials.3.passed", "yes"),
+        'trials[3].passed: must be true or false, got "yes"',
+    ),
+    (
+        "trial passed as int",
+        with_change(T, "trials.0.passed", 1),
+        "trials[0].passed: must be true or false, got 1",
+    ),
+    (
+        "trial passed missing",
+        without(T, "trials.1.passed"),
+        "trials[1].passed: required field is missing",
+    ),
+    (
+        "trial scenario missing",
+        without(T, "trials.2.scenario"),
+        "trials[2].scenario: required field is missing",
+    ),
+    (
+        "trial scenario empty",
+        with_change(T, "trials.2.scenario", ""),
+        'trials[2].scenario: must be a non-empty string, got ""',
+    ),
+    (
+        "trial category empty",
+        with_change(T, "trials.0.category", ""),
+        "trials[0].category: must be a non-empty string",
+    ),
+    (
+        "trial category null",
+        with_change(T, "trials.0.category", None),
+        "trials[0].category: must be a non-empty string, got null",
+    ),
+    (
+        "trial label not a string",
+        with_change(T, "trials.0.label", ["x"]),
+        "trials[0].label: must be a string, got an array",
+    ),
+    (
+        "unknown trial field",
+        with_change(T, "trials.4.score", 0.5),
+        'trials[4]: unknown field "score"',
+    ),
+]
+
+
+def assert_one_line_error(exc: pytest.ExceptionInfo[InputError], source: str, part: str) -> None:
+    message = str(exc.value)
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith(f"{source}: "), message
+    assert part in message, message
+
+
+@pytest.mark.parametrize(
+    ("doc", "part"), [(d, p) for _, d, p in INVALID_DOCS], ids=[i for i, _, _ in INVALID_DOCS]
+)
+def test_invalid_documents(tmp_path: Path, doc: object, part: str) -> None:
+    path = write(tmp_path, json.dumps(doc))
+    with pytest.raises(InputError) as exc:
+        load_experiment(path)
+    assert_one_line_error(exc, str(path), part)
+    # The pure parser gives the same message with the given source name.
+    with pytest.raises(InputError) as exc:
+        parse_experiment(doc, source="pr.json")
+    assert_one_line_error(exc, "pr.json", part)
+
+
+@pytest.mark.parametrize(
+    ("text", "part"),
+    [
+        ('{"name": "n",\n  "scenarios": {}\n  "x": 1}', "not valid JSON (line 3, column 3: "),
+        ("", "not valid JSON (line 1, column 1: Expecting value)"),
+        ('{"name": "n", "scenarios": {"a": {"passed": NaN, "total": 1}}}', "NaN is not allowed"),
+        ('{"name": "n", "metadata": {"x": -Infinity}, "scenarios": {}}', "-Infinity is not"),
+        ('{"name": "n", "metadata": {"x": 1e999}, "scenarios": {}}', "1e999 is too large"),
+        ('{"name": "n", "scenarios": {"a": {"passed": 1, "passed": 2}}}', 'duplicate key "passed"'),
+    ],
+    ids=["syntax", "empty", "nan", "infinity", "overflow", "duplicate-key"],
+)
+def test_invalid_json(tmp_path: Path, text: str, part: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as exc:
+        load_experiment(path)
+    assert_one_line_error(exc, str(path), part)
+
+
+def test_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "pr.json"
+    path.write_bytes(b'{"name": "\xff"}')
+    with pytest.raises(InputError) as exc:
+        load_experiment(path)
+    assert_one_line_error(exc, str(path), "not valid UTF-8")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    path = tmp_path / "nope.json"
+    with pytest.raises(InputError) as exc:
+        load_experiment(path)
+    assert_one_line_error(exc, str(path), "cannot read file: No such file or directory")
+
+
+def test_directory_is_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(InputError) as exc:
+        load_experiment(str(tmp_path))
+    assert_one_line_error(exc, str(tmp_path), "cannot read file: ")
+
+
+def test_long_values_are_shortened() -> None:
+    doc = with_change(S, "scenarios.greeting.passed", "x" * 500)
+    with pytest.raises(InputError) as exc:
+        parse_experiment(doc, source="pr.json")
+    assert len(str(exc.value)) < 200
+
+
+# --- The JSON Schema agrees with the loader -------------------------------------
+
+# Documents the loader rejects but a JSON Schema cannot: cross-field rules,
+# 2.0 (an "integer" to JSON Schema) and the like.
+LOADER_ONLY = {
+    "passed > total",
+    "categories sum > total",
+    "passed as float",
+}
+
+
+def test_schema_is_well_formed() -> None:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"].endswith("/experiment.schema.json")
+    for name, definition in schema["$defs"].items():
+        assert "description" in definition, name
+        for field, spec in definition.get("properties", {}).items():
+            assert "description" in spec or "$ref" in spec, f"{name}.{field}"
+
+
+def test_schema_agrees_with_loader() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+
+    valid = [
+        SCENARIO_DOC,
+        TRIAL_DOC,
+        {"name": "n", "scenarios": {}},
+        {"name": "n", "trials": []},
+        {
+            "name": "n",
+            "id": "",
+            "url": "",
+            "metadata": {},
+            "scenarios": {"s": {"passed": 0, "total": 0}},
+        },
+    ]
+    for doc in valid:
+        parse_experiment(doc, source="pr.json")
+        assert validator.is_valid(doc), doc
+
+    for case, bad, _ in INVALID_DOCS:
+        with pytest.raises(InputError):
+            parse_experiment(bad, source="pr.json")
+        assert validator.is_valid(bad) == (case in LOADER_ONLY), case
