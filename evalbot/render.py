@@ -285,11 +285,24 @@ def _alert(comparison: Comparison) -> str:
     return "TIP"
 
 
+_COUNT_WORDS = {
+    Verdict.HARD_REGRESSION: ("hard regression", "hard regressions"),
+    Verdict.SOFT_REGRESSION: ("soft regression", "soft regressions"),
+    Verdict.IMPROVEMENT: ("improvement", "improvements"),
+    Verdict.WATCH: ("to watch", "to watch"),
+    Verdict.UNRELIABLE_BASELINE: ("unreliable baseline", "unreliable baselines"),
+    Verdict.STABLE: ("stable", "stable"),
+    Verdict.INSUFFICIENT_DATA: ("without data", "without data"),
+}
+
+
 def _counts_line(comparison: Comparison) -> str:
-    return " · ".join(
-        f"{comparison.count(v)} {v.value.replace('_', ' ')}"
-        for v in sorted(Verdict, key=lambda v: v.severity)
-    )
+    """'1 hard regression · 0 soft regressions · …': every verdict, severity order."""
+    parts = []
+    for verdict in sorted(Verdict, key=lambda v: v.severity):
+        n = comparison.count(verdict)
+        parts.append(f"{n} {_COUNT_WORDS[verdict][n != 1]}")
+    return " · ".join(parts)
 
 
 def comment_context(
@@ -364,11 +377,17 @@ def _load_template(template: Path | None) -> jinja2.Template:
         raise InputError(f"template: {template}: line {exc.lineno}: {exc.message}") from None
 
 
-def _render(template: jinja2.Template, context: dict[str, Any], name: str) -> str:
+def _render(template: jinja2.Template, context: dict[str, Any], name: str, *, user: bool) -> str:
     try:
         return template.render(context)
     except jinja2.UndefinedError as exc:
         raise InputError(f"template: {name}: {exc.message}") from None
+    except Exception as exc:
+        if not user:
+            raise  # a bug in the built-in template: exit 3 with a traceback
+        # Anything a user's template raises ({{ 1 / 0 }}, a bad filter
+        # argument) is an input error in that template, not an evalbot bug.
+        raise InputError(f"template: {name}: {exc}") from None
 
 
 def _shrink(sections: dict[str, Section], overshoot: int) -> dict[str, Section]:
@@ -407,7 +426,7 @@ def render_comment(
     compiled = _load_template(template)
     name = str(template or COMMENT_TEMPLATE)
     context = comment_context(outcome, gate, comment_key=comment_key, reproduce=reproduce)
-    body = _render(compiled, context, name)
+    body = _render(compiled, context, name, user=template is not None)
     # Each pass cuts at least the overshoot plus room for the "…and N more"
     # lines; the loop only repeats if a template adds text per omitted row.
     reserve = 200
@@ -418,7 +437,7 @@ def render_comment(
         }
         context["sections"] = _shrink(collapsed, len(body) - max_chars + reserve)
         context["truncated"] = True
-        body = _render(compiled, context, name)
+        body = _render(compiled, context, name, user=template is not None)
         reserve *= 2
         if all(not s.rows for s in context["sections"].values()):
             break
@@ -465,13 +484,13 @@ def _text_comparison(comparison: Comparison) -> list[str]:
     flagged = [r for r in comparison.scenarios if r.verdict is not Verdict.STABLE]
     if flagged:
         lines.append("")
-        lines.append(f"{'verdict':<20} {'scenario':<40} {'PR':>10} {'baseline':>10} {'Δ':>8} p")
+        lines.append(f"{'verdict':<20} {'scenario':<40} {'PR':>7} {'baseline':>8} {'Δ':>8}  p")
         for row in flagged:
-            p = shown_p(row)
+            pr = f"{row.pr.passed}/{row.pr.total}"
+            base = f"{row.baseline.passed}/{row.baseline.total}"
             lines.append(
                 f"{row.verdict.value:<20} {plain(row.label or row.key, 40):<40} "
-                f"{row.pr.passed:>4}/{row.pr.total:<5} {row.baseline.passed:>4}/"
-                f"{row.baseline.total:<5} {pp(row.delta):>8} {pvalue(p)}"
+                f"{pr:>7} {base:>8} {pp(row.delta):>8}  {pvalue(shown_p(row))}"
             )
     for title, scenarios in (
         ("only in PR", comparison.pr_only),

@@ -1,0 +1,39 @@
+"""Shared test helpers: bucket builders and golden-file comparison (imported as `helpers`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+from evalbot.models import Bucket, Scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def make_bucket(
+    name: str,
+    scenarios: Mapping[str, tuple[int, int]] | Mapping[str, tuple[int, int, Mapping[str, int]]],
+    **kwargs: object,
+) -> Bucket:
+    """A bucket from {key: (passed, total[, categories])}."""
+    built = {}
+    for key, value in scenarios.items():
+        categories = value[2] if len(value) == 3 else {}  # type: ignore[misc]
+        built[key] = Scenario(key=key, passed=value[0], total=value[1], categories=categories)
+    return Bucket(name=name, scenarios=built, **kwargs)  # type: ignore[arg-type]
+
+
+def assert_golden(name: str, text: str) -> None:
+    """Compare ``text`` with tests/golden/NAME; EVALBOT_UPDATE_GOLDEN=1 rewrites it."""
+    path = GOLDEN / name
+    if os.environ.get("EVALBOT_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    if not path.exists():
+        pytest.fail(f"missing golden file {path}; run with EVALBOT_UPDATE_GOLDEN=1 and review it")
+    assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
