@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from evalbot import stats
 from evalbot.cli import cli, main
+
 from helpers import EXAMPLES, ROOT
 
 PR = str(EXAMPLES / "pr.json")
