@@ -190,6 +190,10 @@ def test_missing_file(tmp_path: Path) -> None:
         ("comment_key: 'a b'\n", "comment_key: must be 1-64 letters"),
         ("fail_on: [\n", "not valid YAML"),
         ("- a list\n", "top level: must be a mapping"),
+        ("template: 5\n", "template: must be a file path"),
+        ("thresholds:\n  category: {min_count_gap: -1}\n", "thresholds.category.min_count_gap"),
+        ("thresholds:\n  category: {min_rate_gap: 2}\n", "thresholds.category.min_rate_gap"),
+        ("thresholds:\n  category: {gap: 2}\n", "thresholds.category: unknown key 'gap'"),
     ],
 )
 def test_invalid_config(tmp_path: Path, config: str, needle: str) -> None:
