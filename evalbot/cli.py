@@ -1,64 +1,145 @@
-"""The command line: a thin shell over load -> compare -> gate -> render.
+"""The command line: a thin shell over :mod:`evalbot.pipeline`.
 
 Exit codes are a contract (brief: rule 4): 0 the gate passed, 1 it failed,
 2 a usage/config/input error (one sentence, no traceback), 3 an unexpected
 internal error (traceback and a "please report" line).
+
+Every option can also be set through an environment variable (shown in
+``--help``); the LangSmith key and endpoint use the SDK's own
+``LANGSMITH_API_KEY`` / ``LANGSMITH_ENDPOINT``.
 """
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 
 import click
 
 from evalbot import __version__
-from evalbot.compare import compare_buckets, decide_gate
 from evalbot.config import Settings, load_config, override, parse_comment_key, parse_enum
-from evalbot.errors import EXIT_GATE_FAILED, EXIT_INTERNAL, EXIT_PASS, EXIT_USAGE, EvalbotError
-from evalbot.experiment_file import load_experiment
-from evalbot.models import Bucket, FailOn, Gate, Ok, Outcome, SelfBaseline
+from evalbot.errors import (
+    EXIT_GATE_FAILED,
+    EXIT_INTERNAL,
+    EXIT_PASS,
+    EXIT_USAGE,
+    EvalbotError,
+    InputError,
+)
+from evalbot.models import FailOn
+from evalbot.pipeline import LiveConfig, Result, parse_live, run_files, run_live
 from evalbot.render import render_comment, render_text
-from evalbot.report import build_report, dumps
+from evalbot.report import dumps
 
 ISSUES_URL = "https://github.com/evalbot/evalbot/issues"
+# Options that carry secrets are never echoed into the reproduce line.
+_SECRET_OPTIONS = frozenset({"--langsmith-api-key"})
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def compare_outcome(pr: Bucket, baseline: Bucket, settings: Settings) -> tuple[Outcome, Gate]:
-    """The outcome and gate for two loaded buckets (shared by every entry point)."""
-    outcome: Outcome
-    if pr.id is not None and pr.id == baseline.id:
-        outcome = SelfBaseline(pr=pr)
-    else:
-        outcome = Ok(compare_buckets(pr, baseline, settings.thresholds))
-    gate = decide_gate(
-        outcome, fail_on=settings.fail_on, on_fetch_failure=settings.on_fetch_failure
-    )
-    return outcome, gate
-
-
-def format_output(
-    outcome: Outcome, gate: Gate, *, settings: Settings, fmt: str, reproduce: str
-) -> str:
+def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: str) -> str:
     """The requested output format as text."""
     if fmt == "json":
-        return dumps(build_report(outcome, gate, thresholds=settings.thresholds))
+        return dumps(result.report)
     if fmt == "text":
-        return render_text(outcome, gate)
+        return render_text(result.outcome, result.gate)
     return render_comment(
-        outcome,
-        gate,
+        result.outcome,
+        result.gate,
         comment_key=settings.comment_key,
         reproduce=reproduce,
         template=settings.template,
+        selection=result.selection,
     )
 
 
-def _reproduce(argv: Sequence[str]) -> str:
-    return shlex.join(["evalbot", *argv])
+def reproduce_command(argv: Sequence[str]) -> str:
+    """The command line that reproduces this run, without secrets."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in _SECRET_OPTIONS:
+            skip = "=" not in arg
+            continue
+        kept.append(arg)
+    return shlex.join(["evalbot", *kept])
+
+
+def _env(name: str) -> str:
+    return f"EVALBOT_{name.upper()}"
+
+
+def live_options(func: F) -> F:
+    """The LangSmith options shared by ``compare`` and ``export``."""
+    options = [
+        click.option(
+            "--langsmith-api-key",
+            envvar="LANGSMITH_API_KEY",
+            show_envvar=True,
+            help="LangSmith API key (never printed).",
+        ),
+        click.option(
+            "--langsmith-endpoint",
+            envvar="LANGSMITH_ENDPOINT",
+            show_envvar=True,
+            help="LangSmith API URL (default the public API; EU and self-hosted work).",
+        ),
+        click.option(
+            "--pass-key",
+            "pass_keys",
+            multiple=True,
+            envvar=_env("pass_key"),
+            show_envvar=True,
+            help="Feedback key that decides pass/fail (repeatable: all must pass). "
+            "Default: the only feedback key present.",
+        ),
+        click.option(
+            "--pass-threshold",
+            type=float,
+            envvar=_env("pass_threshold"),
+            show_envvar=True,
+            help="A trial passes when the key's score >= this (default 1.0).",
+        ),
+        click.option(
+            "--scenario-key",
+            envvar=_env("scenario_key"),
+            show_envvar=True,
+            help="example (default), metadata.<field> or inputs.<field>.",
+        ),
+        click.option(
+            "--category-key",
+            envvar=_env("category_key"),
+            show_envvar=True,
+            help="Categorical feedback key whose label names a failed trial's category.",
+        ),
+        click.option(
+            "--timeout",
+            type=float,
+            envvar=_env("timeout"),
+            show_envvar=True,
+            help="Seconds per HTTP request (default 30).",
+        ),
+        click.option(
+            "--retry-budget",
+            type=float,
+            envvar=_env("retry_budget"),
+            show_envvar=True,
+            help="Total seconds one request may spend retrying 408/429/5xx (default 60).",
+        ),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,34 +152,78 @@ def cli() -> None:
 @click.option(
     "--pr-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
     help="The PR experiment, as an experiment file (JSON).",
 )
 @click.option(
     "--baseline-file",
     type=click.Path(dir_okay=False, path_type=Path),
-    required=True,
     help="The baseline experiment, as an experiment file (JSON).",
 )
+@click.option(
+    "--pr", envvar=_env("pr"), show_envvar=True, help="The PR experiment in LangSmith: name or id."
+)
+@click.option(
+    "--pr-metadata",
+    envvar=_env("pr_metadata"),
+    show_envvar=True,
+    help='Or: the newest experiment on --dataset with this metadata, e.g. {"pr_number": 123}.',
+)
+@click.option(
+    "--dataset",
+    envvar=_env("dataset"),
+    show_envvar=True,
+    help="Dataset name or id (with --pr-metadata).",
+)
+@click.option(
+    "--baseline", envvar=_env("baseline"), show_envvar=True, help="Baseline experiment: name or id."
+)
+@click.option(
+    "--baseline-prefix",
+    envvar=_env("baseline_prefix"),
+    show_envvar=True,
+    help="Or: the newest complete experiment whose name starts with this.",
+)
+@click.option(
+    "--baseline-metadata",
+    envvar=_env("baseline_metadata"),
+    show_envvar=True,
+    help='Or: the newest complete experiment with this metadata (default {"branch": "main"}).',
+)
+@click.option(
+    "--allow-dataset-mismatch",
+    is_flag=True,
+    envvar=_env("allow_dataset_mismatch"),
+    help="Allow a baseline that ran on another dataset.",
+)
+@live_options
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["markdown", "json", "text"]),
     default="markdown",
     show_default=True,
+    envvar=_env("format"),
     help="markdown: the PR comment; json: the versioned report; text: a terminal table.",
 )
-@click.option("--fail-on", help="hard_regression (default), soft_regression or never.")
+@click.option(
+    "--fail-on", envvar=_env("fail_on"), help="hard_regression (default), soft_regression or never."
+)
 @click.option(
     "--config",
     "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
+    envvar=_env("config"),
     help="A YAML config file (thresholds, fail_on, …); flags override it.",
 )
-@click.option("--comment-key", help="Marker key that tells several evalbot comments apart.")
+@click.option(
+    "--comment-key",
+    envvar=_env("comment_key"),
+    help="Marker key that tells several evalbot comments apart.",
+)
 @click.option(
     "--template",
     type=click.Path(dir_okay=False, path_type=Path),
+    envvar=_env("template"),
     help="A Jinja template to render the comment with instead of the built-in one.",
 )
 @click.option(
@@ -107,19 +232,24 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of standard output.",
 )
+@click.option("--verbose", "-v", is_flag=True, help="Print LangSmith requests and timings.")
 def compare(
-    pr_file: Path,
-    baseline_file: Path,
+    pr_file: Path | None,
+    baseline_file: Path | None,
     fmt: str,
     fail_on: str | None,
     config_path: Path | None,
     comment_key: str | None,
     template: Path | None,
     output: Path | None,
+    verbose: bool,
+    **live: Any,
 ) -> int:
     """Compare a PR experiment with a baseline and report regressions.
 
-    Exits 0 when the gate passes, 1 when it fails, 2 on bad input.
+    Either two experiment files (--pr-file, --baseline-file) or LangSmith
+    (--pr or --pr-metadata, and a baseline strategy). Exits 0 when the gate
+    passes, 1 when it fails, 2 on bad input.
     """
     settings = load_config(config_path) if config_path else Settings()
     settings = override(
@@ -130,20 +260,95 @@ def compare(
         else parse_comment_key(comment_key, name="--comment-key"),
         template=template,
     )
-    pr = load_experiment(pr_file)
-    baseline = load_experiment(baseline_file)
-    outcome, gate = compare_outcome(pr, baseline, settings)
+    live_config = _mode(pr_file, baseline_file, live)
+    if live_config is None:
+        assert pr_file is not None and baseline_file is not None
+        result = run_files(pr_file, baseline_file, settings)
+    else:
+        result = run_live(live_config, settings)
+        if verbose:
+            _print_fetch(result)
     text = format_output(
-        outcome, gate, settings=settings, fmt=fmt, reproduce=_reproduce(sys.argv[1:])
+        result, settings=settings, fmt=fmt, reproduce=reproduce_command(sys.argv[1:])
     )
+    _write(text, output)
+    return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
+
+
+_LIVE_ONLY = ("pr", "pr_metadata", "dataset", "baseline", "baseline_prefix", "baseline_metadata")
+
+
+def _mode(
+    pr_file: Path | None, baseline_file: Path | None, live: dict[str, Any]
+) -> LiveConfig | None:
+    """Files or LangSmith: validated up front, before any file is read or request made."""
+    if pr_file is not None or baseline_file is not None:
+        if pr_file is None or baseline_file is None:
+            missing = "--pr-file" if pr_file is None else "--baseline-file"
+            raise InputError(f"{missing}: required with experiment files (both sides)")
+        clash = [f"--{k.replace('_', '-')}" for k in _LIVE_ONLY if live.get(k) is not None]
+        if clash:
+            raise InputError(f"{clash[0]}: cannot be combined with --pr-file/--baseline-file")
+        return None
+    if live.get("pr") is None and live.get("pr_metadata") is None:
+        raise InputError(
+            "--pr-file/--baseline-file or --pr/--pr-metadata: say which experiments to compare"
+        )
+    return parse_live(**live)
+
+
+def _print_fetch(result: Result) -> None:
+    fetch = result.report.get("fetch") or {}
+    for name, part in (fetch.get("parts") or {}).items():
+        click.echo(
+            f"evalbot: {name}: {part['requests']} requests, {part['seconds']:.2f} s"
+            + (f", {part['runs']} runs" if part["runs"] else ""),
+            err=True,
+        )
+    if "requests" in fetch:
+        click.echo(
+            f"evalbot: LangSmith total: {fetch['requests']} requests, {fetch['seconds']:.2f} s",
+            err=True,
+        )
+
+
+def _write(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
-    else:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise EvalbotError(f"--output: cannot write {output}: {exc.strerror}") from None
-    return EXIT_GATE_FAILED if gate.failed else EXIT_PASS
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"--output: cannot write {output}: {exc.strerror}") from None
+
+
+@cli.command()
+@click.argument("experiment")
+@live_options
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the experiment file here instead of standard output.",
+)
+def export(experiment: str, output: Path | None, **live: Any) -> int:
+    """Snapshot a LangSmith EXPERIMENT (name or id) as an experiment file.
+
+    Comparing two exports offline gives the same report as the live
+    comparison (apart from its ``fetch`` section).
+    """
+    from evalbot.experiment_file import bucket_to_document
+    from evalbot.langsmith_source import LangSmithSource
+    from evalbot.langsmith_source import export as export_bucket
+
+    config = parse_live(
+        pr=experiment, pr_metadata=None, dataset=None, baseline=None, baseline_prefix=None,
+        baseline_metadata=None, allow_dataset_mismatch=False, **live,
+    )  # fmt: skip
+    bucket = export_bucket(LangSmithSource(config.connection), experiment, rules=config.rules)
+    document = json.dumps(bucket_to_document(bucket), indent=2, ensure_ascii=False) + "\n"
+    _write(document, output)
+    return EXIT_PASS
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,8 +28,8 @@ class InputError(EvalbotError):
 class FetchError(EvalbotError):
     """An external system (LangSmith, network) could not be read.
 
-    Not an exit code by itself: callers turn it into a ``fetch_failed``
-    outcome so the gate can follow ``on_fetch_failure``.
+    ``compare`` and ``action`` turn it into a ``fetch_failed`` outcome so the
+    gate follows ``on_fetch_failure``; ``export``, which has no gate, exits 1.
     """
 
-    exit_code = EXIT_USAGE
+    exit_code = EXIT_GATE_FAILED

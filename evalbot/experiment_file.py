@@ -6,6 +6,9 @@ A file holds one experiment in one of two forms. Both share the top-level fields
 - ``id`` (optional): a string, the experiment's id in its source system;
 - ``url`` (optional): a string, a link to the experiment;
 - ``metadata`` (optional): any JSON object, kept as is;
+- ``started_at`` (optional): when the experiment started, an ISO 8601 string;
+- ``notes`` (optional): an array of strings, completeness remarks from the
+  source (e.g. ``"partial: 27 of 30 runs"``), shown in the report;
 
 and have exactly one of ``scenarios`` or ``trials``. No other top-level field is
 accepted.
@@ -19,8 +22,11 @@ Scenario form: per-scenario counts, already bucketed::
 
 ``passed`` and ``total`` are required integers with ``0 <= passed <= total``.
 ``categories`` (optional) maps a non-empty category name to a non-negative
-integer count of trials; the counts may not sum to more than ``total``.
-``label`` (optional) is a display name. Scenario keys are non-empty strings.
+integer count of trials, each at most ``total`` (a trial may carry several
+categories, e.g. ``target_error`` and a label). ``unscored`` (optional, a
+non-negative integer) counts trials left out of ``passed``/``total`` because
+their evaluator crashed or gave no score. ``label`` (optional) is a display
+name. Scenario keys are non-empty strings.
 
 Trial form: one entry per trial, bucketed on load::
 
@@ -49,7 +55,7 @@ the file and the offending field as a JSON path, for example
 ``pr.json: scenarios["refund-policy"].passed: must be an integer between 0 and
 total (3), got 4``. The JSON Schema in ``evalbot/schemas/experiment.schema.json``
 describes the same format; the loader additionally checks what a schema cannot
-express (``passed <= total``, the category sum, duplicate keys, ``2.0``).
+express (``passed <= total``, category counts ``<= total``, duplicate keys, ``2.0``).
 """
 
 from __future__ import annotations
@@ -66,9 +72,9 @@ from evalbot.models import Bucket, Scenario
 
 __all__ = ["bucket_to_document", "load_experiment", "parse_experiment"]
 
-_COMMON_FIELDS = ("name", "id", "url", "metadata")
+_COMMON_FIELDS = ("name", "id", "url", "metadata", "started_at", "notes")
 _TOP_FIELDS = (*_COMMON_FIELDS, "scenarios", "trials")
-_SCENARIO_FIELDS = ("passed", "total", "categories", "label")
+_SCENARIO_FIELDS = ("passed", "total", "categories", "unscored", "label")
 _TRIAL_FIELDS = ("scenario", "passed", "category", "label")
 _TOP_LEVEL_SHAPE = 'top level must be an object with "name" and either "scenarios" or "trials"'
 
@@ -141,6 +147,10 @@ def bucket_to_document(bucket: Bucket) -> dict[str, object]:
         document["url"] = bucket.url
     if bucket.metadata:
         document["metadata"] = copy.deepcopy(dict(bucket.metadata))
+    if bucket.started_at is not None:
+        document["started_at"] = bucket.started_at
+    if bucket.notes:
+        document["notes"] = list(bucket.notes)
     document["scenarios"] = {key: _scenario_entry(s) for key, s in bucket.scenarios.items()}
     return document
 
@@ -149,6 +159,8 @@ def _scenario_entry(scenario: Scenario) -> dict[str, object]:
     entry: dict[str, object] = {"passed": scenario.passed, "total": scenario.total}
     if scenario.categories:
         entry["categories"] = dict(scenario.categories)
+    if scenario.unscored:
+        entry["unscored"] = scenario.unscored
     if scenario.label:
         entry["label"] = scenario.label
     return entry
@@ -188,6 +200,8 @@ def _parse_document(data: object) -> Bucket:
     id_ = _optional(data, "id", "", _string)
     url = _optional(data, "url", "", _string)
     metadata = _optional(data, "metadata", "", _object)
+    started_at = _optional(data, "started_at", "", _string)
+    notes = _optional(data, "notes", "", _strings)
     if ("scenarios" in data) == ("trials" in data):
         detail = ", not both" if "scenarios" in data else ""
         raise _Invalid("", f'top level must have either "scenarios" or "trials"{detail}')
@@ -195,7 +209,15 @@ def _parse_document(data: object) -> Bucket:
         scenarios = _parse_scenarios(data["scenarios"])
     else:
         scenarios = _parse_trials(data["trials"])
-    return Bucket(name=name, scenarios=scenarios, url=url, id=id_, metadata=metadata or {})
+    return Bucket(
+        name=name,
+        scenarios=scenarios,
+        url=url,
+        id=id_,
+        metadata=metadata or {},
+        started_at=started_at,
+        notes=tuple(notes or ()),
+    )
 
 
 def _parse_scenarios(value: object) -> dict[str, Scenario]:
@@ -213,8 +235,11 @@ def _parse_scenarios(value: object) -> dict[str, Scenario]:
         total = _required(entry, "total", path, _count)
         passed = _required(entry, "passed", path, _passed_of(total))
         categories = _optional(entry, "categories", path, _categories_of(total)) or {}
+        unscored = _optional(entry, "unscored", path, _count) or 0
         label = _optional(entry, "label", path, _string) or ""
-        scenarios[key] = Scenario(key, passed, total, label=label, categories=categories)
+        scenarios[key] = Scenario(
+            key, passed, total, label=label, categories=categories, unscored=unscored
+        )
     return scenarios
 
 
@@ -302,6 +327,12 @@ def _non_empty_string(value: object, path: str) -> str:
     return value
 
 
+def _strings(value: object, path: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _Invalid(path, f"must be an array of strings, got {_show(value)}")
+    return value
+
+
 def _boolean(value: object, path: str) -> bool:
     if not isinstance(value, bool):
         raise _Invalid(path, f"must be true or false, got {_show(value)}")
@@ -349,8 +380,9 @@ def _categories_of(total: int) -> _Check[dict[str, int]]:
             item = _index(path, name)
             _check_key(name, item, "category name")
             counts[name] = _count(count, item)
-        if sum(counts.values()) > total:
-            raise _Invalid(path, f"counts sum to {sum(counts.values())}, more than total ({total})")
+        for name, count in counts.items():
+            if count > total:
+                raise _Invalid(_index(path, name), f"must be at most total ({total}), got {count}")
         return counts
 
     return check

@@ -34,6 +34,9 @@ class Scenario:
     total: int
     label: str = ""
     categories: Mapping[str, int] = field(default_factory=dict)
+    # Trials whose evaluator crashed or gave no score: they say nothing about
+    # the application, so they are kept out of passed/total (issue 3 §3).
+    unscored: int = 0
     scores: Mapping[str, float] = field(default_factory=dict)
     latency_ms: float | None = None
     tokens: float | None = None
@@ -65,6 +68,10 @@ class Bucket:
     url: str | None = None
     id: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    # When the experiment started (ISO 8601), for the baseline's age.
+    started_at: str | None = None
+    # Completeness remarks from the source, e.g. "partial: 27 of 30 runs".
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scenarios", _frozen_map(self.scenarios))
@@ -74,6 +81,11 @@ class Bucket:
     def total_trials(self) -> int:
         """Trials over every scenario."""
         return sum(s.total for s in self.scenarios.values())
+
+    @property
+    def unscored(self) -> int:
+        """Trials left out of every scenario because they were not scored."""
+        return sum(s.unscored for s in self.scenarios.values())
 
 
 class Verdict(enum.StrEnum):

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
@@ -268,7 +269,34 @@ def _provenance(bucket: Bucket) -> dict[str, Any]:
         "branch": str(branch) if branch else None,
         "trials_per_scenario": _trials_per_scenario(bucket),
         "scenarios": len(bucket.scenarios),
+        "unscored": bucket.unscored,
+        "notes": list(bucket.notes),
     }
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def baseline_age(pr: Bucket, baseline: Bucket) -> str | None:
+    """'3 days older than the PR experiment', from both start times when known."""
+    pr_time, base_time = _parse_time(pr.started_at), _parse_time(baseline.started_at)
+    if pr_time is None or base_time is None:
+        return None
+    seconds = (pr_time - base_time).total_seconds()
+    word = "older" if seconds >= 0 else "newer"
+    seconds = abs(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''} {word} than the PR experiment"
+    return "started within a minute of the PR experiment"
 
 
 _ALERTS = (
@@ -306,7 +334,12 @@ def _counts_line(comparison: Comparison) -> str:
 
 
 def comment_context(
-    outcome: Outcome, gate: Gate, *, comment_key: str, reproduce: str
+    outcome: Outcome,
+    gate: Gate,
+    *,
+    comment_key: str,
+    reproduce: str,
+    selection: str | None = None,
 ) -> dict[str, Any]:
     """The variables every comment template receives (documented in the README)."""
     context: dict[str, Any] = {
@@ -317,6 +350,7 @@ def comment_context(
         "reproduce": reproduce,
         "sections": {},
         "truncated": False,
+        "selection": selection,
     }
     if isinstance(outcome, Ok):
         comparison = outcome.comparison
@@ -328,6 +362,7 @@ def comment_context(
             alert=_alert(comparison),
             pr=_provenance(comparison.pr),
             baseline=_provenance(comparison.baseline),
+            baseline_age=baseline_age(comparison.pr, comparison.baseline),
             sections=build_sections(comparison),
         )
     elif isinstance(outcome, NoBaseline):
@@ -415,6 +450,7 @@ def render_comment(
     comment_key: str,
     reproduce: str,
     template: Path | None = None,
+    selection: str | None = None,
     max_chars: int = GITHUB_COMMENT_LIMIT,
 ) -> str:
     """The PR comment as Markdown, at most ``max_chars`` characters.
@@ -425,7 +461,9 @@ def render_comment(
     """
     compiled = _load_template(template)
     name = str(template or COMMENT_TEMPLATE)
-    context = comment_context(outcome, gate, comment_key=comment_key, reproduce=reproduce)
+    context = comment_context(
+        outcome, gate, comment_key=comment_key, reproduce=reproduce, selection=selection
+    )
     body = _render(compiled, context, name, user=template is not None)
     # Each pass cuts at least the overshoot plus room for the "…and N more"
     # lines; the loop only repeats if a template adds text per omitted row.

@@ -9,6 +9,7 @@ is bumped on any incompatible change.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from evalbot import __version__
@@ -37,8 +38,11 @@ def _experiment(bucket: Bucket) -> dict[str, Any]:
         "id": bucket.id,
         "url": bucket.url,
         "metadata": dict(bucket.metadata),
+        "started_at": bucket.started_at,
         "scenarios": len(bucket.scenarios),
         "trials": bucket.total_trials,
+        "unscored": bucket.unscored,
+        "notes": list(bucket.notes),
     }
 
 
@@ -64,6 +68,7 @@ def _counts(scenario: Scenario) -> dict[str, Any]:
     return {
         "passed": scenario.passed,
         "total": scenario.total,
+        "unscored": scenario.unscored,
         "categories": dict(scenario.categories),
     }
 
@@ -117,8 +122,18 @@ def thresholds_dict(thresholds: Thresholds) -> dict[str, Any]:
     }
 
 
-def build_report(outcome: Outcome, gate: Gate, *, thresholds: Thresholds) -> dict[str, Any]:
-    """The JSON report for ``outcome``: same top-level keys for every kind."""
+def build_report(
+    outcome: Outcome,
+    gate: Gate,
+    *,
+    thresholds: Thresholds,
+    fetch: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The JSON report for ``outcome``: same top-level keys for every kind.
+
+    ``fetch`` describes how the experiments were obtained (LangSmith requests,
+    timings, how the baseline was chosen); it is null for experiment files.
+    """
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "evalbot_version": __version__,
@@ -134,6 +149,7 @@ def build_report(outcome: Outcome, gate: Gate, *, thresholds: Thresholds) -> dic
         "pr_only": [],
         "baseline_only": [],
         "failure_categories": [],
+        "fetch": None if fetch is None else dict(fetch),
     }
     if isinstance(outcome, FetchFailed):
         report["message"] = outcome.error

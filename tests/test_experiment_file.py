@@ -257,9 +257,9 @@ INVALID_DOCS: list[tuple[str, object, str]] = [
         'scenarios["greeting"].categories[""]: category name must be a non-empty string',
     ),
     (
-        "categories sum > total",
-        with_change(S, "scenarios.refund-policy.categories", {"timeout": 2, "slow": 2}),
-        'scenarios["refund-policy"].categories: counts sum to 4, more than total (3)',
+        "category count > total",
+        with_change(S, "scenarios.refund-policy.categories", {"timeout": 2, "slow": 4}),
+        'scenarios["refund-policy"].categories["slow"]: must be at most total (3), got 4',
     ),
     (
         "label not a string",
@@ -390,7 +390,7 @@ def test_long_values_are_shortened() -> None:
 # 2.0 (an "integer" to JSON Schema) and the like.
 LOADER_ONLY = {
     "passed > total",
-    "categories sum > total",
+    "category count > total",
     "passed as float",
 }
 

@@ -1,0 +1,221 @@
+"""The imperative shell's one pipeline: inputs -> outcome -> gate -> report.
+
+``evalbot compare`` (files or LangSmith) and, later, ``evalbot action`` call
+the same functions here, so a maintainer running the CLI locally gets the
+Action's answer. Validation of live options happens once, up front, in
+:func:`parse_live` — before any network call.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalbot.compare import compare_buckets, decide_gate
+from evalbot.config import Settings
+from evalbot.errors import FetchError, InputError
+from evalbot.experiment_file import load_experiment
+from evalbot.langsmith_bucket import BucketRules, ScenarioKey
+from evalbot.langsmith_source import (
+    DEFAULT_ENDPOINT,
+    BaselineQuery,
+    Connection,
+    PrQuery,
+    Strategy,
+)
+from evalbot.models import (
+    Bucket,
+    FetchFailed,
+    Gate,
+    NoBaseline,
+    Ok,
+    Outcome,
+    SelfBaseline,
+)
+from evalbot.report import build_report
+
+DEFAULT_BASELINE_METADATA: Mapping[str, Any] = {"branch": "main"}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveConfig:
+    """Validated LangSmith options: where, what, and how runs become trials."""
+
+    connection: Connection
+    pr: PrQuery
+    baseline: BaselineQuery
+    rules: BucketRules
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """Everything an entry point needs to print, publish or exit with."""
+
+    outcome: Outcome
+    gate: Gate
+    report: dict[str, Any]
+    selection: str | None = None
+
+
+def parse_json_object(text: str, *, name: str) -> dict[str, Any]:
+    """A JSON object given on the command line; InputError naming ``name``."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{name}: not valid JSON ({exc.msg}); got {text!r}") from None
+    if not isinstance(value, dict) or not value:
+        raise InputError(f'{name}: must be a non-empty JSON object like {{"branch": "main"}}')
+    return value
+
+
+def _positive(value: float | None, *, name: str, default: float, zero_ok: bool = False) -> float:
+    if value is None:
+        return default
+    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
+        raise InputError(f"{name}: must be a {'non-negative' if zero_ok else 'positive'} number")
+    return value
+
+
+def parse_live(
+    *,
+    langsmith_api_key: str | None,
+    langsmith_endpoint: str | None,
+    pr: str | None,
+    pr_metadata: str | None,
+    dataset: str | None,
+    baseline: str | None,
+    baseline_prefix: str | None,
+    baseline_metadata: str | None,
+    allow_dataset_mismatch: bool,
+    pass_keys: Sequence[str],
+    pass_threshold: float | None,
+    scenario_key: str | None,
+    category_key: str | None,
+    timeout: float | None = None,
+    retry_budget: float | None = None,
+) -> LiveConfig:
+    """Validate every LangSmith option at once, before any request is made."""
+    if (pr is None) == (pr_metadata is None):
+        raise InputError("--pr / --pr-metadata: give exactly one to name the PR experiment")
+    if pr_metadata is not None and not dataset:
+        raise InputError("--dataset: required with --pr-metadata (the dataset to search)")
+    pr_query = PrQuery(
+        ref=pr,
+        metadata=None
+        if pr_metadata is None
+        else parse_json_object(pr_metadata, name="--pr-metadata"),
+        dataset=dataset,
+    )
+    strategies = [
+        (Strategy.EXPLICIT, "--baseline", baseline),
+        (Strategy.PREFIX, "--baseline-prefix", baseline_prefix),
+        (Strategy.METADATA, "--baseline-metadata", baseline_metadata),
+    ]
+    given = [(s, n, v) for s, n, v in strategies if v is not None]
+    if len(given) > 1:
+        names = " and ".join(n for _, n, _ in given)
+        raise InputError(f"{names}: choose one baseline strategy, not several")
+    value: str | Mapping[str, Any]
+    if not given:
+        strategy, value = Strategy.METADATA, DEFAULT_BASELINE_METADATA
+    else:
+        strategy, name, text = given[0]
+        if not text:
+            raise InputError(f"{name}: must not be empty")
+        value = parse_json_object(text, name=name) if strategy is Strategy.METADATA else text
+    if not langsmith_api_key:
+        raise InputError("--langsmith-api-key: required (or set LANGSMITH_API_KEY)")
+    endpoint = (langsmith_endpoint or DEFAULT_ENDPOINT).rstrip("/")
+    if not re.match(r"https?://[^\s/]+", endpoint):
+        raise InputError(f"--langsmith-endpoint: must be an http(s) URL; got {endpoint!r}")
+    if any(not key for key in pass_keys):
+        raise InputError("--pass-key: must not be empty")
+    if pass_threshold is not None and not math.isfinite(pass_threshold):
+        raise InputError("--pass-threshold: must be a finite number")
+    if category_key is not None and not category_key:
+        raise InputError("--category-key: must not be empty")
+    return LiveConfig(
+        connection=Connection(
+            api_key=langsmith_api_key,
+            endpoint=endpoint,
+            timeout_s=_positive(timeout, name="--timeout", default=30.0),
+            retry_budget_s=_positive(
+                retry_budget, name="--retry-budget", default=60.0, zero_ok=True
+            ),
+        ),
+        pr=pr_query,
+        baseline=BaselineQuery(strategy, value, allow_other_dataset=allow_dataset_mismatch),
+        rules=BucketRules(
+            pass_keys=tuple(pass_keys),
+            pass_threshold=1.0 if pass_threshold is None else pass_threshold,
+            scenario_key=ScenarioKey.parse(scenario_key or "example"),
+            category_key=category_key,
+        ),
+    )
+
+
+def _finish(
+    outcome: Outcome,
+    settings: Settings,
+    *,
+    fetch: Mapping[str, Any] | None = None,
+    selection: str | None = None,
+) -> Result:
+    gate = decide_gate(
+        outcome, fail_on=settings.fail_on, on_fetch_failure=settings.on_fetch_failure
+    )
+    report = build_report(outcome, gate, thresholds=settings.thresholds, fetch=fetch)
+    return Result(outcome=outcome, gate=gate, report=report, selection=selection)
+
+
+def compare_loaded(pr: Bucket, baseline: Bucket, settings: Settings) -> Outcome:
+    """The outcome for two buckets: self_baseline when they are the same experiment."""
+    if pr.id is not None and pr.id == baseline.id:
+        return SelfBaseline(pr=pr)
+    return Ok(compare_buckets(pr, baseline, settings.thresholds))
+
+
+def run_files(pr_file: Path, baseline_file: Path, settings: Settings) -> Result:
+    """Compare two experiment files."""
+    pr = load_experiment(pr_file)
+    baseline = load_experiment(baseline_file)
+    return _finish(compare_loaded(pr, baseline, settings), settings)
+
+
+def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = None) -> Result:
+    """Fetch both experiments from LangSmith and compare them.
+
+    A LangSmith or network failure becomes ``fetch_failed`` (the gate then
+    follows ``on_fetch_failure``); input errors and bugs propagate.
+    """
+    from evalbot.langsmith_source import LangSmithSource, fetch
+
+    source = LangSmithSource(config.connection, client=client)
+    try:
+        fetched = fetch(source, config.pr, config.baseline, rules=config.rules)
+    except FetchError as exc:
+        section = {"source": "langsmith", "error": str(exc)}
+        return _finish(FetchFailed(error=str(exc)), settings, fetch=section)
+    section = fetched.fetch_section()
+    selection = _selection_text(config.baseline, fetched.skipped_incomplete)
+    outcome: Outcome
+    if fetched.baseline is None:
+        searched = f"{config.baseline.describe()} on the PR experiment's dataset"
+        if fetched.skipped_incomplete:
+            searched += f" ({fetched.skipped_incomplete} incomplete experiments skipped)"
+        outcome = NoBaseline(pr=fetched.pr, searched=searched)
+    else:
+        outcome = compare_loaded(fetched.pr, fetched.baseline, settings)
+    return _finish(outcome, settings, fetch=section, selection=selection)
+
+
+def _selection_text(query: BaselineQuery, skipped: int) -> str:
+    text = f"chosen as {query.describe()}"
+    if skipped:
+        text += f"; {skipped} incomplete experiment{'s' if skipped != 1 else ''} skipped"
+    return text
