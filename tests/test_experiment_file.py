@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import json
 from pathlib import Path
 from typing import Any
@@ -432,3 +433,54 @@ def test_schema_agrees_with_loader() -> None:
         with pytest.raises(InputError):
             parse_experiment(bad, source="pr.json")
         assert validator.is_valid(bad) == (case in LOADER_ONLY), case
+
+
+# --- Fields the LangSmith export carries (issue 3) --------------------------------
+
+
+def test_export_fields_round_trip() -> None:
+    doc = {
+        "name": "main-8c41e07",
+        "id": "0c9f",
+        "started_at": "2026-11-20T10:00:00+00:00",
+        "notes": ["partial: 27 of 30 runs"],
+        "scenarios": {
+            "a": {"passed": 1, "total": 2, "unscored": 1, "categories": {"target_error": 1}}
+        },
+    }
+    bucket = parse_experiment(doc, source="x.json")
+    assert bucket.started_at == "2026-11-20T10:00:00+00:00"
+    assert bucket.notes == ("partial: 27 of 30 runs",)
+    assert bucket.scenarios["a"].unscored == 1
+    assert bucket.unscored == 1
+    assert bucket_to_document(bucket) == doc
+
+
+def test_a_trial_may_carry_several_categories() -> None:
+    doc = {
+        "name": "n",
+        "scenarios": {
+            "a": {"passed": 0, "total": 1, "categories": {"target_error": 1, "timeout": 1}}
+        },
+    }
+    assert parse_experiment(doc, source="x.json").scenarios["a"].categories == {
+        "target_error": 1,
+        "timeout": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("doc", "part"),
+    [
+        ({"name": "n", "started_at": 5, "scenarios": {}}, "started_at: must be a string"),
+        ({"name": "n", "notes": "partial", "scenarios": {}}, "notes: must be an array of strings"),
+        ({"name": "n", "notes": [1], "scenarios": {}}, "notes: must be an array of strings"),
+        (
+            {"name": "n", "scenarios": {"a": {"passed": 0, "total": 1, "unscored": -1}}},
+            'scenarios["a"].unscored: must be a non-negative integer',
+        ),
+    ],
+)
+def test_invalid_export_fields(doc: object, part: str) -> None:
+    with pytest.raises(InputError, match=re.escape(f"x.json: {part}")):
+        parse_experiment(doc, source="x.json")
