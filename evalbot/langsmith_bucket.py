@@ -146,7 +146,7 @@ def _example_label(example: Mapping[str, Any]) -> str:
     metadata = example.get("metadata") or {}
     for field in ("name", "scenario"):
         value = metadata.get(field)
-        if isinstance(value, str | int | float) and str(value):
+        if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
             return str(value)
     name = example.get("name")
     if isinstance(name, str) and name:
@@ -227,7 +227,8 @@ def bucket_runs(
     }
     notes = _notes(
         experiment,
-        runs=len(runs),
+        # Only runs that reached a scenario count towards completeness.
+        runs=sum(runs_per_example.values()),
         runs_per_example=runs_per_example,
         scenarios=scenarios.values(),
         no_example=no_example,

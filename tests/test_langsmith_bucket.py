@@ -1,0 +1,618 @@
+"""Tests for evalbot.langsmith_bucket: LangSmith root runs -> Bucket (plain data, no HTTP)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pytest
+
+from evalbot.errors import InputError
+from evalbot.langsmith_bucket import (
+    TARGET_ERROR,
+    BucketRules,
+    ExperimentInfo,
+    KeySource,
+    ScenarioKey,
+    bucket_runs,
+    infer_pass_keys,
+)
+from evalbot.models import Bucket
+
+PASS = "correct"
+CATEGORY = "failure_mode"
+
+_counter = iter(range(1_000_000))
+
+
+def fb(avg: float | None, *, errors: int = 0, n: int = 1) -> dict[str, Any]:
+    """One feedback_stats entry for a score key."""
+    return {"n": n, "avg": avg, "stdev": 0.0, "errors": errors, "values": {}, "comments": []}
+
+
+def cat(values: Mapping[str, int]) -> dict[str, Any]:
+    """One feedback_stats entry for a categorical key."""
+    return {
+        "n": sum(values.values()),
+        "avg": None,
+        "stdev": None,
+        "errors": 0,
+        "values": dict(values),
+        "comments": [],
+    }
+
+
+def run(
+    example_id: str | None,
+    score: float | None = 1.0,
+    *,
+    error: str | None = None,
+    stats: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A root run as POST /runs/query returns it; ``score`` fills the PASS key."""
+    feedback = dict(stats) if stats is not None else {PASS: fb(score)}
+    return {
+        "id": f"run-{next(_counter)}",
+        "reference_example_id": example_id,
+        "status": "error" if error else "success",
+        "error": error,
+        "start_time": "2024-05-01T10:00:00",
+        "end_time": "2024-05-01T10:00:02",
+        "feedback_stats": feedback,
+        "total_tokens": 120,
+        "total_cost": 0.001,
+    }
+
+
+def example(
+    example_id: str,
+    *,
+    inputs: Mapping[str, Any] | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": example_id,
+        "inputs": dict(inputs or {}),
+        "metadata": dict(metadata or {}),
+    }
+    if name is not None:
+        data["name"] = name
+    return data
+
+
+def examples_of(*items: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {item["id"]: item for item in items}
+
+
+def bucket(
+    runs: list[dict[str, Any]],
+    examples: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    info: ExperimentInfo | None = None,
+    pass_keys: tuple[str, ...] = (PASS,),
+    **rules: Any,
+) -> Bucket:
+    return bucket_runs(
+        info or ExperimentInfo(name="exp"),
+        runs,
+        examples or {},
+        rules=BucketRules(pass_keys=pass_keys, **rules),
+        pass_keys=pass_keys,
+    )
+
+
+# --- default scenario key: example id, one run per trial ---
+
+
+def test_default_key_is_example_id_and_each_repetition_is_a_trial() -> None:
+    runs = [
+        run("ex-a", 1.0),
+        run("ex-a", 0.0),
+        run("ex-a", 1.0),
+        run("ex-b", 0.0),
+        run("ex-b", 0.0),
+        run("ex-b", 0.0),
+    ]
+    exs = examples_of(example("ex-a"), example("ex-b"))
+    b = bucket(runs, exs)
+    assert set(b.scenarios) == {"ex-a", "ex-b"}
+    a, bb = b.scenarios["ex-a"], b.scenarios["ex-b"]
+    assert (a.key, a.passed, a.total, a.unscored) == ("ex-a", 2, 3, 0)
+    assert (bb.key, bb.passed, bb.total, bb.unscored) == ("ex-b", 0, 3, 0)
+    assert b.total_trials == 6
+    assert b.unscored == 0
+    assert b.notes == ()
+
+
+def test_run_of_unknown_example_is_still_keyed_by_its_id() -> None:
+    b = bucket([run("ex-missing", 1.0)], {})
+    s = b.scenarios["ex-missing"]
+    assert (s.passed, s.total, s.label) == (1, 1, "")
+
+
+# --- ScenarioKey.parse ---
+
+
+@pytest.mark.parametrize(
+    ("text", "source", "field", "shown"),
+    [
+        ("example", KeySource.EXAMPLE, None, "example"),
+        ("metadata.scenario", KeySource.METADATA, "scenario", "metadata.scenario"),
+        ("inputs.question", KeySource.INPUTS, "question", "inputs.question"),
+    ],
+)
+def test_scenario_key_parse_valid(
+    text: str, source: KeySource, field: str | None, shown: str
+) -> None:
+    key = ScenarioKey.parse(text)
+    assert key.source is source
+    assert key.field == field
+    assert str(key) == shown
+
+
+@pytest.mark.parametrize(
+    "text", ["metadata.", "inputs.", "foo.bar", "", "examples", "metadata", "example.id"]
+)
+def test_scenario_key_parse_invalid(text: str) -> None:
+    with pytest.raises(InputError) as info:
+        ScenarioKey.parse(text)
+    message = str(info.value)
+    assert message.startswith("--scenario-key:")
+    assert "\n" not in message
+    assert repr(text) in message
+
+
+def test_scenario_key_parse_uses_given_option_name() -> None:
+    with pytest.raises(InputError, match=r"^--baseline-scenario-key:"):
+        ScenarioKey.parse("nope", name="--baseline-scenario-key")
+
+
+# --- metadata.<field> / inputs.<field> keys ---
+
+
+def test_metadata_field_merges_examples_sharing_the_value() -> None:
+    exs = examples_of(
+        example("ex-1", metadata={"scenario": "refunds"}),
+        example("ex-2", metadata={"scenario": "refunds"}),
+        example("ex-3", metadata={"scenario": "billing"}),
+    )
+    runs = [run("ex-1", 1.0), run("ex-1", 0.0), run("ex-2", 1.0), run("ex-3", 0.0)]
+    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.scenario"))
+    assert set(b.scenarios) == {"refunds", "billing"}
+    refunds = b.scenarios["refunds"]
+    assert (refunds.key, refunds.passed, refunds.total) == ("refunds", 2, 3)
+    # The label would equal the key, so it is dropped.
+    assert refunds.label == ""
+    billing = b.scenarios["billing"]
+    assert (billing.passed, billing.total) == (0, 1)
+
+
+def test_inputs_field_merges_examples_sharing_the_value() -> None:
+    exs = examples_of(
+        example("ex-1", inputs={"question": "What is 2+2?", "lang": "en"}),
+        example("ex-2", inputs={"question": "What is 2+2?", "lang": "fr"}),
+        example("ex-3", inputs={"question": "Capital of France?"}),
+    )
+    runs = [run("ex-1", 1.0), run("ex-2", 1.0), run("ex-3", 0.0)]
+    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("inputs.question"))
+    assert set(b.scenarios) == {"What is 2+2?", "Capital of France?"}
+    merged = b.scenarios["What is 2+2?"]
+    assert (merged.passed, merged.total) == (2, 2)
+    assert b.scenarios["Capital of France?"].total == 1
+    # Merging gives scenarios of different sizes; no example lacked the field.
+    assert b.notes == ("uneven: 1–2 trials per scenario",)
+
+
+def test_non_string_field_value_becomes_string_key() -> None:
+    exs = examples_of(
+        example("ex-1", metadata={"group": 7}),
+        example("ex-2", metadata={"group": 7}),
+    )
+    b = bucket([run("ex-1"), run("ex-2")], exs, scenario_key=ScenarioKey.parse("metadata.group"))
+    assert set(b.scenarios) == {"7"}
+    assert b.scenarios["7"].total == 2
+
+
+def test_run_whose_example_lacks_the_field_is_keyed_by_example_id_with_note() -> None:
+    exs = examples_of(
+        example("ex-1", metadata={"scenario": "refunds"}),
+        example("ex-2", metadata={"other": "x"}, name="Second example"),
+        example("ex-3", metadata={"scenario": ""}),
+    )
+    runs = [run("ex-1"), run("ex-2"), run("ex-2", 0.0), run("ex-3")]
+    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.scenario"))
+    assert set(b.scenarios) == {"refunds", "ex-2", "ex-3"}
+    fallback = b.scenarios["ex-2"]
+    assert (fallback.passed, fallback.total) == (1, 2)
+    # The fallback scenario keeps the example's own label.
+    assert fallback.label == "Second example"
+    assert "3 runs had no metadata.scenario and were keyed by example id" in b.notes
+
+
+def test_missing_inputs_field_note_names_the_inputs_key() -> None:
+    exs = examples_of(example("ex-1", inputs={"other": "x"}))
+    b = bucket([run("ex-1")], exs, scenario_key=ScenarioKey.parse("inputs.question"))
+    assert set(b.scenarios) == {"ex-1"}
+    assert b.notes == ("1 runs had no inputs.question and were keyed by example id",)
+
+
+# --- labels ---
+
+
+def test_label_from_metadata_name_before_scenario_and_example_name() -> None:
+    exs = examples_of(
+        example("ex-1", metadata={"name": "Meta name", "scenario": "Meta scen"}, name="Ex name")
+    )
+    assert bucket([run("ex-1")], exs).scenarios["ex-1"].label == "Meta name"
+
+
+def test_label_from_metadata_scenario_before_example_name() -> None:
+    exs = examples_of(example("ex-1", metadata={"scenario": "Meta scen"}, name="Ex name"))
+    assert bucket([run("ex-1")], exs).scenarios["ex-1"].label == "Meta scen"
+
+
+def test_label_from_example_name_when_metadata_has_none() -> None:
+    exs = examples_of(
+        example("ex-1", metadata={"name": ""}, inputs={"q": "a question"}, name="Ex name")
+    )
+    assert bucket([run("ex-1")], exs).scenarios["ex-1"].label == "Ex name"
+
+
+def test_label_is_preview_of_first_string_input() -> None:
+    text = "  How   do I\n\treset  my password " + "x" * 100
+    exs = examples_of(example("ex-1", inputs={"n": 3, "blank": "   ", "q": text, "r": "later"}))
+    label = bucket([run("ex-1")], exs).scenarios["ex-1"].label
+    expected = " ".join(text.split())[:60]
+    assert label == expected
+    assert len(label) == 60
+    assert label.startswith("How do I reset my password x")
+
+
+def test_short_preview_is_kept_whole() -> None:
+    exs = examples_of(example("ex-1", inputs={"q": "hello\n  world"}))
+    assert bucket([run("ex-1")], exs).scenarios["ex-1"].label == "hello world"
+
+
+def test_no_label_without_metadata_name_or_string_input() -> None:
+    exs = examples_of(example("ex-1", inputs={"n": 1, "items": ["a"]}))
+    s = bucket([run("ex-1")], exs).scenarios["ex-1"]
+    assert s.label == ""
+    assert s.display == "ex-1"
+
+
+def test_label_equal_to_key_is_dropped() -> None:
+    exs = examples_of(example("ex-1", metadata={"name": "ex-1"}))
+    assert bucket([run("ex-1")], exs).scenarios["ex-1"].label == ""
+
+
+# --- target errors ---
+
+
+def test_target_error_is_failed_trial_with_target_error_category() -> None:
+    runs = [
+        run("ex-1", 1.0, error="ValueError: boom"),
+        run("ex-1", 1.0),
+    ]
+    s = bucket(runs, examples_of(example("ex-1"))).scenarios["ex-1"]
+    assert (s.passed, s.total, s.unscored) == (1, 2, 0)
+    assert dict(s.categories) == {TARGET_ERROR: 1}
+    assert TARGET_ERROR == "target_error"
+
+
+def test_target_error_without_any_feedback_still_counts_as_failed() -> None:
+    s = bucket([run("ex-1", error="Timeout", stats={})]).scenarios["ex-1"]
+    assert (s.passed, s.total, s.unscored) == (0, 1, 0)
+    assert dict(s.categories) == {TARGET_ERROR: 1}
+
+
+def test_target_error_also_gets_categorical_label_when_present() -> None:
+    stats = {CATEGORY: cat({"timeout": 1})}
+    runs = [
+        run("ex-1", error="boom", stats=stats),
+        run("ex-1", error="boom", stats={}),
+    ]
+    s = bucket(runs, category_key=CATEGORY).scenarios["ex-1"]
+    assert (s.passed, s.total) == (0, 2)
+    assert dict(s.categories) == {TARGET_ERROR: 2, "timeout": 1}
+
+
+def test_target_error_ignores_label_without_category_key() -> None:
+    stats = {CATEGORY: cat({"timeout": 1})}
+    s = bucket([run("ex-1", error="boom", stats=stats)]).scenarios["ex-1"]
+    assert dict(s.categories) == {TARGET_ERROR: 1}
+
+
+# --- evaluator errors / unscored ---
+
+
+def test_evaluator_error_is_unscored_not_failed() -> None:
+    runs = [
+        run("ex-1", stats={PASS: fb(None, errors=1)}),
+        run("ex-1", 1.0),
+        run("ex-1", 0.0),
+    ]
+    s = bucket(runs).scenarios["ex-1"]
+    assert (s.passed, s.total, s.unscored) == (1, 2, 1)
+    assert dict(s.categories) == {}
+
+
+def test_run_missing_the_pass_key_is_unscored() -> None:
+    runs = [run("ex-1", stats={"other": fb(1.0)}), run("ex-1", stats={}), run("ex-1", 1.0)]
+    runs.append({**run("ex-1"), "feedback_stats": None})
+    s = bucket(runs).scenarios["ex-1"]
+    assert (s.passed, s.total, s.unscored) == (1, 1, 3)
+
+
+def test_bucket_unscored_sums_scenarios() -> None:
+    runs = [
+        run("ex-1", stats={PASS: fb(None, errors=2)}),
+        run("ex-1", 1.0),
+        run("ex-2", stats={}),
+        run("ex-2", stats={PASS: fb(None, errors=1)}),
+        run("ex-2", 0.0),
+        run("ex-3", 1.0),
+    ]
+    b = bucket(runs)
+    assert [b.scenarios[k].unscored for k in ("ex-1", "ex-2", "ex-3")] == [1, 2, 0]
+    assert b.unscored == 3
+    assert b.total_trials == 3
+
+
+def test_all_unscored_scenario_has_no_rate() -> None:
+    s = bucket([run("ex-1", stats={PASS: fb(None, errors=1)})]).scenarios["ex-1"]
+    assert (s.passed, s.total, s.unscored) == (0, 0, 1)
+    assert s.rate is None
+
+
+# --- pass threshold ---
+
+
+@pytest.mark.parametrize(
+    ("avg", "passed"),
+    [(1.0, 1), (1, 1), (0.99, 0), (0.0, 0)],
+)
+def test_default_threshold_is_one(avg: float, passed: int) -> None:
+    s = bucket([run("ex-1", avg)]).scenarios["ex-1"]
+    assert (s.passed, s.total) == (passed, 1)
+
+
+@pytest.mark.parametrize(("avg", "passed"), [(0.5, 1), (0.75, 1), (0.49, 0), (0.0, 0)])
+def test_threshold_half(avg: float, passed: int) -> None:
+    s = bucket([run("ex-1", avg)], pass_threshold=0.5).scenarios["ex-1"]
+    assert (s.passed, s.total) == (passed, 1)
+
+
+@pytest.mark.parametrize(("avg", "passed"), [(5, 1), (4, 1), (4.0, 1), (3.99, 0), (1, 0)])
+def test_threshold_on_one_to_five_scale(avg: float, passed: int) -> None:
+    s = bucket([run("ex-1", avg)], pass_threshold=4).scenarios["ex-1"]
+    assert (s.passed, s.total) == (passed, 1)
+
+
+def test_multiple_pass_keys_must_all_pass() -> None:
+    keys = ("correct", "grounded")
+    runs = [
+        run("ex-1", stats={"correct": fb(1.0), "grounded": fb(1.0)}),
+        run("ex-1", stats={"correct": fb(1.0), "grounded": fb(0.0)}),
+        run("ex-1", stats={"correct": fb(0.0), "grounded": fb(1.0)}),
+        run("ex-1", stats={"correct": fb(1.0)}),  # one key missing: unscored
+        run("ex-1", stats={"correct": fb(1.0), "grounded": fb(None, errors=1)}),
+    ]
+    s = bucket(runs, pass_keys=keys).scenarios["ex-1"]
+    assert (s.passed, s.total, s.unscored) == (1, 3, 2)
+
+
+def test_other_feedback_keys_do_not_affect_pass() -> None:
+    runs = [run("ex-1", stats={PASS: fb(1.0), "style": fb(0.0)})]
+    s = bucket(runs).scenarios["ex-1"]
+    assert (s.passed, s.total) == (1, 1)
+
+
+# --- category_key ---
+
+
+def test_failed_trial_gets_most_frequent_label() -> None:
+    stats = {PASS: fb(0.0), CATEGORY: cat({"hallucination": 2, "refusal": 5, "format": 1})}
+    s = bucket([run("ex-1", stats=stats)], category_key=CATEGORY).scenarios["ex-1"]
+    assert dict(s.categories) == {"refusal": 1}
+
+
+def test_category_ties_broken_by_name() -> None:
+    stats = {PASS: fb(0.0), CATEGORY: cat({"zeta": 2, "alpha": 2, "mid": 2, "low": 1})}
+    s = bucket([run("ex-1", stats=stats)], category_key=CATEGORY).scenarios["ex-1"]
+    assert dict(s.categories) == {"alpha": 1}
+
+
+def test_passed_trials_get_no_category_and_counts_accumulate() -> None:
+    runs = [
+        run("ex-1", stats={PASS: fb(1.0), CATEGORY: cat({"refusal": 1})}),
+        run("ex-1", stats={PASS: fb(0.0), CATEGORY: cat({"refusal": 1})}),
+        run("ex-1", stats={PASS: fb(0.0), CATEGORY: cat({"refusal": 1})}),
+        run("ex-1", stats={PASS: fb(0.0), CATEGORY: cat({"format": 1})}),
+        run("ex-1", stats={PASS: fb(0.0)}),  # failed, but no label
+    ]
+    s = bucket(runs, category_key=CATEGORY).scenarios["ex-1"]
+    assert (s.passed, s.total) == (1, 5)
+    assert dict(s.categories) == {"refusal": 2, "format": 1}
+
+
+def test_unscored_trials_get_no_category() -> None:
+    runs = [run("ex-1", stats={PASS: fb(None, errors=1), CATEGORY: cat({"refusal": 1})})]
+    s = bucket(runs, category_key=CATEGORY).scenarios["ex-1"]
+    assert (s.total, s.unscored) == (0, 1)
+    assert dict(s.categories) == {}
+
+
+def test_no_categories_without_category_key() -> None:
+    runs = [run("ex-1", stats={PASS: fb(0.0), CATEGORY: cat({"refusal": 1})})]
+    assert dict(bucket(runs).scenarios["ex-1"].categories) == {}
+
+
+# --- infer_pass_keys ---
+
+
+def test_infer_pass_keys_returns_explicit_keys_as_is() -> None:
+    runs = [run("ex-1", stats={"a": fb(1.0), "b": fb(1.0)})]
+    rules = BucketRules(pass_keys=("zz", "b"))
+    assert infer_pass_keys(runs, rules) == ("zz", "b")
+
+
+def test_infer_pass_keys_single_feedback_key() -> None:
+    runs = [run("ex-1", stats={"accuracy": fb(1.0)}), run("ex-2", stats={}), run("ex-3")]
+    runs[2]["feedback_stats"] = {"accuracy": fb(0.0)}
+    assert infer_pass_keys(runs, BucketRules()) == ("accuracy",)
+
+
+def test_infer_pass_keys_excludes_category_key() -> None:
+    runs = [
+        run("ex-1", stats={"accuracy": fb(1.0)}),
+        run("ex-2", stats={"accuracy": fb(0.0), CATEGORY: cat({"x": 1})}),
+    ]
+    assert infer_pass_keys(runs, BucketRules(category_key=CATEGORY)) == ("accuracy",)
+    with pytest.raises(InputError):
+        infer_pass_keys(runs, BucketRules())
+
+
+def test_infer_pass_keys_several_keys_is_an_error_listing_them_sorted() -> None:
+    runs = [
+        run("ex-1", stats={"zeta": fb(1.0), "alpha": fb(1.0)}),
+        run("ex-2", stats={"mid": fb(1.0)}),
+    ]
+    with pytest.raises(InputError) as info:
+        infer_pass_keys(runs, BucketRules())
+    message = str(info.value)
+    assert message.startswith("--pass-key:")
+    assert "(alpha, mid, zeta)" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "runs",
+    [
+        [],
+        [run("ex-1", stats={})],
+        [{**run("ex-1"), "feedback_stats": None}],
+        [run("ex-1", stats={CATEGORY: cat({"x": 1})})],
+    ],
+)
+def test_infer_pass_keys_none_is_an_error(runs: list[dict[str, Any]]) -> None:
+    with pytest.raises(InputError, match=r"^--pass-key:"):
+        infer_pass_keys(runs, BucketRules(category_key=CATEGORY))
+
+
+# --- notes ---
+
+
+def _reps(n_examples: int, reps: int) -> list[dict[str, Any]]:
+    return [run(f"ex-{i}") for i in range(n_examples) for _ in range(reps)]
+
+
+def test_partial_note_with_metadata_repetitions() -> None:
+    runs = _reps(10, 3)[:27]
+    info = ExperimentInfo(name="exp", metadata={"num_repetitions": 3}, example_count=10)
+    b = bucket(runs, info=info)
+    assert "partial: 27 of 30 runs" in b.notes
+
+
+def test_complete_experiment_has_no_partial_note() -> None:
+    info = ExperimentInfo(name="exp", metadata={"num_repetitions": 3}, example_count=10)
+    b = bucket(_reps(10, 3), info=info)
+    assert b.notes == ()
+
+
+def test_metadata_repetitions_take_precedence_over_observed() -> None:
+    # Every example ran twice, but the experiment asked for 3 repetitions.
+    info = ExperimentInfo(name="exp", metadata={"num_repetitions": 3}, example_count=4)
+    b = bucket(_reps(4, 2), info=info)
+    assert b.notes == ("partial: 8 of 12 runs",)
+
+
+def test_repetitions_inferred_from_max_runs_per_example() -> None:
+    runs = [*_reps(3, 2), run("ex-3")]  # ex-0..2 twice, ex-3 once; 5 examples expected
+    info = ExperimentInfo(name="exp", example_count=5)
+    b = bucket(runs, info=info)
+    assert "partial: 7 of 10 runs" in b.notes
+    assert "uneven: 1–2 trials per scenario" in b.notes
+
+
+@pytest.mark.parametrize("bad", [0, -1, "3", True, None])
+def test_invalid_metadata_repetitions_fall_back_to_observed(bad: Any) -> None:
+    info = ExperimentInfo(name="exp", metadata={"num_repetitions": bad}, example_count=3)
+    b = bucket(_reps(2, 2), info=info)
+    assert b.notes == ("partial: 4 of 6 runs",)
+
+
+def test_no_partial_note_without_example_count() -> None:
+    b = bucket(_reps(2, 1), info=ExperimentInfo(name="exp", metadata={"num_repetitions": 5}))
+    assert b.notes == ()
+
+
+def test_uneven_trials_note_counts_unscored_trials() -> None:
+    runs = [
+        run("ex-1"),
+        run("ex-1"),
+        run("ex-1", stats={PASS: fb(None, errors=1)}),
+        run("ex-2"),
+        run("ex-2"),
+        run("ex-2"),
+    ]
+    # Same number of trials per scenario once unscored ones are counted: not uneven.
+    assert bucket(runs).notes == ()
+    b = bucket([*runs, run("ex-2")])
+    assert b.notes == ("uneven: 3–4 trials per scenario",)
+
+
+def test_runs_without_reference_example_are_skipped_with_note() -> None:
+    runs = [run("ex-1", 1.0), run(None, 0.0), run("", 0.0), run("ex-1", 0.0)]
+    b = bucket(runs)
+    assert set(b.scenarios) == {"ex-1"}
+    s = b.scenarios["ex-1"]
+    assert (s.passed, s.total) == (1, 2)
+    assert b.notes == ("2 runs without a dataset example were skipped",)
+
+
+def test_skipped_runs_do_not_count_towards_completeness() -> None:
+    info = ExperimentInfo(name="exp", example_count=3)
+    b = bucket([run("ex-0"), run(None), run(None)], info=info)
+    assert "partial: 1 of 3 runs" in b.notes
+
+
+def test_notes_order() -> None:
+    exs = examples_of(example("ex-0", metadata={"s": "x"}), example("ex-1"))
+    runs = [run("ex-0"), run("ex-0"), run("ex-1"), run(None)]
+    info = ExperimentInfo(name="exp", example_count=3)
+    b = bucket(runs, exs, info=info, scenario_key=ScenarioKey.parse("metadata.s"))
+    # expected = 3 examples * 2 observed repetitions = 6 > 4 runs.
+    assert b.notes == (
+        "partial: 4 of 6 runs",
+        "uneven: 1–2 trials per scenario",
+        "1 runs without a dataset example were skipped",
+        "1 runs had no metadata.s and were keyed by example id",
+    )
+
+
+# --- experiment info ---
+
+
+def test_bucket_carries_experiment_info() -> None:
+    info = ExperimentInfo(
+        name="my-experiment-abc123",
+        id="0b1c-uuid",
+        url="https://smith.langchain.com/o/x/datasets/y/compare?selectedSessions=0b1c-uuid",
+        metadata={"git_sha": "deadbeef", "num_repetitions": 1},
+        started_at="2024-05-01T10:00:00Z",
+        example_count=1,
+    )
+    b = bucket([run("ex-1")], info=info)
+    assert b.name == "my-experiment-abc123"
+    assert b.id == "0b1c-uuid"
+    assert b.url == info.url
+    assert dict(b.metadata) == {"git_sha": "deadbeef", "num_repetitions": 1}
+    assert b.started_at == "2024-05-01T10:00:00Z"
+    assert b.notes == ()
+
+
+def test_bucket_defaults_without_experiment_details() -> None:
+    b = bucket([run("ex-1")], info=ExperimentInfo(name="bare"))
+    assert (b.name, b.id, b.url, b.started_at) == ("bare", None, None, None)
+    assert dict(b.metadata) == {}
