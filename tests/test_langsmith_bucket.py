@@ -582,9 +582,9 @@ def test_notes_order() -> None:
     runs = [run("ex-0"), run("ex-0"), run("ex-1"), run(None)]
     info = ExperimentInfo(name="exp", example_count=3)
     b = bucket(runs, exs, info=info, scenario_key=ScenarioKey.parse("metadata.s"))
-    # expected = 3 examples * 2 observed repetitions = 6 > 4 runs.
+    # expected = 3 examples * 2 observed repetitions = 6 > 3 runs with an example.
     assert b.notes == (
-        "partial: 4 of 6 runs",
+        "partial: 3 of 6 runs",
         "uneven: 1–2 trials per scenario",
         "1 runs without a dataset example were skipped",
         "1 runs had no metadata.s and were keyed by example id",
