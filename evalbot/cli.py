@@ -351,6 +351,14 @@ def export(experiment: str, output: Path | None, **live: Any) -> int:
     return EXIT_PASS
 
 
+@cli.command("action")
+def action_command() -> int:
+    """Run as the GitHub Action: settings from INPUT_* and the runner's environment."""
+    from evalbot.action import main as action_main
+
+    return action_main()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and map every ending to the exit-code contract."""
     try:

@@ -8,6 +8,7 @@ from. Flags override the file (issue 2 §7).
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ class Settings:
     template: Path | None = None
 
 
-E = TypeVar("E", FailOn, OnFetchFailure)
+E = TypeVar("E", bound=enum.StrEnum)
 
 
 def parse_enum(enum_type: type[E], value: object, *, name: str) -> E:

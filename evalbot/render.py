@@ -425,7 +425,9 @@ def _render(template: jinja2.Template, context: dict[str, Any], name: str, *, us
         raise InputError(f"template: {name}: {exc}") from None
 
 
-def _shrink(sections: dict[str, Section], overshoot: int) -> dict[str, Section]:
+def _shrink(
+    sections: dict[str, Section], overshoot: int, size: Callable[[str], int] = len
+) -> dict[str, Section]:
     """Cut ``overshoot`` characters of rows, lowest-priority sections first."""
     out = dict(sections)
     for section_id in _CUT_ORDER:
@@ -436,7 +438,7 @@ def _shrink(sections: dict[str, Section], overshoot: int) -> dict[str, Section]:
             continue
         rows = list(section.rows)
         while rows and overshoot > 0:
-            overshoot -= len(md_row(rows.pop()))
+            overshoot -= size(md_row(rows.pop()))
         out[section_id] = replace(
             section, rows=tuple(rows), omitted=section.omitted + section.shown - len(rows)
         )
@@ -452,8 +454,12 @@ def render_comment(
     template: Path | None = None,
     selection: str | None = None,
     max_chars: int = GITHUB_COMMENT_LIMIT,
+    size: Callable[[str], int] = len,
 ) -> str:
-    """The PR comment as Markdown, at most ``max_chars`` characters.
+    """The PR comment as Markdown, at most ``max_chars`` as measured by ``size``.
+
+    ``size`` is ``len`` for GitHub's comment limit (characters); the job
+    summary passes a UTF-8 byte count, since its 1 MiB limit is in bytes.
 
     The first line is the hidden marker for ``comment_key``; it is checked
     after rendering so a custom template cannot silently break in-place
@@ -468,20 +474,20 @@ def render_comment(
     # Each pass cuts at least the overshoot plus room for the "…and N more"
     # lines; the loop only repeats if a template adds text per omitted row.
     reserve = 200
-    while len(body) > max_chars and context["sections"]:
+    while size(body) > max_chars and context["sections"]:
         collapsed = {
             k: replace(s, collapsed=s.collapsed or k not in _NEVER_COLLAPSED)
             for k, s in context["sections"].items()
         }
-        context["sections"] = _shrink(collapsed, len(body) - max_chars + reserve)
+        context["sections"] = _shrink(collapsed, size(body) - max_chars + reserve, size)
         context["truncated"] = True
         body = _render(compiled, context, name, user=template is not None)
         reserve *= 2
         if all(not s.rows for s in context["sections"].values()):
             break
-    if len(body) > max_chars:
+    if size(body) > max_chars:
         raise InputError(
-            f"template: {name}: the comment is {len(body)} characters even with every table "
+            f"template: {name}: the comment is {size(body)} characters even with every table "
             f"cut; GitHub accepts at most {max_chars}"
         )
     if body.split("\n", 1)[0].strip() != context["marker"]:

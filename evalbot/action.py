@@ -1,0 +1,391 @@
+"""``evalbot action``: the GitHub Action's one entry function (issue 4 §3).
+
+settings (validated once, before any request) -> the same pipeline as
+``evalbot compare`` -> report, job summary and outputs (always written) ->
+comment and status (best effort: a GitHub refusal is a warning) -> exit code
+of the gate.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from evalbot import actions_runtime as runtime
+from evalbot.config import Settings, load_config, override, parse_comment_key, parse_enum
+from evalbot.errors import EXIT_GATE_FAILED, EXIT_PASS, EXIT_USAGE, InputError
+from evalbot.github_publish import (
+    BOT_LOGIN,
+    DEFAULT_API_URL,
+    CommentMode,
+    GitHubTarget,
+    Published,
+    StatusState,
+    make_github,
+    publish,
+)
+from evalbot.models import FailOn, FetchFailed, NoBaseline, Ok, OnFetchFailure, Outcome, Verdict
+from evalbot.pipeline import LiveConfig, Result, parse_live, run_live
+from evalbot.render import marker, pct, render_comment
+from evalbot.report import dumps
+
+DEFAULT_CONFIG = ".github/evalbot.yml"
+MAX_ANNOTATIONS = 5
+
+# Every input of action.yml; tests keep this, action.yml and the README in sync.
+INPUTS = (
+    "langsmith_api_key",
+    "langsmith_endpoint",
+    "experiment",
+    "experiment_metadata",
+    "dataset",
+    "baseline",
+    "baseline_prefix",
+    "baseline_metadata",
+    "pass_key",
+    "pass_threshold",
+    "scenario_key",
+    "category_key",
+    "config",
+    "fail_on",
+    "on_fetch_failure",
+    "comment",
+    "comment_key",
+    "status_context",
+    "github_token",
+    "bot_login",
+    "template",
+    "report_path",
+)
+OUTPUTS = (
+    "outcome",
+    "gate",
+    "hard_regressions",
+    "soft_regressions",
+    "improvements",
+    "report_path",
+    "comment_url",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSettings:
+    """Everything the Action needs, parsed from INPUT_* and the runner's variables."""
+
+    live: LiveConfig
+    settings: Settings
+    comment: CommentMode
+    status_context: str
+    github: GitHubTarget | None
+    event: runtime.Event
+    report_path: Path
+    run_url: str | None
+    output_path: str | None
+    summary_path: str | None
+
+
+def _float(value: str | None, *, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise InputError(f"{name}: must be a number; got {value!r}") from None
+
+
+def _list(value: str | None) -> list[str]:
+    if value is None:
+        return []
+    return [item.strip() for item in value.replace("\n", ",").split(",") if item.strip()]
+
+
+def _named(exc: InputError) -> InputError:
+    """Option names in messages become the action's input names (--pass-key -> pass_key)."""
+    text = str(exc)
+    renames = {
+        "--pr-metadata": "experiment_metadata",
+        "--pr": "experiment",
+        "--langsmith-api-key": "langsmith_api_key",
+        "--langsmith-endpoint": "langsmith_endpoint",
+        "--baseline-prefix": "baseline_prefix",
+        "--baseline-metadata": "baseline_metadata",
+        "--baseline": "baseline",
+        "--dataset": "dataset",
+        "--pass-key": "pass_key",
+        "--pass-threshold": "pass_threshold",
+        "--scenario-key": "scenario_key",
+        "--category-key": "category_key",
+        "--fail-on": "fail_on",
+        "--comment-key": "comment_key",
+    }
+    for option, name in renames.items():
+        text = text.replace(option, name)
+    text = text.replace("(or set LANGSMITH_API_KEY)", "(pass secrets.LANGSMITH_API_KEY)")
+    return InputError(text)
+
+
+def parse_settings(env: Mapping[str, str]) -> ActionSettings:
+    """Validate every input and runner variable; InputError names the input."""
+
+    def get(name: str) -> str | None:
+        return runtime.read_input(env, name)
+
+    try:
+        live = parse_live(
+            langsmith_api_key=get("langsmith_api_key"),
+            langsmith_endpoint=get("langsmith_endpoint"),
+            pr=get("experiment"),
+            pr_metadata=get("experiment_metadata"),
+            dataset=get("dataset"),
+            baseline=get("baseline"),
+            baseline_prefix=get("baseline_prefix"),
+            baseline_metadata=get("baseline_metadata"),
+            allow_dataset_mismatch=False,
+            pass_keys=_list(get("pass_key")),
+            pass_threshold=_float(get("pass_threshold"), name="pass_threshold"),
+            scenario_key=get("scenario_key"),
+            category_key=get("category_key"),
+        )
+    except InputError as exc:
+        raise _named(exc) from None
+    workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
+    config_input = get("config")
+    config_path = workspace / (config_input or DEFAULT_CONFIG)
+    if config_input is None and not config_path.is_file():
+        settings = Settings()
+    else:
+        settings = load_config(config_path)
+    fail_on, on_fetch = get("fail_on"), get("on_fetch_failure")
+    comment_key, template = get("comment_key"), get("template")
+    settings = override(
+        settings,
+        fail_on=None if fail_on is None else parse_enum(FailOn, fail_on, name="fail_on"),
+        on_fetch_failure=None
+        if on_fetch is None
+        else parse_enum(OnFetchFailure, on_fetch, name="on_fetch_failure"),
+        comment_key=None if comment_key is None else parse_comment_key(comment_key),
+        template=None if template is None else workspace / template,
+    )
+    comment = parse_enum(CommentMode, get("comment") or "update", name="comment")
+    status_context = get("status_context") or "evalbot"
+    if len(status_context) > 100:
+        raise InputError("status_context: must be at most 100 characters")
+    event = runtime.read_event(env)
+    repository = env.get("GITHUB_REPOSITORY")
+    token = get("github_token")
+    github = None
+    if repository and token:
+        github = GitHubTarget(
+            token=token,
+            repository=repository,
+            api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+            bot_login=get("bot_login") or BOT_LOGIN,
+        )
+    default_report = (
+        "evalbot-report.json"
+        if settings.comment_key == "default"
+        else f"evalbot-report-{settings.comment_key}.json"
+    )
+    server, run_id = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_RUN_ID")
+    run_url = f"{server}/{repository}/actions/runs/{run_id}" if server and run_id else None
+    return ActionSettings(
+        live=live,
+        settings=settings,
+        comment=comment,
+        status_context=status_context,
+        github=github,
+        event=event,
+        report_path=workspace / (get("report_path") or default_report),
+        run_url=run_url,
+        output_path=env.get("GITHUB_OUTPUT"),
+        summary_path=env.get("GITHUB_STEP_SUMMARY"),
+    )
+
+
+def status_description(outcome: Outcome, gate_failed: bool) -> str:
+    """The one-line commit-status text (trimmed to 140 by the GitHub module)."""
+    if isinstance(outcome, FetchFailed):
+        return f"Regression detection did not run: {outcome.error}"
+    if isinstance(outcome, NoBaseline):
+        return "No baseline experiment found: regression detection did not run"
+    if not isinstance(outcome, Ok):
+        return "This run is the baseline: nothing to compare"
+    comparison = outcome.comparison
+    hard = comparison.count(Verdict.HARD_REGRESSION)
+    soft = comparison.count(Verdict.SOFT_REGRESSION)
+    parts = []
+    if hard:
+        parts.append(f"{hard} hard regression{'s' if hard != 1 else ''}")
+    if soft:
+        parts.append(f"{soft} soft")
+    if not parts:
+        parts.append("No regressions")
+    agg = comparison.aggregate
+    return f"{', '.join(parts)} · {pct(agg.pr.rate)} vs {pct(agg.baseline.rate)}"
+
+
+def status_state(result: Result) -> StatusState:
+    """failure when the gate fails, error when detection could not run and that fails it."""
+    if not result.gate.failed:
+        return StatusState.SUCCESS
+    if isinstance(result.outcome, FetchFailed):
+        return StatusState.ERROR
+    return StatusState.FAILURE
+
+
+def workflow_annotations(result: Result) -> list[str]:
+    """::error / ::warning / ::notice lines: a few, then a summary of the rest."""
+    lines: list[str] = []
+    outcome = result.outcome
+    if isinstance(outcome, FetchFailed):
+        lines.append(
+            runtime.command(
+                "warning", f"Regression detection did not run: {outcome.error}", title="evalbot"
+            )
+        )
+    elif isinstance(outcome, NoBaseline):
+        lines.append(
+            runtime.command(
+                "warning", f"No baseline: nothing matched {outcome.searched}", title="evalbot"
+            )
+        )
+    elif isinstance(outcome, Ok):
+        for verdict, kind, word in (
+            (Verdict.HARD_REGRESSION, "error", "Hard regression"),
+            (Verdict.SOFT_REGRESSION, "warning", "Soft regression"),
+            (Verdict.IMPROVEMENT, "notice", "Improvement"),
+        ):
+            rows = outcome.comparison.of(verdict)
+            for row in rows[:MAX_ANNOTATIONS]:
+                text = (
+                    f"{word}: {row.label or row.key}: {row.pr.passed}/{row.pr.total} vs "
+                    f"{row.baseline.passed}/{row.baseline.total}"
+                )
+                lines.append(runtime.command(kind, text[:300], title="evalbot"))
+            if len(rows) > MAX_ANNOTATIONS:
+                more = len(rows) - MAX_ANNOTATIONS
+                lines.append(
+                    runtime.command(
+                        kind,
+                        f"…and {more} more {word.lower()}s: see the job summary",
+                        title="evalbot",
+                    )
+                )
+    return lines
+
+
+def run(settings: ActionSettings, *, stdout: TextIO, client: Any | None = None) -> int:
+    """Run the pipeline and publish; returns the exit code of the gate."""
+    result = run_live(settings.live, settings.settings, client=client)
+    key = settings.settings.comment_key
+    common: dict[str, Any] = {
+        "comment_key": key,
+        "reproduce": _reproduce(settings),
+        "template": settings.settings.template,
+        "selection": result.selection,
+    }
+    comment = render_comment(result.outcome, result.gate, **common)
+    # The summary holds the full report: rows cut from the comment for size.
+    summary = render_comment(
+        result.outcome, result.gate, **common,
+        max_chars=runtime.SUMMARY_LIMIT_BYTES,
+        size=lambda text: len(text.encode("utf-8")),
+    )  # fmt: skip
+    # Nothing lost: report, summary and outputs are written before GitHub is asked.
+    settings.report_path.parent.mkdir(parents=True, exist_ok=True)
+    settings.report_path.write_text(dumps(result.report), encoding="utf-8")
+    runtime.write_summary(settings.summary_path, summary)
+    runtime.emit(stdout, workflow_annotations(result))
+    published = _publish(settings, result, comment)
+    for problem in published.problems:
+        runtime.emit(stdout, [runtime.command("warning", problem.message, title="evalbot")])
+    counts = result.report["counts"]
+    runtime.write_outputs(
+        settings.output_path,
+        {
+            "outcome": result.outcome.kind.value,
+            "gate": "fail" if result.gate.failed else "pass",
+            "hard_regressions": str(counts[Verdict.HARD_REGRESSION.value]),
+            "soft_regressions": str(counts[Verdict.SOFT_REGRESSION.value]),
+            "improvements": str(counts[Verdict.IMPROVEMENT.value]),
+            "report_path": str(settings.report_path),
+            "comment_url": published.comment_url or "",
+        },
+    )
+    print(
+        f"evalbot: {result.outcome.kind.value}; gate {'failed' if result.gate.failed else 'passed'}"
+        f": {result.gate.reason}",
+        file=stdout,
+    )
+    return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
+
+
+def _publish(settings: ActionSettings, result: Result, comment: str) -> Published:
+    if settings.github is None:
+        return Published()
+    client = make_github(settings.github)
+    return publish(
+        client,
+        settings.github,
+        pr_number=settings.event.pr_number,
+        head_sha=settings.event.head_sha,
+        comment_body=comment,
+        marker=marker(settings.settings.comment_key),
+        mode=settings.comment,
+        status=(
+            status_state(result),
+            status_description(result.outcome, result.gate.failed),
+            settings.status_context,
+            settings.run_url,
+        ),
+    )
+
+
+def _reproduce(settings: ActionSettings) -> str:
+    """The ``evalbot compare`` command that gives the same answer locally."""
+    live = settings.live
+    args = ["evalbot", "compare"]
+    if live.pr.ref is not None:
+        args += ["--pr", live.pr.ref]
+    else:
+        args += [
+            "--pr-metadata",
+            json.dumps(dict(live.pr.metadata or {})),
+            "--dataset",
+            str(live.pr.dataset),
+        ]
+    value = live.baseline.value
+    flag = {
+        "explicit": "--baseline",
+        "prefix": "--baseline-prefix",
+        "metadata": "--baseline-metadata",
+    }[live.baseline.strategy.value]
+    args += [flag, value if isinstance(value, str) else json.dumps(dict(value))]
+    for key in live.rules.pass_keys:
+        args += ["--pass-key", key]
+    if live.rules.pass_threshold != 1.0:
+        args += ["--pass-threshold", f"{live.rules.pass_threshold:g}"]
+    if str(live.rules.scenario_key) != "example":
+        args += ["--scenario-key", str(live.rules.scenario_key)]
+    if live.rules.category_key:
+        args += ["--category-key", live.rules.category_key]
+    if settings.settings.fail_on.value != "hard_regression":
+        args += ["--fail-on", settings.settings.fail_on.value]
+    return shlex.join(args)
+
+
+def main(env: Mapping[str, str] | None = None, *, stdout: TextIO | None = None) -> int:
+    """Entry point for ``evalbot action``: input errors become ``::error`` and exit 2."""
+    env = os.environ if env is None else env
+    out = stdout or sys.stdout
+    try:
+        return run(parse_settings(env), stdout=out)
+    except InputError as exc:
+        runtime.emit(out, [runtime.command("error", f"Invalid input: {exc}", title="evalbot")])
+        return EXIT_USAGE
