@@ -389,3 +389,96 @@ def main(env: Mapping[str, str] | None = None, *, stdout: TextIO | None = None) 
     except InputError as exc:
         runtime.emit(out, [runtime.command("error", f"Invalid input: {exc}", title="evalbot")])
         return EXIT_USAGE
+
+
+# --- evalbot publish: the second phase of the fork-PR pattern ----------------------
+
+
+def publish_report(
+    report_path: Path,
+    *,
+    pr_number: int,
+    head_sha: str | None,
+    target: GitHubTarget,
+    comment: CommentMode,
+    status_context: str,
+    env: Mapping[str, str],
+    stdout: TextIO,
+) -> int:
+    """Post the comment and status for a report made by a ``comment: off`` run.
+
+    Runs in a ``workflow_run`` job with a write token and no PR code. The
+    report is untrusted data: the outcome is rebuilt from its counts and the
+    comment re-rendered by evalbot; the PR's head commit must match the
+    commit the triggering workflow ran on.
+    """
+    from evalbot.compare import decide_gate
+    from evalbot.report import outcome_from_report
+
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+        outcome = outcome_from_report(report)
+        policy = report.get("policy") or {}
+        fail_on = parse_enum(
+            FailOn, policy.get("fail_on", "hard_regression"), name="policy.fail_on"
+        )
+        on_fetch = parse_enum(
+            OnFetchFailure,
+            policy.get("on_fetch_failure", "neutral"),
+            name="policy.on_fetch_failure",
+        )
+        key = parse_comment_key(policy.get("comment_key", "default"), name="policy.comment_key")
+    except (OSError, ValueError, InputError) as exc:
+        raise InputError(f"--report: {report_path}: {exc}") from None
+    event = runtime.read_event(env)
+    run = event.payload.get("workflow_run")
+    if head_sha is None and isinstance(run, dict):
+        head_sha = run.get("head_sha") if isinstance(run.get("head_sha"), str) else None
+    if not head_sha:
+        raise InputError("--head-sha: required outside a workflow_run event")
+    client = make_github(target)
+    verified = _verify_head(client, target, pr_number, head_sha)
+    if verified is not None:
+        raise InputError(verified)
+    gate = decide_gate(outcome, fail_on=fail_on, on_fetch_failure=on_fetch)
+    result = Result(outcome=outcome, gate=gate, report=report)
+    run_url = run.get("html_url") if isinstance(run, dict) else None
+    body = render_comment(outcome, gate, comment_key=key, reproduce="evalbot publish")
+    runtime.write_summary(env.get("GITHUB_STEP_SUMMARY"), body)
+    published = publish(
+        client,
+        target,
+        pr_number=pr_number,
+        head_sha=head_sha,
+        comment_body=body,
+        marker=marker(key),
+        mode=comment,
+        status=(
+            status_state(result),
+            status_description(outcome, gate.failed),
+            status_context,
+            run_url if isinstance(run_url, str) else None,
+        ),
+    )
+    for problem in published.problems:
+        runtime.emit(stdout, [runtime.command("warning", problem.message, title="evalbot")])
+    print(f"evalbot: published {outcome.kind.value} for PR #{pr_number}", file=stdout)
+    return EXIT_GATE_FAILED if gate.failed else EXIT_PASS
+
+
+def _verify_head(client: Any, target: GitHubTarget, pr_number: int, head_sha: str) -> str | None:
+    """None when PR ``pr_number``'s head is ``head_sha``, else why not (one line)."""
+    import requests
+    from github import GithubException
+
+    try:
+        pull = client.get_repo(target.repository).get_pull(pr_number)
+        actual = pull.head.sha
+    except (GithubException, requests.RequestException) as exc:
+        return f"--pr-number: cannot read PR #{pr_number} ({getattr(exc, 'status', '')})"
+    if actual != head_sha:
+        return (
+            f"--pr-number: PR #{pr_number}'s head is {actual[:12]}, not the commit the "
+            f"workflow ran on ({head_sha[:12]}); refusing to publish"
+        )
+    return None

@@ -359,6 +359,92 @@ def action_command() -> int:
     return action_main()
 
 
+@cli.command("publish")
+@click.option(
+    "--report",
+    "report_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The JSON report of a `comment: off` run (e.g. a downloaded artifact).",
+)
+@click.option(
+    "--pr-number",
+    type=int,
+    required=True,
+    envvar=_env("pr_number"),
+    help="The pull request to comment on; its head must be the workflow's commit.",
+)
+@click.option(
+    "--head-sha",
+    envvar=_env("head_sha"),
+    help="The commit for the status (default: workflow_run.head_sha of the event).",
+)
+@click.option(
+    "--github-token",
+    envvar="GITHUB_TOKEN",
+    show_envvar=True,
+    help="Token with pull-requests: write and statuses: write (never printed).",
+)
+@click.option("--repository", envvar="GITHUB_REPOSITORY", show_envvar=True, help="owner/name.")
+@click.option(
+    "--api-url",
+    envvar="GITHUB_API_URL",
+    show_envvar=True,
+    help="GitHub API URL (GitHub Enterprise Server).",
+)
+@click.option(
+    "--comment", "comment_mode", default="update", show_default=True, help="update, new or off."
+)
+@click.option(
+    "--status-context", default="evalbot", show_default=True, help="Name of the commit status."
+)
+@click.option(
+    "--bot-login",
+    default="github-actions[bot]",
+    show_default=True,
+    help="Login of the account that posts the comment.",
+)
+def publish_command(
+    report_path: Path,
+    pr_number: int,
+    head_sha: str | None,
+    github_token: str | None,
+    repository: str | None,
+    api_url: str | None,
+    comment_mode: str,
+    status_context: str,
+    bot_login: str,
+) -> int:
+    """Post the comment and status of a report (the fork-PR two-phase pattern)."""
+    import os
+
+    from evalbot.action import publish_report
+    from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget
+
+    if not github_token:
+        raise InputError("--github-token: required (or set GITHUB_TOKEN)")
+    if not repository or "/" not in repository:
+        raise InputError("--repository: required as owner/name (or set GITHUB_REPOSITORY)")
+    if pr_number < 1:
+        raise InputError("--pr-number: must be a positive integer")
+    target = GitHubTarget(
+        token=github_token,
+        repository=repository,
+        api_url=api_url or DEFAULT_API_URL,
+        bot_login=bot_login,
+    )
+    return publish_report(
+        report_path,
+        pr_number=pr_number,
+        head_sha=head_sha,
+        target=target,
+        comment=parse_enum(CommentMode, comment_mode, name="--comment"),
+        status_context=status_context,
+        env=os.environ,
+        stdout=sys.stdout,
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and map every ending to the exit-code contract."""
     try:

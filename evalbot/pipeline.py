@@ -169,7 +169,12 @@ def _finish(
     gate = decide_gate(
         outcome, fail_on=settings.fail_on, on_fetch_failure=settings.on_fetch_failure
     )
-    report = build_report(outcome, gate, thresholds=settings.thresholds, fetch=fetch)
+    policy = {
+        "fail_on": settings.fail_on.value,
+        "on_fetch_failure": settings.on_fetch_failure.value,
+        "comment_key": settings.comment_key,
+    }
+    report = build_report(outcome, gate, thresholds=settings.thresholds, fetch=fetch, policy=policy)
     return Result(outcome=outcome, gate=gate, report=report, selection=selection)
 
 

@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from evalbot import __version__
+from evalbot.compare import compare_buckets
+from evalbot.config import parse_thresholds
+from evalbot.errors import EvalbotError
 from evalbot.models import (
     Aggregate,
     Bucket,
@@ -22,9 +25,11 @@ from evalbot.models import (
     NoBaseline,
     Ok,
     Outcome,
+    OutcomeKind,
     RateSummary,
     Scenario,
     ScenarioComparison,
+    SelfBaseline,
     Thresholds,
     Verdict,
 )
@@ -128,11 +133,14 @@ def build_report(
     *,
     thresholds: Thresholds,
     fetch: Mapping[str, Any] | None = None,
+    policy: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """The JSON report for ``outcome``: same top-level keys for every kind.
 
     ``fetch`` describes how the experiments were obtained (LangSmith requests,
     timings, how the baseline was chosen); it is null for experiment files.
+    ``policy`` records ``fail_on``, ``on_fetch_failure`` and ``comment_key`` so
+    ``evalbot publish`` can recompute the gate and the comment from the report.
     """
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -143,6 +151,7 @@ def build_report(
         "pr": None,
         "baseline": None,
         "thresholds": thresholds_dict(thresholds),
+        "policy": None if policy is None else dict(policy),
         "counts": {verdict.value: 0 for verdict in Verdict},
         "aggregate": None,
         "scenarios": [],
@@ -175,3 +184,96 @@ def build_report(
 def dumps(report: dict[str, Any]) -> str:
     """The report as stable, pretty JSON text (keys in document order)."""
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+# --- reading a report back (``evalbot publish``) --------------------------------
+
+
+def _need(data: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        raise ValueError(f"{where}{key}: missing or of the wrong type")
+    return value
+
+
+def _side(row: Any, where: str) -> tuple[int, int, int, dict[str, int]]:
+    passed = _need(row, "passed", int, where)
+    total = _need(row, "total", int, where)
+    unscored = _need(row, "unscored", int, where)
+    categories = _need(row, "categories", dict, where)
+    if not all(isinstance(k, str) and isinstance(v, int) and v >= 0 for k, v in categories.items()):
+        raise ValueError(f"{where}categories: must map names to counts")
+    if not 0 <= passed <= total or unscored < 0:
+        raise ValueError(f"{where}: need 0 <= passed <= total")
+    return passed, total, unscored, categories
+
+
+def _scenario(key: str, label: str, side: tuple[int, int, int, dict[str, int]]) -> Scenario:
+    passed, total, unscored, categories = side
+    return Scenario(key, passed, total, label=label, categories=categories, unscored=unscored)
+
+
+def _bucket(info: Any, scenarios: dict[str, Scenario], where: str) -> Bucket:
+    name = _need(info, "name", str, where)
+    notes = info.get("notes") or []
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise ValueError(f"{where}notes: must be a list of strings")
+    metadata = info.get("metadata") or {}
+    if not isinstance(metadata, dict):
+        raise ValueError(f"{where}metadata: must be an object")
+    optional = {k: info.get(k) for k in ("id", "url", "started_at")}
+    if any(v is not None and not isinstance(v, str) for v in optional.values()):
+        raise ValueError(f"{where}id/url/started_at: must be strings or null")
+    return Bucket(
+        name=name,
+        scenarios=scenarios,
+        metadata=metadata,
+        notes=tuple(notes),
+        **optional,
+    )
+
+
+def outcome_from_report(report: Any) -> Outcome:
+    """Rebuild the Outcome a report describes, from its data only.
+
+    Used by ``evalbot publish``: the report may come from an untrusted job
+    (a fork's pull request), so the comment is re-rendered by evalbot from
+    the counts, and verdicts are recomputed by the caller, instead of
+    trusting any Markdown or verdict in the file. Raises ValueError with the
+    offending field when the report does not have the documented shape.
+    """
+    if not isinstance(report, dict) or report.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"schema_version: must be {SCHEMA_VERSION}")
+    kind = report.get("outcome")
+    message = report.get("message")
+    if kind == OutcomeKind.FETCH_FAILED.value:
+        return FetchFailed(error=str(message or "regression detection did not run"))
+    pr_info = _need(report, "pr", dict, "")
+    pr: dict[str, Scenario] = {}
+    base: dict[str, Scenario] = {}
+    rows = _need(report, "scenarios", list, "")
+    for i, row in enumerate(rows):
+        where = f"scenarios[{i}]."
+        key = _need(row, "key", str, where)
+        label = _need(row, "label", str, where)
+        pr[key] = _scenario(key, label, _side(row.get("pr"), where + "pr."))
+        base[key] = _scenario(key, label, _side(row.get("baseline"), where + "baseline."))
+    for name, target in (("pr_only", pr), ("baseline_only", base)):
+        for i, row in enumerate(_need(report, name, list, "")):
+            where = f"{name}[{i}]."
+            key = _need(row, "key", str, where)
+            target[key] = _scenario(key, _need(row, "label", str, where), _side(row, where))
+    pr_bucket = _bucket(pr_info, pr, "pr.")
+    if kind == OutcomeKind.NO_BASELINE.value:
+        searched = str(message or "").removeprefix("no baseline experiment matched ")
+        return NoBaseline(pr=pr_bucket, searched=searched)
+    if kind == OutcomeKind.SELF_BASELINE.value:
+        return SelfBaseline(pr=pr_bucket)
+    if kind != OutcomeKind.OK.value:
+        raise ValueError("outcome: must be ok, no_baseline, self_baseline or fetch_failed")
+    base_bucket = _bucket(_need(report, "baseline", dict, ""), base, "baseline.")
+    try:
+        thresholds = parse_thresholds(report.get("thresholds"))
+    except EvalbotError as exc:
+        raise ValueError(str(exc)) from None
+    return Ok(compare_buckets(pr_bucket, base_bucket, thresholds))
