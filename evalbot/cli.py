@@ -268,9 +268,8 @@ def compare(
         result = run_live(live_config, settings)
         if verbose:
             _print_fetch(result)
-    text = format_output(
-        result, settings=settings, fmt=fmt, reproduce=reproduce_command(sys.argv[1:])
-    )
+    argv = (click.get_current_context().obj or {}).get("argv", sys.argv[1:])
+    text = format_output(result, settings=settings, fmt=fmt, reproduce=reproduce_command(argv))
     _write(text, output)
     return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
 
@@ -448,7 +447,8 @@ def publish_command(
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and map every ending to the exit-code contract."""
     try:
-        result = cli.main(args=argv, prog_name="evalbot", standalone_mode=False)
+        args = list(sys.argv[1:] if argv is None else argv)
+        result = cli.main(args=args, prog_name="evalbot", standalone_mode=False, obj={"argv": args})
     except click.exceptions.Exit as exc:  # --help, --version
         return int(exc.exit_code)
     except click.ClickException as exc:

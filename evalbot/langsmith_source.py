@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import enum
 import json
+import re
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -176,18 +177,35 @@ def _budget_retry_class() -> type[Any]:
             retry.started = self.started if self.started is not None else time.monotonic()
             return retry
 
-        def increment(self, *args: Any, **kwargs: Any) -> BudgetRetry:
-            retry: BudgetRetry = super().increment(*args, **kwargs)
-            response = kwargs.get("response")
+        def increment(
+            self,
+            method: str | None = None,
+            url: str | None = None,
+            response: Any = None,
+            error: Exception | None = None,
+            _pool: Any = None,
+            _stacktrace: Any = None,
+        ) -> BudgetRetry:
+            retry: BudgetRetry = super().increment(
+                method, url, response=response, error=error, _pool=_pool, _stacktrace=_stacktrace
+            )
+            # Mirror Retry.sleep(): a Retry-After of 0 (or none) means the backoff.
             wait = retry.get_retry_after(response) if response is not None else None
-            if wait is None:
+            if not wait:
                 wait = retry.get_backoff_time()
             started = retry.started if retry.started is not None else time.monotonic()
             if time.monotonic() - started + wait > retry.budget_s:
+                cause = (
+                    f"HTTP {response.status}"
+                    if response is not None
+                    else _first_line(error)
+                    if error is not None
+                    else "an error"
+                )
                 raise MaxRetryError(
-                    kwargs.get("_pool"),  # type: ignore[arg-type]
-                    kwargs.get("url") or "",
-                    ResponseError(f"retry budget of {retry.budget_s:g} s exhausted"),
+                    _pool,
+                    url or "",
+                    ResponseError(f"gave up after {cause}: retry budget of {retry.budget_s:g} s"),
                 )
             return retry
 
@@ -228,12 +246,18 @@ def make_client(connection: Connection) -> Any:
 T = TypeVar("T")
 
 
-class _NotFound(Exception):
-    pass
+def _guard(
+    connection: Connection,
+    what: str,
+    call: Callable[[], T],
+    *,
+    not_found: Callable[[], Exception] | None = None,
+) -> T:
+    """Run an SDK call; turn every LangSmith/network failure into FetchError.
 
-
-def _guard(connection: Connection, what: str, call: Callable[[], T]) -> T:
-    """Run an SDK call; turn every LangSmith/network failure into FetchError."""
+    A 404 is a FetchError too, unless ``not_found`` says what it means here
+    (e.g. "no experiment named X" is an input error).
+    """
     import pydantic
     import requests
     from langsmith import utils as ls_utils
@@ -241,12 +265,15 @@ def _guard(connection: Connection, what: str, call: Callable[[], T]) -> T:
     try:
         return call()
     except ls_utils.LangSmithNotFoundError:
-        raise _NotFound(what) from None
+        if not_found is not None:
+            raise not_found() from None
+        raise FetchError(f"{what}: LangSmith answered 404 (not found)") from None
     except ls_utils.LangSmithAuthError:
         raise FetchError(f"LangSmith rejected the API key for {connection.endpoint}") from None
     except ls_utils.LangSmithError as exc:
         text = str(exc)
-        if "403" in text or "Forbidden" in text:
+        # requests' HTTPError text for a 403: "403 Client Error: Forbidden for url: …".
+        if re.search(r"\b403 Client Error\b", text):
             raise FetchError(f"LangSmith rejected the API key for {connection.endpoint}") from None
         raise FetchError(f"{what}: {_scrub(text, connection)}") from None
     except requests.exceptions.JSONDecodeError:
@@ -260,11 +287,28 @@ def _first_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]
 
 
+# Causes worth naming first: the SDK wraps them in long urllib3 text.
+_CAUSES = (
+    (re.compile(r"Connection refused", re.I), "connection refused"),
+    (re.compile(r"Read timed out|timed out", re.I), "timed out"),
+    (
+        re.compile(r"Name or service not known|nodename nor servname|getaddrinfo failed", re.I),
+        "host not found",
+    ),
+    (re.compile(r"gave up after HTTP (\d+)"), r"HTTP \1, retries exhausted"),
+    (re.compile(r"\b(429|5\d\d) (?:Client|Server) Error"), r"HTTP \1"),
+)
+
+
 def _scrub(text: str, connection: Connection) -> str:
-    """Never echo the key, even if a server put it in an error body."""
-    text = text.strip().splitlines()[0] if text.strip() else text
+    """A short message naming the cause; never the key, even if a server echoed it."""
+    text = " ".join(text.split())
     if connection.api_key:
         text = text.replace(connection.api_key, "***")
+    for pattern, label in _CAUSES:
+        match = pattern.search(text)
+        if match:
+            return f"{match.expand(label)} ({connection.endpoint}): {text[:200]}"
     return text[:300]
 
 
@@ -357,57 +401,60 @@ class LangSmithSource:
                 return self.client.read_project(project_id=ref)
             return self.client.read_project(project_name=ref)
 
-        try:
-            return _experiment(_guard(self.connection, what, call))
-        except _NotFound:
-            raise InputError(
+        def missing() -> Exception:
+            return InputError(
                 f"{option}: no experiment named or with id {ref!r} on {self.connection.endpoint}"
-            ) from None
+            )
+
+        return _experiment(_guard(self.connection, what, call, not_found=missing))
 
     def dataset_id(self, ref: str, *, option: str = "--dataset") -> str:
         """A dataset id from a name or id."""
         if _is_uuid(ref):
             return ref
-        try:
-            dataset = _guard(
-                self.connection,
-                f"{option}: reading dataset {ref!r}",
-                lambda: self.client.read_dataset(dataset_name=ref),
-            )
-        except _NotFound:
-            raise InputError(f"{option}: no dataset named {ref!r}") from None
+        dataset = _guard(
+            self.connection,
+            f"{option}: reading dataset {ref!r}",
+            lambda: self.client.read_dataset(dataset_name=ref),
+            not_found=lambda: InputError(f"{option}: no dataset named {ref!r}"),
+        )
         return str(dataset.id)
 
     def example_count(self, dataset_id: str) -> int | None:
-        dataset = _guard(
+        """The dataset's example count, or None when LangSmith does not say.
+
+        A raw GET: the SDK's ``read_dataset`` adds a tenant look-up to build a
+        URL evalbot does not need.
+        """
+        what = "reading the dataset"
+        response = _guard(
             self.connection,
-            "reading the dataset",
-            lambda: self.client.read_dataset(dataset_id=dataset_id),
+            what,
+            lambda: self.client.request_with_retries("GET", f"/datasets/{dataset_id}"),
         )
-        count = getattr(dataset, "example_count", None)
-        return count if isinstance(count, int) else None
+        payload = _guard(self.connection, what, response.json)
+        if not isinstance(payload, dict):
+            raise _malformed(what, "expected a dataset object")
+        count = payload.get("example_count")
+        return count if isinstance(count, int) and not isinstance(count, bool) else None
 
     def _candidates(
         self, dataset_id: str, *, metadata: Mapping[str, Any] | None, name_contains: str | None
     ) -> Iterator[Experiment]:
         """Experiments on a dataset, newest first, lazily paged by the SDK."""
-        what = "listing experiments"
-        try:
-            iterator = iter(
-                self.client.list_projects(
-                    reference_dataset_id=dataset_id,
-                    metadata=dict(metadata) if metadata else None,
-                    name_contains=name_contains,
-                    include_stats=True,
-                )
+        iterator = iter(
+            self.client.list_projects(
+                reference_dataset_id=dataset_id,
+                metadata=dict(metadata) if metadata else None,
+                name_contains=name_contains,
+                include_stats=True,
             )
-            while True:
-                session = _guard(self.connection, what, lambda: next(iterator, None))
-                if session is None:
-                    return
-                yield _experiment(session)
-        except _NotFound:
-            return
+        )
+        while True:
+            session = _guard(self.connection, "listing experiments", lambda: next(iterator, None))
+            if session is None:
+                return
+            yield _experiment(session)
 
     def resolve_pr(self, query: PrQuery) -> Experiment:
         """The PR experiment named by ``--pr`` or found by ``--pr-metadata``."""
@@ -422,8 +469,25 @@ class LangSmithSource:
             f"{json.dumps(query.metadata)}"
         )
 
+    def check_explicit(self, pr: Experiment, baseline: Experiment, query: BaselineQuery) -> None:
+        """An explicit baseline must be on the PR's dataset unless allowed."""
+        if (
+            baseline.dataset_id != pr.dataset_id
+            and not query.allow_other_dataset
+            and baseline.id != pr.id
+        ):
+            raise InputError(
+                f"--baseline: experiment {baseline.name!r} ran on another dataset "
+                f"({baseline.dataset_id}) than the PR experiment ({pr.dataset_id}); "
+                "pass --allow-dataset-mismatch to compare them anyway"
+            )
+
     def resolve_baseline(
-        self, pr: Experiment, query: BaselineQuery, *, example_count: int | None
+        self,
+        pr: Experiment,
+        query: BaselineQuery,
+        *,
+        example_count: Callable[[], int | None] = lambda: None,
     ) -> tuple[Experiment | None, int]:
         """The baseline experiment and how many incomplete candidates were skipped.
 
@@ -435,16 +499,7 @@ class LangSmithSource:
         """
         if query.strategy is Strategy.EXPLICIT:
             baseline = self.read_experiment(str(query.value), option="--baseline")
-            if (
-                baseline.dataset_id != pr.dataset_id
-                and not query.allow_other_dataset
-                and baseline.id != pr.id
-            ):
-                raise InputError(
-                    f"--baseline: experiment {baseline.name!r} ran on another dataset "
-                    f"({baseline.dataset_id}) than the PR experiment ({pr.dataset_id}); "
-                    "pass --allow-dataset-mismatch to compare them anyway"
-                )
+            self.check_explicit(pr, baseline, query)
             return baseline, 0
         if pr.dataset_id is None:
             raise InputError(
@@ -505,33 +560,53 @@ class LangSmithSource:
             body["cursor"] = cursor
 
     def examples(self, dataset_id: str) -> dict[str, dict[str, Any]]:
-        """The dataset's examples by id: one paginated listing, never per run."""
+        """The dataset's examples by id: one paginated listing, never per run.
+
+        Raw ``GET /examples`` pages of 100: only id, inputs and metadata are
+        used, and the SDK's ``list_examples`` would add a tenant look-up and
+        build an object per example.
+        """
         what = "listing dataset examples"
-        iterator = iter(self.client.list_examples(dataset_id=dataset_id))
         out: dict[str, dict[str, Any]] = {}
+        offset = 0
         while True:
-            try:
-                example = _guard(self.connection, what, lambda: next(iterator, None))
-            except _NotFound:
-                raise FetchError(f"{what}: dataset {dataset_id} not found") from None
-            if example is None:
+            params = {"dataset": dataset_id, "limit": PAGE_SIZE, "offset": offset}
+            response = _guard(
+                self.connection,
+                what,
+                lambda params=params: self.client.request_with_retries(  # type: ignore[misc]
+                    "GET", "/examples", params=params
+                ),
+            )
+            page = _guard(self.connection, what, response.json)
+            if not isinstance(page, list) or not all(isinstance(e, dict) for e in page):
+                raise _malformed(what, "expected a list of examples")
+            for example in page:
+                if "id" not in example:
+                    raise _malformed(what, "an example has no id")
+                out[str(example["id"])] = {
+                    "id": str(example["id"]),
+                    "inputs": example.get("inputs") or {},
+                    "metadata": example.get("metadata") or {},
+                }
+            if len(page) < PAGE_SIZE:
                 return out
-            out[str(example.id)] = {
-                "id": str(example.id),
-                "inputs": dict(example.inputs or {}),
-                "metadata": dict(example.metadata or {}),
-            }
+            offset += len(page)
 
 
-def _complete(experiment: Experiment, example_count: int | None) -> bool:
+def _complete(experiment: Experiment, example_count: Callable[[], int | None]) -> bool:
+    """Ended, and (when both are known) at least examples × repetitions runs."""
     if experiment.end_time is None:
         return False
-    if experiment.run_count is None or not example_count:
+    if experiment.run_count is None:
+        return True
+    count = example_count()
+    if not count:
         return True
     repetitions = experiment.metadata.get("num_repetitions")
     if not isinstance(repetitions, int) or isinstance(repetitions, bool) or repetitions < 1:
         repetitions = 1
-    return experiment.run_count >= example_count * repetitions
+    return experiment.run_count >= count * repetitions
 
 
 def _info(experiment: Experiment, example_count: int | None) -> ExperimentInfo:
@@ -551,66 +626,85 @@ def fetch(
     baseline_query: BaselineQuery,
     *,
     rules: BucketRules,
-    workers: int = 4,
+    workers: int = 6,
 ) -> Fetched:
-    """Resolve both experiments, then fetch runs and examples concurrently."""
+    """Resolve both experiments and fetch their runs and examples concurrently.
+
+    The critical path is the longest cursor chain of run pages, so paging
+    starts as soon as the PR experiment is known, while the baseline is still
+    being resolved; an explicit baseline is looked up alongside the PR.
+    """
     started = time.perf_counter()
-    counter = source.counter
-    pr, resolve_pr = counter.measure("resolve_pr", lambda: source.resolve_pr(pr_query))
-    dataset_ids = {pr.dataset_id} if pr.dataset_id else set()
-    example_counts: dict[str, int | None] = {}
-
-    def resolve() -> tuple[Experiment | None, int]:
-        if pr.dataset_id:
-            example_counts[pr.dataset_id] = source.example_count(pr.dataset_id)
-        return source.resolve_baseline(
-            pr, baseline_query, example_count=example_counts.get(pr.dataset_id or "")
-        )
-
-    (baseline, skipped), resolve_base = counter.measure("resolve_baseline", resolve)
-    if baseline is not None and baseline.dataset_id:
-        dataset_ids.add(baseline.dataset_id)
-    stats: dict[str, FetchStats] = {"resolve_pr": resolve_pr, "resolve_baseline": resolve_base}
+    measure = source.counter.measure
+    stats: dict[str, FetchStats] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        pr_runs = pool.submit(counter.measure, "pr_runs", lambda: source.query_runs(pr))
-        base_runs = (
-            pool.submit(counter.measure, "baseline_runs", lambda: source.query_runs(baseline))
-            if baseline is not None and baseline.id != pr.id
+        pr_job = pool.submit(measure, "resolve_pr", lambda: source.resolve_pr(pr_query))
+        explicit = baseline_query.strategy is Strategy.EXPLICIT
+        base_job = (
+            pool.submit(
+                measure,
+                "resolve_baseline",
+                lambda: source.read_experiment(str(baseline_query.value), option="--baseline"),
+            )
+            if explicit
             else None
         )
-        example_jobs = {
-            ds: pool.submit(counter.measure, f"examples:{ds}", lambda ds=ds: source.examples(ds))
-            for ds in sorted(dataset_ids)
-        }
-        pr_list, stats["pr_runs"] = pr_runs.result()
+        pr, stats["resolve_pr"] = pr_job.result()
+        pr_runs_job = pool.submit(measure, "pr_runs", lambda: source.query_runs(pr))
+        example_jobs: dict[str, Future[tuple[dict[str, dict[str, Any]], FetchStats]]] = {}
+        count_jobs: dict[str, Future[tuple[int | None, FetchStats]]] = {}
+
+        def start_dataset(dataset_id: str | None) -> None:
+            if dataset_id and dataset_id not in example_jobs:
+                example_jobs[dataset_id] = pool.submit(
+                    measure, f"examples:{dataset_id}", lambda: source.examples(dataset_id)
+                )
+                count_jobs[dataset_id] = pool.submit(
+                    measure, f"dataset:{dataset_id}", lambda: source.example_count(dataset_id)
+                )
+
+        def count_of(dataset_id: str | None) -> int | None:
+            return count_jobs[dataset_id].result()[0] if dataset_id in count_jobs else None
+
+        start_dataset(pr.dataset_id)
+        baseline: Experiment | None
+        if base_job is not None:
+            baseline, stats["resolve_baseline"] = base_job.result()
+            source.check_explicit(pr, baseline, baseline_query)
+            skipped = 0
+        else:
+            (baseline, skipped), stats["resolve_baseline"] = measure(
+                "resolve_baseline",
+                lambda: source.resolve_baseline(
+                    pr, baseline_query, example_count=lambda: count_of(pr.dataset_id)
+                ),
+            )
+        base_runs_job = None
+        if baseline is not None and baseline.id != pr.id:
+            start_dataset(baseline.dataset_id)
+            base_runs_job = pool.submit(
+                measure, "baseline_runs", lambda: source.query_runs(baseline)
+            )
+        pr_runs, stats["pr_runs"] = pr_runs_job.result()
+        base_runs: list[dict[str, Any]] | None = None
+        if base_runs_job is not None:
+            base_runs, stats["baseline_runs"] = base_runs_job.result()
         examples: dict[str, dict[str, Any]] = {}
-        for ds, job in example_jobs.items():
-            part, stats[f"examples:{ds}"] = job.result()
+        for dataset_id, job in example_jobs.items():
+            part, stats[f"examples:{dataset_id}"] = job.result()
             examples.update(part)
-        base_list: list[dict[str, Any]] | None = None
-        if base_runs is not None:
-            base_list, stats["baseline_runs"] = base_runs.result()
-    pass_keys = infer_pass_keys(pr_list, rules)
-    pr_bucket = bucket_runs(
-        _info(pr, example_counts.get(pr.dataset_id or "")),
-        pr_list,
-        examples,
-        rules=rules,
-        pass_keys=pass_keys,
-    )
+            _, stats[f"dataset:{dataset_id}"] = count_jobs[dataset_id].result()
+        counts = {dataset_id: count_of(dataset_id) for dataset_id in count_jobs}
+    pass_keys = infer_pass_keys(pr_runs, rules)
+
+    def bucket(experiment: Experiment, runs: list[dict[str, Any]]) -> Bucket:
+        info = _info(experiment, counts.get(experiment.dataset_id or ""))
+        return bucket_runs(info, runs, examples, rules=rules, pass_keys=pass_keys)
+
+    pr_bucket = bucket(pr, pr_runs)
     baseline_bucket: Bucket | None = None
     if baseline is not None:
-        baseline_bucket = (
-            pr_bucket
-            if base_list is None
-            else bucket_runs(
-                _info(baseline, example_counts.get(baseline.dataset_id or "")),
-                base_list,
-                examples,
-                rules=rules,
-                pass_keys=pass_keys,
-            )
-        )
+        baseline_bucket = pr_bucket if base_runs is None else bucket(baseline, base_runs)
     return Fetched(
         pr=pr_bucket,
         baseline=baseline_bucket,
