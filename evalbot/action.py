@@ -52,6 +52,8 @@ INPUTS = (
     "pass_threshold",
     "scenario_key",
     "category_key",
+    "timeout",
+    "retry_budget",
     "config",
     "fail_on",
     "on_fetch_failure",
@@ -123,6 +125,8 @@ def _named(exc: InputError) -> InputError:
         "--category-key": "category_key",
         "--fail-on": "fail_on",
         "--comment-key": "comment_key",
+        "--timeout": "timeout",
+        "--retry-budget": "retry_budget",
     }
     for option, name in renames.items():
         text = text.replace(option, name)
@@ -151,6 +155,8 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
             pass_threshold=_float(get("pass_threshold"), name="pass_threshold"),
             scenario_key=get("scenario_key"),
             category_key=get("category_key"),
+            timeout=_float(get("timeout"), name="timeout"),
+            retry_budget=_float(get("retry_budget"), name="retry_budget"),
         )
     except InputError as exc:
         raise _named(exc) from None
@@ -387,7 +393,9 @@ def main(env: Mapping[str, str] | None = None, *, stdout: TextIO | None = None) 
     try:
         return run(parse_settings(env), stdout=out)
     except InputError as exc:
-        runtime.emit(out, [runtime.command("error", f"Invalid input: {exc}", title="evalbot")])
+        # Also for errors found mid-run (no such experiment): name the input.
+        message = f"Invalid input: {_named(exc)}"
+        runtime.emit(out, [runtime.command("error", message, title="evalbot")])
         return EXIT_USAGE
 
 

@@ -394,7 +394,7 @@ class LangSmithSource:
 
     def read_experiment(self, ref: str, *, option: str) -> Experiment:
         """An experiment by id or name; InputError naming ``option`` when absent."""
-        what = f"{option}: reading experiment {ref!r}"
+        what = f"reading experiment {ref!r}"
 
         def call() -> Any:
             if _is_uuid(ref):
@@ -414,7 +414,7 @@ class LangSmithSource:
             return ref
         dataset = _guard(
             self.connection,
-            f"{option}: reading dataset {ref!r}",
+            f"reading dataset {ref!r}",
             lambda: self.client.read_dataset(dataset_name=ref),
             not_found=lambda: InputError(f"{option}: no dataset named {ref!r}"),
         )

@@ -829,8 +829,8 @@ FAILURES = {
         "Rate limit exceeded",
         fault={"path": "/runs/query", "status": 429, "times": 100, "retry_after": "60"},
     ),
-    "timeout": Failure("--pr: reading experiment 'pr-7'", latency_s=0.5, options=TIMEOUT),
-    "connection-refused": Failure("--pr: reading experiment 'pr-7'", endpoint="unused"),
+    "timeout": Failure("reading experiment 'pr-7'", latency_s=0.5, options=TIMEOUT),
+    "connection-refused": Failure("reading experiment 'pr-7'", endpoint="unused"),
     "malformed-runs": Failure("malformed (non-JSON)", malformed="/runs/query"),
     "malformed-session": Failure("malformed (non-JSON)", malformed="/sessions"),
 }
