@@ -8,6 +8,7 @@ of the gate.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shlex
@@ -18,7 +19,16 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evalbot import actions_runtime as runtime
-from evalbot.config import Settings, load_config, override, parse_comment_key, parse_enum
+from evalbot.config import (
+    Settings,
+    load_config,
+    override,
+    parse_alpha,
+    parse_comment_key,
+    parse_enum,
+    parse_history,
+    parse_trend_threshold,
+)
 from evalbot.errors import EXIT_GATE_FAILED, EXIT_PASS, EXIT_USAGE, InputError
 from evalbot.github_publish import (
     BOT_LOGIN,
@@ -30,7 +40,16 @@ from evalbot.github_publish import (
     make_github,
     publish,
 )
-from evalbot.models import FailOn, FetchFailed, NoBaseline, Ok, OnFetchFailure, Outcome, Verdict
+from evalbot.models import (
+    Correction,
+    FailOn,
+    FetchFailed,
+    NoBaseline,
+    Ok,
+    OnFetchFailure,
+    Outcome,
+    Verdict,
+)
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_live
 from evalbot.render import marker, pct, render_comment
 from evalbot.report import dumps
@@ -54,6 +73,10 @@ INPUTS = (
     "category_key",
     "timeout",
     "retry_budget",
+    "history",
+    "alpha",
+    "correction",
+    "trend_threshold",
     "config",
     "fail_on",
     "on_fetch_failure",
@@ -178,6 +201,21 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         comment_key=None if comment_key is None else parse_comment_key(comment_key),
         template=None if template is None else workspace / template,
     )
+    statistics: dict[str, Any] = {}
+    if (alpha := get("alpha")) is not None:
+        statistics["alpha"] = parse_alpha(_float(alpha, name="alpha"))
+    if (correction := get("correction")) is not None:
+        statistics["correction"] = parse_enum(Correction, correction, name="correction")
+    if (trend := get("trend_threshold")) is not None:
+        statistics["trend_threshold"] = parse_trend_threshold(_float(trend, name="trend_threshold"))
+    if statistics:
+        settings = override(
+            settings, thresholds=dataclasses.replace(settings.thresholds, **statistics)
+        )
+    if (history := get("history")) is not None:
+        if not history.isdigit():
+            raise InputError(f"history: must be a whole number from 0 to 100; got {history!r}")
+        settings = override(settings, history=parse_history(int(history)))
     comment = parse_enum(CommentMode, get("comment") or "update", name="comment")
     status_context = get("status_context") or "evalbot"
     if len(status_context) > 100:

@@ -11,7 +11,9 @@ Every option can also be set through an environment variable (shown in
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 import shlex
 import sys
 import traceback
@@ -22,7 +24,16 @@ from typing import Any, TypeVar
 import click
 
 from evalbot import __version__
-from evalbot.config import Settings, load_config, override, parse_comment_key, parse_enum
+from evalbot.config import (
+    Settings,
+    load_config,
+    override,
+    parse_alpha,
+    parse_comment_key,
+    parse_enum,
+    parse_history,
+    parse_trend_threshold,
+)
 from evalbot.errors import (
     EXIT_GATE_FAILED,
     EXIT_INTERNAL,
@@ -31,7 +42,7 @@ from evalbot.errors import (
     EvalbotError,
     InputError,
 )
-from evalbot.models import FailOn
+from evalbot.models import Correction, FailOn
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_files, run_live
 from evalbot.render import render_comment, render_text
 from evalbot.report import dumps
@@ -233,6 +244,36 @@ def cli() -> None:
     help="Write to this file instead of standard output.",
 )
 @click.option("--verbose", "-v", is_flag=True, help="Print LangSmith requests and timings.")
+@click.option(
+    "--history-file",
+    "history_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="An older baseline experiment file (repeatable, oldest first) to pool with the baseline.",
+)
+@click.option(
+    "--history",
+    type=int,
+    envvar=_env("history"),
+    help="Baseline runs to pool, the baseline included (default 10; 0 or 1: baseline only).",
+)
+@click.option(
+    "--alpha",
+    type=float,
+    envvar=_env("alpha"),
+    help="False-alarm budget: P(check fails | no change) <= alpha (default 0.05).",
+)
+@click.option(
+    "--correction",
+    envvar=_env("correction"),
+    help="bh (default): control false alarms across scenarios; none: the per-scenario classifier.",
+)
+@click.option(
+    "--trend-threshold",
+    type=float,
+    envvar=_env("trend_threshold"),
+    help="Slope per run beyond which the baseline trend counts (default 0.01).",
+)
 def compare(
     pr_file: Path | None,
     baseline_file: Path | None,
@@ -243,6 +284,11 @@ def compare(
     template: Path | None,
     output: Path | None,
     verbose: bool,
+    history_files: tuple[Path, ...],
+    history: int | None,
+    alpha: float | None,
+    correction: str | None,
+    trend_threshold: float | None,
     **live: Any,
 ) -> int:
     """Compare a PR experiment with a baseline and report regressions.
@@ -259,11 +305,27 @@ def compare(
         if comment_key is None
         else parse_comment_key(comment_key, name="--comment-key"),
         template=template,
+        history=None if history is None else parse_history(history, name="--history"),
     )
+    statistics: dict[str, Any] = {}
+    if alpha is not None:
+        statistics["alpha"] = parse_alpha(alpha, name="--alpha")
+    if correction is not None:
+        statistics["correction"] = parse_enum(Correction, correction, name="--correction")
+    if trend_threshold is not None:
+        statistics["trend_threshold"] = parse_trend_threshold(
+            trend_threshold, name="--trend-threshold"
+        )
+    if statistics:
+        settings = override(
+            settings, thresholds=dataclasses.replace(settings.thresholds, **statistics)
+        )
     live_config = _mode(pr_file, baseline_file, live)
+    if history_files and live_config is not None:
+        raise InputError("--history-file: only with --pr-file/--baseline-file")
     if live_config is None:
         assert pr_file is not None and baseline_file is not None
-        result = run_files(pr_file, baseline_file, settings)
+        result = run_files(pr_file, baseline_file, settings, history_files=history_files)
     else:
         result = run_live(live_config, settings)
         if verbose:
@@ -348,6 +410,139 @@ def export(experiment: str, output: Path | None, **live: Any) -> int:
     document = json.dumps(bucket_to_document(bucket), indent=2, ensure_ascii=False) + "\n"
     _write(document, output)
     return EXIT_PASS
+
+
+@cli.command("trend")
+@click.option(
+    "--dataset",
+    envvar=_env("dataset"),
+    show_envvar=True,
+    help="Trend the runs on this LangSmith dataset (name or id).",
+)
+@click.option(
+    "--baseline-metadata",
+    envvar=_env("baseline_metadata"),
+    show_envvar=True,
+    help='Which runs form the series: metadata to match (default {"branch": "main"}).',
+)
+@click.option(
+    "--baseline-prefix",
+    envvar=_env("baseline_prefix"),
+    show_envvar=True,
+    help="Or: runs whose name starts with this.",
+)
+@click.option(
+    "--history-file",
+    "history_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Or: experiment files, repeatable, OLDEST FIRST in the order given "
+    "(the newest --window of them are used).",
+)
+@click.option(
+    "--window",
+    type=int,
+    default=20,
+    show_default=True,
+    help="How many of the newest complete runs to trend over (at least 2).",
+)
+@click.option(
+    "--threshold",
+    type=float,
+    default=0.01,
+    show_default=True,
+    help="Slope (pass rate per run) that counts as worsening or improving; 0.01 = 1 pp/run.",
+)
+@live_options
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown"]),
+    default="text",
+    show_default=True,
+    help="text: a terminal table; json: the trend as data; markdown: a table for a comment.",
+)
+def trend_command(
+    dataset: str | None,
+    baseline_metadata: str | None,
+    baseline_prefix: str | None,
+    history_files: tuple[Path, ...],
+    window: int,
+    threshold: float,
+    fmt: str,
+    **live: Any,
+) -> int:
+    """Trend the pass rate over the newest runs (e.g. on main) and gate on it.
+
+    The runs are the newest --window complete experiments on --dataset that
+    match --baseline-metadata (default {"branch": "main"}) or
+    --baseline-prefix, or the given --history-file experiment files (oldest
+    first). Prints one row per run and the least-squares slope per run.
+    Exits 1 when the pass rate is worsening by at least --threshold per run,
+    0 otherwise, 2 on bad input or fewer than 2 runs (and 1, with a message,
+    when LangSmith cannot be read) — a scheduled CI gate on main.
+    """
+    from evalbot.experiment_file import load_experiment
+    from evalbot.trend import (
+        compute_trend,
+        points_from_buckets,
+        render_trend_markdown,
+        render_trend_text,
+        trend_report,
+    )
+
+    if (dataset is None) == (not history_files):
+        raise InputError("--dataset / --history-file: give exactly one (the runs to trend)")
+    if dataset == "":
+        raise InputError("--dataset: must not be empty")
+    if window < 2:
+        raise InputError(f"--window: must be an integer of at least 2; got {window}")
+    if not math.isfinite(threshold) or threshold < 0:
+        raise InputError(f"--threshold: must be a non-negative number; got {threshold}")
+    skipped = 0
+    if history_files:
+        for name, value in (
+            ("--baseline-metadata", baseline_metadata),
+            ("--baseline-prefix", baseline_prefix),
+        ):
+            if value is not None:
+                raise InputError(f"{name}: cannot be combined with --history-file")
+        # Files are given oldest first, so the newest window is the tail.
+        buckets = tuple(load_experiment(path) for path in history_files[-window:])
+        found = len(buckets)
+    else:
+        from evalbot.langsmith_source import LangSmithSource, history_buckets
+
+        config = parse_live(
+            pr=dataset, pr_metadata=None, dataset=dataset, baseline=None,
+            baseline_prefix=baseline_prefix, baseline_metadata=baseline_metadata,
+            allow_dataset_mismatch=False, **live,
+        )  # fmt: skip
+        assert dataset is not None
+        history = history_buckets(
+            LangSmithSource(config.connection),
+            dataset,
+            config.baseline,
+            limit=window,
+            rules=config.rules,
+        )
+        buckets, found, skipped = history.buckets, history.found, history.skipped_incomplete
+    skipped_text = f"{skipped} incomplete experiment{'s' if skipped != 1 else ''} skipped"
+    if found < 2:
+        detail = f" ({skipped_text})" if skipped else ""
+        raise InputError(f"trend: need at least 2 runs, found {found}{detail}")
+    if skipped:
+        # On stderr, so --format json stays parseable; a run still going is not a gap.
+        click.echo(f"evalbot: trend: {skipped_text}", err=True)
+    trend = compute_trend(points_from_buckets(buckets), threshold=threshold)
+    if fmt == "json":
+        text = json.dumps(trend_report(trend), indent=2, ensure_ascii=False) + "\n"
+    elif fmt == "markdown":
+        text = render_trend_markdown(trend)
+    else:
+        text = render_trend_text(trend)
+    _write(text, None)
+    return EXIT_GATE_FAILED if trend.regression else EXIT_PASS
 
 
 @cli.command("action")

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import yaml
 
 from evalbot.errors import InputError
-from evalbot.models import FailOn, OnFetchFailure, Thresholds, Tier
+from evalbot.models import Correction, FailOn, OnFetchFailure, Thresholds, Tier
 
 DEFAULT_COMMENT_KEY = "default"
 # The key goes inside an HTML comment marker (`<!-- evalbot:KEY -->`): keep it
@@ -35,6 +35,9 @@ class Settings:
     thresholds: Thresholds = field(default_factory=Thresholds)
     comment_key: str = DEFAULT_COMMENT_KEY
     template: Path | None = None
+    # Baseline runs pooled per comparison (the baseline and history - 1 older
+    # ones); 0 or 1 uses the latest baseline only (issue 5 §1).
+    history: int = 10
 
 
 E = TypeVar("E", bound=enum.StrEnum)
@@ -127,7 +130,34 @@ def parse_thresholds(value: object, *, name: str = "thresholds") -> Thresholds:
     return dataclasses.replace(default, **updates)
 
 
-_TOP_KEYS = ("fail_on", "on_fetch_failure", "thresholds", "comment_key", "template")
+_TOP_KEYS = (
+    "fail_on",
+    "on_fetch_failure",
+    "thresholds",
+    "comment_key",
+    "template",
+    "alpha",
+    "correction",
+    "history",
+    "trend_threshold",
+)
+
+
+def parse_history(value: object, *, name: str = "history") -> int:
+    """Baseline runs to pool: a whole number from 0 to 100."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
+        raise InputError(f"{name}: must be a whole number from 0 to 100; got {value!r}")
+    return value
+
+
+def parse_alpha(value: object, *, name: str = "alpha") -> float:
+    """The false-alarm budget: a probability in (0, 0.5]."""
+    return _number(value, name=name, low=0.0, high=0.5, low_open=True)
+
+
+def parse_trend_threshold(value: object, *, name: str = "trend_threshold") -> float:
+    """Slope per run (pass-rate units) beyond which a trend counts: 0 to 1."""
+    return _fraction(value, name=name)
 
 
 def parse_config(data: object, *, source: str) -> Settings:
@@ -151,6 +181,21 @@ def parse_config(data: object, *, source: str) -> Settings:
             updates["thresholds"] = parse_thresholds(raw["thresholds"])
         if "comment_key" in raw:
             updates["comment_key"] = parse_comment_key(raw["comment_key"])
+        threshold_updates: dict[str, Any] = {}
+        if "alpha" in raw:
+            threshold_updates["alpha"] = parse_alpha(raw["alpha"])
+        if "correction" in raw:
+            threshold_updates["correction"] = parse_enum(
+                Correction, raw["correction"], name="correction"
+            )
+        if "trend_threshold" in raw:
+            threshold_updates["trend_threshold"] = parse_trend_threshold(raw["trend_threshold"])
+        if threshold_updates:
+            updates["thresholds"] = dataclasses.replace(
+                updates.get("thresholds", Thresholds()), **threshold_updates
+            )
+        if "history" in raw:
+            updates["history"] = parse_history(raw["history"])
         if "template" in raw:
             if not isinstance(raw["template"], str) or not raw["template"]:
                 raise InputError(f"template: must be a file path; got {raw['template']!r}")

@@ -21,7 +21,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,6 +123,7 @@ class Fetched:
 
     pr: Bucket
     baseline: Bucket | None
+    history: tuple[Bucket, ...]
     query: BaselineQuery
     skipped_incomplete: int
     stats: Mapping[str, FetchStats]
@@ -506,24 +507,68 @@ class LangSmithSource:
                 f"--pr: experiment {pr.name!r} has no dataset, so no baseline can be searched "
                 "for; pass --baseline"
             )
+        found, skipped = self.history(
+            pr.dataset_id,
+            query,
+            limit=1,
+            started_before=pr.start_time,
+            example_count=example_count,
+        )
+        return (found[0] if found else None), skipped
+
+    def history(
+        self,
+        dataset_id: str,
+        query: BaselineQuery,
+        *,
+        limit: int,
+        started_before: datetime | None = None,
+        example_count: Callable[[], int | None] = lambda: None,
+    ) -> tuple[list[Experiment], int]:
+        """Up to ``limit`` newest complete experiments matching ``query``, newest first.
+
+        The one implementation of the prefix and metadata strategies (the
+        baseline is ``history(..., limit=1)``): candidates on ``dataset_id``
+        newest first, the prefix re-checked (the server's filter is a substring
+        match), those that started after ``started_before`` (when given)
+        ignored, and incomplete ones (see :func:`_complete`) skipped and
+        counted. Returns the experiments and the number skipped as incomplete
+        before the last one was found. At most ``max(MAX_CANDIDATES, limit)``
+        candidates are looked at. An explicit baseline is one experiment, not a
+        series: asking for its history is an InputError.
+        """
+        if query.strategy is Strategy.EXPLICIT:
+            raise InputError(
+                "--history: needs --baseline-prefix or --baseline-metadata "
+                "(an explicit baseline has no series)"
+            )
+        if limit < 1:
+            raise ValueError(f"history: limit must be at least 1, got {limit}")
         prefix = str(query.value) if query.strategy is Strategy.PREFIX else None
         metadata = query.value if isinstance(query.value, Mapping) else None
+        found: list[Experiment] = []
         skipped = 0
         for seen, candidate in enumerate(
-            self._candidates(pr.dataset_id, metadata=metadata, name_contains=prefix)
+            self._candidates(dataset_id, metadata=metadata, name_contains=prefix)
         ):
-            if seen >= MAX_CANDIDATES:
+            if seen >= max(MAX_CANDIDATES, limit):
                 break
             # The server's name filter is a substring match: re-check the prefix.
             if prefix is not None and not candidate.name.startswith(prefix):
                 continue
-            if pr.start_time and candidate.start_time and candidate.start_time > pr.start_time:
+            if (
+                started_before is not None
+                and candidate.start_time is not None
+                and candidate.start_time > started_before
+            ):
                 continue
             if not _complete(candidate, example_count):
                 skipped += 1
                 continue
-            return candidate, skipped
-        return None, skipped
+            found.append(candidate)
+            if len(found) >= limit:
+                break
+        return found, skipped
 
     # -- runs and examples --
 
@@ -626,9 +671,14 @@ def fetch(
     baseline_query: BaselineQuery,
     *,
     rules: BucketRules,
+    history: int = 1,
     workers: int = 6,
 ) -> Fetched:
     """Resolve both experiments and fetch their runs and examples concurrently.
+
+    ``history``: how many baseline runs to pool (the baseline included); the
+    older ones come from the same listing as the baseline and are paged
+    concurrently with everything else. An explicit baseline has no history.
 
     The critical path is the longest cursor chain of run pages, so paging
     starts as soon as the PR experiment is known, while the baseline is still
@@ -668,27 +718,50 @@ def fetch(
 
         start_dataset(pr.dataset_id)
         baseline: Experiment | None
+        older: list[Experiment] = []
         if base_job is not None:
             baseline, stats["resolve_baseline"] = base_job.result()
             source.check_explicit(pr, baseline, baseline_query)
             skipped = 0
+        elif pr.dataset_id is None:
+            raise InputError(
+                f"--pr: experiment {pr.name!r} has no dataset, so no baseline can be searched "
+                "for; pass --baseline"
+            )
         else:
-            (baseline, skipped), stats["resolve_baseline"] = measure(
+            # One listing gives the baseline and its history window (issue 5 §1):
+            # the newest complete match is the baseline, the rest pool with it.
+            dataset_id = pr.dataset_id
+            (window, skipped), stats["resolve_baseline"] = measure(
                 "resolve_baseline",
-                lambda: source.resolve_baseline(
-                    pr, baseline_query, example_count=lambda: count_of(pr.dataset_id)
+                lambda: source.history(
+                    dataset_id,
+                    baseline_query,
+                    limit=max(1, history),
+                    started_before=pr.start_time,
+                    example_count=lambda: count_of(dataset_id),
                 ),
             )
+            baseline = window[0] if window else None
+            older = window[1:] if baseline is not None and baseline.id != pr.id else []
         base_runs_job = None
         if baseline is not None and baseline.id != pr.id:
             start_dataset(baseline.dataset_id)
             base_runs_job = pool.submit(
                 measure, "baseline_runs", lambda: source.query_runs(baseline)
             )
+        history_jobs = [
+            pool.submit(measure, f"history:{old.name}", lambda old=old: source.query_runs(old))
+            for old in older
+        ]
         pr_runs, stats["pr_runs"] = pr_runs_job.result()
         base_runs: list[dict[str, Any]] | None = None
         if base_runs_job is not None:
             base_runs, stats["baseline_runs"] = base_runs_job.result()
+        history_runs: list[list[dict[str, Any]]] = []
+        for old, history_job in zip(older, history_jobs, strict=True):
+            runs, stats[f"history:{old.name}"] = history_job.result()
+            history_runs.append(runs)
         examples: dict[str, dict[str, Any]] = {}
         for dataset_id, job in example_jobs.items():
             part, stats[f"examples:{dataset_id}"] = job.result()
@@ -705,9 +778,14 @@ def fetch(
     baseline_bucket: Bucket | None = None
     if baseline is not None:
         baseline_bucket = pr_bucket if base_runs is None else bucket(baseline, base_runs)
+    # Older runs oldest first, as compare_buckets expects.
+    older_buckets = tuple(
+        bucket(old, runs) for old, runs in reversed(list(zip(older, history_runs, strict=True)))
+    )
     return Fetched(
         pr=pr_bucket,
         baseline=baseline_bucket,
+        history=older_buckets,
         query=baseline_query,
         skipped_incomplete=skipped,
         stats=stats,
@@ -732,4 +810,106 @@ def export(source: LangSmithSource, ref: str, *, rules: BucketRules) -> Bucket:
         examples,
         rules=rules,
         pass_keys=infer_pass_keys(runs, rules),
+    )
+
+
+def fetch_history(
+    source: LangSmithSource,
+    experiments: Sequence[Experiment],
+    *,
+    rules: BucketRules,
+    pass_keys: tuple[str, ...] | None,
+    examples: Mapping[str, dict[str, Any]] | None = None,
+    example_counts: Mapping[str, int | None] | None = None,
+    workers: int = 6,
+) -> list[Bucket]:
+    """Every experiment as a Bucket, in the order given; runs paged concurrently.
+
+    Each experiment's run pages follow a cursor, so they are sequential, but
+    the experiments are paged side by side (the wall time is the longest
+    chain, not the sum); 100 runs per request, never a request per run.
+    ``examples`` (by id) is reused when given, else each distinct dataset's
+    examples are listed once, alongside the runs. ``pass_keys`` None infers
+    them from the *first* experiment's runs — pass experiments newest first,
+    as :meth:`LangSmithSource.history` lists them — and applies them to all,
+    so every run of the series is judged by the same keys. ``example_counts``
+    (by dataset id) only feeds the buckets' completeness notes.
+    """
+    if not experiments:
+        return []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        run_jobs = [pool.submit(source.query_runs, experiment) for experiment in experiments]
+        example_jobs: dict[str, Future[dict[str, dict[str, Any]]]] = {}
+        if examples is None:
+            for experiment in experiments:
+                dataset_id = experiment.dataset_id
+                if dataset_id and dataset_id not in example_jobs:
+                    example_jobs[dataset_id] = pool.submit(source.examples, dataset_id)
+        runs = [job.result() for job in run_jobs]
+        listed: dict[str, dict[str, Any]] = dict(examples or {})
+        for job in example_jobs.values():
+            listed.update(job.result())
+    keys = pass_keys if pass_keys is not None else infer_pass_keys(runs[0], rules)
+    counts = example_counts or {}
+    return [
+        bucket_runs(
+            _info(experiment, counts.get(experiment.dataset_id or "")),
+            experiment_runs,
+            listed,
+            rules=rules,
+            pass_keys=keys,
+        )
+        for experiment, experiment_runs in zip(experiments, runs, strict=True)
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A dataset's run history: buckets oldest first, how many runs, what was skipped."""
+
+    buckets: tuple[Bucket, ...]
+    found: int
+    skipped_incomplete: int
+
+
+def history_buckets(
+    source: LangSmithSource,
+    dataset: str,
+    query: BaselineQuery,
+    *,
+    limit: int,
+    rules: BucketRules,
+    min_runs: int = 2,
+    workers: int = 6,
+) -> History:
+    """The newest ``limit`` complete runs on ``dataset`` (name or id), oldest first.
+
+    For ``evalbot trend``: the dataset's examples and example count are read
+    while the experiments are listed, then every run is paged concurrently by
+    :func:`fetch_history`, with pass keys inferred from the newest run. With
+    fewer than ``min_runs`` complete runs there is no series to fetch: the
+    buckets are empty and ``found`` says how many there were.
+    """
+    dataset_id = source.dataset_id(dataset)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        examples_job = pool.submit(source.examples, dataset_id)
+        count_job = pool.submit(source.example_count, dataset_id)
+        experiments, skipped = source.history(
+            dataset_id, query, limit=limit, example_count=count_job.result
+        )
+        examples = examples_job.result()
+        count = count_job.result()
+    if len(experiments) < min_runs:
+        return History(buckets=(), found=len(experiments), skipped_incomplete=skipped)
+    buckets = fetch_history(
+        source,
+        experiments,
+        rules=rules,
+        pass_keys=None,
+        examples=examples,
+        example_counts={dataset_id: count},
+        workers=workers,
+    )
+    return History(
+        buckets=tuple(reversed(buckets)), found=len(experiments), skipped_incomplete=skipped
     )

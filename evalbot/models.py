@@ -12,7 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from evalbot.trend import Trend
 
 
 def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -131,6 +134,13 @@ class OnFetchFailure(enum.StrEnum):
     FAIL = "fail"
 
 
+class Correction(enum.StrEnum):
+    """How the gating tier handles many scenarios (issue 5 §2)."""
+
+    BH = "bh"  # Benjamini-Hochberg over the scenarios that can reach significance
+    NONE = "none"  # each scenario on its own at hard.max_p (the core classifier)
+
+
 @dataclass(frozen=True, slots=True)
 class Tier:
     """A flag tier: significance, minimum drop and minimum baseline pass rate."""
@@ -149,6 +159,9 @@ class Thresholds:
     watch: |delta| >= 35 pp with no flag tier met.
     improvement: p_better <= hard.max_p and gain >= hard.min_delta.
     category drift is notable at a rate gap >= 5 pp and a count gap >= 3.
+    With correction "bh" (default) the hard tier's significance is decided
+    by Tarone-filtered Benjamini-Hochberg at alpha - aggregate_alpha instead
+    of hard.max_p, and a CMH test at aggregate_alpha can fail the check.
     """
 
     hard: Tier = Tier(max_p=0.05, min_delta=0.30, min_baseline_rate=0.70)
@@ -156,6 +169,21 @@ class Thresholds:
     watch_delta: float = 0.35
     category_min_rate_gap: float = 0.05
     category_min_count_gap: float = 3.0
+    # The false-alarm budget: P(the check fails | nothing changed) <= alpha.
+    alpha: float = 0.05
+    correction: Correction = Correction.BH
+    # The share of alpha spent on the aggregate (CMH) test; the rest goes to
+    # the per-scenario family (a Bonferroni split, so the two together stay
+    # within alpha). Chosen with bench/bench_stats.py.
+    aggregate_share: float = 0.4
+    # Least-squares slope per baseline run beyond which the trend over the
+    # history window counts as improving / worsening (issue 5 §4).
+    trend_threshold: float = 0.01
+
+    @property
+    def aggregate_alpha(self) -> float:
+        """The level of the aggregate test."""
+        return self.alpha * self.aggregate_share
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +202,15 @@ class ScenarioComparison:
     delta: float | None
     p_worse: Fraction
     p_better: Fraction
+    # The baseline side the tests used: the latest baseline pooled with its
+    # history window (== baseline counts without history).
+    pooled: Scenario | None = None
+    # BH-adjusted p-value when the scenario is in the gating family.
+    q: float | None = None
+    # Pass rate of each baseline run in the window, oldest first.
+    series: tuple[float | None, ...] = ()
+    # 2p(1-p) of the pooled rate: the chance two trials disagree.
+    flakiness: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +232,31 @@ class Aggregate:
     baseline: RateSummary
     delta: float | None
     scenarios: int
+
+
+@dataclass(frozen=True, slots=True)
+class AggregateTest:
+    """The stratified (CMH) test that the PR passes less across scenarios."""
+
+    z: float
+    p: float
+    alpha: float
+    significant: bool
+    gating: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Power:
+    """What the check could have detected with the trial counts at hand."""
+
+    pr_trials: int
+    baseline_trials: int
+    threshold: float
+    family_size: int
+    min_baseline_rate: float | None
+    max_pr_rate: float | None
+    statement: str
+    suggestion: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +285,15 @@ class Comparison:
     baseline_only: tuple[Scenario, ...]
     aggregate: Aggregate
     categories: tuple[CategoryDrift, ...]
+    aggregate_test: AggregateTest | None = None
+    power: Power | None = None
+    # Older baselines pooled with the latest one, oldest first.
+    history: tuple[Bucket, ...] = ()
+    family_size: int = 0
+    # The aggregate pass-rate trend over the baseline window (None without
+    # history), and the trend of each flagged scenario.
+    trend: Trend | None = None
+    scenario_trends: tuple[tuple[str, Trend], ...] = ()
 
     def count(self, verdict: Verdict) -> int:
         """How many scenarios got ``verdict``."""

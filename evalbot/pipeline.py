@@ -178,18 +178,32 @@ def _finish(
     return Result(outcome=outcome, gate=gate, report=report, selection=selection)
 
 
-def compare_loaded(pr: Bucket, baseline: Bucket, settings: Settings) -> Outcome:
-    """The outcome for two buckets: self_baseline when they are the same experiment."""
+def compare_loaded(
+    pr: Bucket, baseline: Bucket, settings: Settings, *, history: Sequence[Bucket] = ()
+) -> Outcome:
+    """The outcome for two buckets: self_baseline when they are the same experiment.
+
+    ``history``: older baselines, oldest first; at most ``settings.history - 1``
+    of the newest are pooled with the baseline.
+    """
     if pr.id is not None and pr.id == baseline.id:
         return SelfBaseline(pr=pr)
-    return Ok(compare_buckets(pr, baseline, settings.thresholds))
+    window = list(history)[-(settings.history - 1) :] if settings.history > 1 else []
+    return Ok(compare_buckets(pr, baseline, settings.thresholds, history=window))
 
 
-def run_files(pr_file: Path, baseline_file: Path, settings: Settings) -> Result:
-    """Compare two experiment files."""
+def run_files(
+    pr_file: Path,
+    baseline_file: Path,
+    settings: Settings,
+    *,
+    history_files: Sequence[Path] = (),
+) -> Result:
+    """Compare two experiment files (older baselines in ``history_files``, oldest first)."""
     pr = load_experiment(pr_file)
     baseline = load_experiment(baseline_file)
-    return _finish(compare_loaded(pr, baseline, settings), settings)
+    history = [load_experiment(path) for path in history_files]
+    return _finish(compare_loaded(pr, baseline, settings, history=history), settings)
 
 
 def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = None) -> Result:
@@ -202,7 +216,13 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
 
     source = LangSmithSource(config.connection, client=client)
     try:
-        fetched = fetch(source, config.pr, config.baseline, rules=config.rules)
+        fetched = fetch(
+            source,
+            config.pr,
+            config.baseline,
+            rules=config.rules,
+            history=1 if config.baseline.strategy is Strategy.EXPLICIT else settings.history,
+        )
     except FetchError as exc:
         section = {"source": "langsmith", "error": str(exc)}
         return _finish(FetchFailed(error=str(exc)), settings, fetch=section)
@@ -215,7 +235,7 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
             searched += f" ({fetched.skipped_incomplete} incomplete experiments skipped)"
         outcome = NoBaseline(pr=fetched.pr, searched=searched)
     else:
-        outcome = compare_loaded(fetched.pr, fetched.baseline, settings)
+        outcome = compare_loaded(fetched.pr, fetched.baseline, settings, history=fetched.history)
     return _finish(outcome, settings, fetch=section, selection=selection)
 
 

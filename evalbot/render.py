@@ -32,6 +32,7 @@ from evalbot.models import (
     Bucket,
     CategoryDrift,
     Comparison,
+    Correction,
     FetchFailed,
     Gate,
     NoBaseline,
@@ -41,6 +42,7 @@ from evalbot.models import (
     ScenarioComparison,
     Verdict,
 )
+from evalbot.trend import render_trend_line
 
 GITHUB_COMMENT_LIMIT = 65_536
 COMMENT_TEMPLATE = "comment.md.j2"
@@ -139,7 +141,6 @@ _TITLES = {
     Verdict.UNRELIABLE_BASELINE: "Unreliable baseline: the baseline already failed often",
     Verdict.INSUFFICIENT_DATA: "Insufficient data: no trials on one side",
 }
-_SCENARIO_HEADER = ("Scenario", "PR", "Baseline", "Δ", "p")
 _ONE_SIDE_HEADER = ("Scenario", "Passed")
 _DRIFT_HEADER = ("Failure category", "PR", "Baseline", "Δ", "Note")
 
@@ -165,13 +166,15 @@ def shown_p(row: ScenarioComparison) -> Fraction:
 
 
 def _scenario_cells(row: ScenarioComparison) -> tuple[str, ...]:
-    p = shown_p(row)
+    p = pvalue(shown_p(row))
+    if row.verdict is Verdict.HARD_REGRESSION and row.q is not None:
+        p += f" (q {pvalue(row.q)})"
     return (
         escape_text(row.label or row.key),
         trials(row.pr),
-        trials(row.baseline),
+        trials(row.pooled or row.baseline),
         pp(row.delta),
-        pvalue(p),
+        p,
     )
 
 
@@ -192,14 +195,20 @@ def _drift_cells(row: CategoryDrift) -> tuple[str, ...]:
     )
 
 
+def _scenario_header(comparison: Comparison) -> tuple[str, ...]:
+    runs = len(comparison.history) + 1
+    # With history the baseline column holds the pooled window's counts.
+    baseline = "Baseline" if runs == 1 else f"Baseline ({runs} runs)"
+    return ("Scenario", "PR", baseline, "Δ", "p")
+
+
 def _verdict_section(comparison: Comparison, verdict: Verdict, *, collapsed: bool) -> Section:
     rows = comparison.of(verdict)
+    header = _scenario_header(comparison)
     return Section(
         id=verdict.value,
         title=_TITLES[verdict],
-        header=_SCENARIO_HEADER
-        if verdict is not Verdict.INSUFFICIENT_DATA
-        else _SCENARIO_HEADER[:3],
+        header=header if verdict is not Verdict.INSUFFICIENT_DATA else header[:3],
         rows=tuple(
             _scenario_cells(r)[:3] if verdict is Verdict.INSUFFICIENT_DATA else _scenario_cells(r)
             for r in rows
@@ -333,6 +342,45 @@ def _counts_line(comparison: Comparison) -> str:
     return " · ".join(parts)
 
 
+def statistics_lines(comparison: Comparison) -> list[str]:
+    """How sure we are, in a few sentences: the aggregate test, the budget, the power."""
+    lines = []
+    thresholds = comparison.thresholds
+    test = comparison.aggregate_test
+    if test is not None:
+        verdict = (
+            "**significant: a broad regression across scenarios**"
+            if test.significant
+            else "not significant"
+        )
+        role = "" if test.gating else " (informational: correction is none)"
+        lines.append(
+            f"Aggregate test across scenarios (stratified CMH): z = {test.z:.2f}, "
+            f"p = {pvalue(test.p)}, {verdict} at {test.alpha:g}{role}."
+        )
+    if thresholds.correction is Correction.BH:
+        lines.append(
+            f"False-alarm budget α = {thresholds.alpha:g}: hard regressions are "
+            f"Benjamini–Hochberg-corrected at {thresholds.alpha - thresholds.aggregate_alpha:g} "
+            f"over the {comparison.family_size} scenario"
+            f"{'s' if comparison.family_size != 1 else ''} that can reach significance; "
+            "soft, watch and improvement use raw p-values and never fail the check."
+        )
+    else:
+        lines.append(
+            f"No multiplicity correction: each scenario is tested alone at "
+            f"p ≤ {thresholds.hard.max_p:g} (correction: none)."
+        )
+    if comparison.history:
+        lines.append(f"Baseline pooled over {len(comparison.history) + 1} runs of the base branch.")
+    if comparison.power is not None:
+        text = f"Power: {comparison.power.statement}"
+        if comparison.power.suggestion:
+            text += f"; {comparison.power.suggestion}"
+        lines.append(text + ".")
+    return lines
+
+
 def comment_context(
     outcome: Outcome,
     gate: Gate,
@@ -364,6 +412,14 @@ def comment_context(
             baseline=_provenance(comparison.baseline),
             baseline_age=baseline_age(comparison.pr, comparison.baseline),
             sections=build_sections(comparison),
+            statistics=statistics_lines(comparison),
+            trend_line=None
+            if comparison.trend is None
+            else render_trend_line(
+                str(comparison.baseline.metadata.get("branch") or comparison.baseline.name),
+                comparison.trend,
+                comparison.scenario_trends,
+            ),
         )
     elif isinstance(outcome, NoBaseline):
         context.update(pr=_provenance(outcome.pr), searched=outcome.searched)

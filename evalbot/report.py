@@ -14,18 +14,21 @@ from typing import Any
 
 from evalbot import __version__
 from evalbot.compare import compare_buckets
-from evalbot.config import parse_thresholds
+from evalbot.config import parse_config
 from evalbot.errors import EvalbotError
 from evalbot.models import (
     Aggregate,
+    AggregateTest,
     Bucket,
     CategoryDrift,
+    Comparison,
     FetchFailed,
     Gate,
     NoBaseline,
     Ok,
     Outcome,
     OutcomeKind,
+    Power,
     RateSummary,
     Scenario,
     ScenarioComparison,
@@ -33,8 +36,9 @@ from evalbot.models import (
     Thresholds,
     Verdict,
 )
+from evalbot.trend import trend_report
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def _experiment(bucket: Bucket) -> dict[str, Any]:
@@ -88,6 +92,12 @@ def _row(row: ScenarioComparison) -> dict[str, Any]:
         "delta": row.delta,
         "p_worse": float(row.p_worse),
         "p_better": float(row.p_better),
+        "pooled": None
+        if row.pooled is None
+        else {"passed": row.pooled.passed, "total": row.pooled.total},
+        "q": row.q,
+        "flakiness": row.flakiness,
+        "series": list(row.series),
     }
 
 
@@ -103,6 +113,47 @@ def _category(row: CategoryDrift) -> dict[str, Any]:
         "delta": row.delta,
         "notable": row.notable,
         "new": row.new,
+    }
+
+
+def _history(comparison: Comparison) -> dict[str, Any]:
+    runs = [*comparison.history, comparison.baseline]
+    return {
+        "runs": len(runs),
+        "experiments": [
+            {
+                "name": bucket.name,
+                "id": bucket.id,
+                "started_at": bucket.started_at,
+                "passed": sum(s.passed for s in bucket.scenarios.values()),
+                "total": bucket.total_trials,
+            }
+            for bucket in runs
+        ],
+    }
+
+
+def _power(power: Power) -> dict[str, Any]:
+    return {
+        "pr_trials": power.pr_trials,
+        "baseline_trials": power.baseline_trials,
+        "threshold": power.threshold,
+        "family_size": power.family_size,
+        "min_baseline_rate": power.min_baseline_rate,
+        "max_pr_rate": power.max_pr_rate,
+        "statement": power.statement,
+        "suggestion": power.suggestion,
+    }
+
+
+def _aggregate_test(test: AggregateTest) -> dict[str, Any]:
+    return {
+        "method": "cmh",
+        "z": test.z,
+        "p": test.p,
+        "alpha": test.alpha,
+        "significant": test.significant,
+        "gating": test.gating,
     }
 
 
@@ -124,6 +175,9 @@ def thresholds_dict(thresholds: Thresholds) -> dict[str, Any]:
             "min_rate_gap": thresholds.category_min_rate_gap,
             "min_count_gap": thresholds.category_min_count_gap,
         },
+        "alpha": thresholds.alpha,
+        "correction": thresholds.correction.value,
+        "aggregate_alpha": thresholds.aggregate_alpha,
     }
 
 
@@ -158,6 +212,10 @@ def build_report(
         "pr_only": [],
         "baseline_only": [],
         "failure_categories": [],
+        "history": None,
+        "aggregate_test": None,
+        "power": None,
+        "trend": None,
         "fetch": None if fetch is None else dict(fetch),
     }
     if isinstance(outcome, FetchFailed):
@@ -175,6 +233,19 @@ def build_report(
         report["pr_only"] = [_one_side(s) for s in comparison.pr_only]
         report["baseline_only"] = [_one_side(s) for s in comparison.baseline_only]
         report["failure_categories"] = [_category(row) for row in comparison.categories]
+        report["history"] = _history(comparison)
+        if comparison.aggregate_test is not None:
+            report["aggregate_test"] = _aggregate_test(comparison.aggregate_test)
+        if comparison.power is not None:
+            report["power"] = _power(comparison.power)
+        if comparison.trend is not None:
+            report["trend"] = {
+                **trend_report(comparison.trend),
+                "scenarios": [
+                    {"label": label, "slope": t.slope, "direction": t.direction.value}
+                    for label, t in comparison.scenario_trends
+                ],
+            }
     else:
         report["message"] = "this experiment is its own baseline"
         report["pr"] = _experiment(outcome.pr)
@@ -257,7 +328,15 @@ def outcome_from_report(report: Any) -> Outcome:
         key = _need(row, "key", str, where)
         label = _need(row, "label", str, where)
         pr[key] = _scenario(key, label, _side(row.get("pr"), where + "pr."))
-        base[key] = _scenario(key, label, _side(row.get("baseline"), where + "baseline."))
+        passed, total, unscored, categories = _side(row.get("baseline"), where + "baseline.")
+        pooled = row.get("pooled")
+        if pooled is not None:
+            # The verdicts were made against the pooled window: rebuild that side.
+            passed = _need(pooled, "passed", int, where + "pooled.")
+            total = _need(pooled, "total", int, where + "pooled.")
+            if not 0 <= passed <= total:
+                raise ValueError(f"{where}pooled: need 0 <= passed <= total")
+        base[key] = _scenario(key, label, (passed, total, unscored, categories))
     for name, target in (("pr_only", pr), ("baseline_only", base)):
         for i, row in enumerate(_need(report, name, list, "")):
             where = f"{name}[{i}]."
@@ -272,8 +351,15 @@ def outcome_from_report(report: Any) -> Outcome:
     if kind != OutcomeKind.OK.value:
         raise ValueError("outcome: must be ok, no_baseline, self_baseline or fetch_failed")
     base_bucket = _bucket(_need(report, "baseline", dict, ""), base, "baseline.")
+    raw = report.get("thresholds")
+    if not isinstance(raw, dict):
+        raise ValueError("thresholds: must be an object")
+    statistics = {k: raw[k] for k in ("alpha", "correction") if k in raw}
+    core = {k: v for k, v in raw.items() if k not in ("alpha", "correction", "aggregate_alpha")}
     try:
-        thresholds = parse_thresholds(report.get("thresholds"))
+        thresholds = parse_config(
+            {"thresholds": core, **statistics}, source="thresholds"
+        ).thresholds
     except EvalbotError as exc:
         raise ValueError(str(exc)) from None
     return Ok(compare_buckets(pr_bucket, base_bucket, thresholds))

@@ -43,11 +43,14 @@ from functools import lru_cache
 __all__ = [
     "Z_95",
     "benjamini_hochberg",
+    "cmh_worse",
     "fisher_better",
     "fisher_left_tail",
     "fisher_right_tail",
     "fisher_worse",
+    "min_attainable_worse",
     "significant",
+    "tarone_bh",
     "wilson_interval",
 ]
 
@@ -254,3 +257,111 @@ def benjamini_hochberg(pvalues: Sequence[float | Fraction]) -> list[float]:
             best_num, best_den, best_float = num, den, num / den
         qvalues[index] = best_float
     return qvalues
+
+
+@lru_cache(maxsize=_CACHE_SIZE)
+def min_attainable_worse(pr_total: int, base_total: int, passed_total: int) -> Fraction:
+    """The smallest ``fisher_worse`` p-value possible with these margins.
+
+    Fisher's test conditions on the margins, so with few failures in total a
+    scenario cannot reach a small p-value whatever the PR does (3/3 vs 33/33
+    with one failure in all). Tarone (1990) uses this to leave such tests out
+    of the multiplicity correction: they can never be rejected, so counting
+    them only costs the others power.
+    """
+    low = max(0, passed_total - base_total)
+    if pr_total == 0 or base_total == 0:
+        return Fraction(1)
+    return fisher_left_tail(
+        low, pr_total - low, passed_total - low, base_total - passed_total + low
+    )
+
+
+def tarone_bh(
+    pvalues: Sequence[Fraction], min_pvalues: Sequence[Fraction], alpha: float
+) -> tuple[list[bool], list[float | None], int]:
+    """Benjamini-Hochberg on the tests that can reach significance (after Gilbert, 2005).
+
+    Find the smallest K with M(K) <= K, where M(K) counts the tests whose
+    minimum attainable p-value is <= alpha / K, and apply BH at level
+    ``alpha`` to those M(K) tests only. When that family is empty — many
+    tests share a moderate minimum p, e.g. thousands of 0/5 vs 5/5 tables —
+    use every test whose minimum p is <= alpha instead (those are the only
+    ones BH could ever reject). Either family depends on the margins alone,
+    and Fisher's p-values are valid conditionally on the margins, so BH on
+    it controls the false discovery rate at ``alpha`` for independent tests
+    — and so, when nothing changed, the chance of any rejection — while not
+    charging for tests that could never reject (see ``min_attainable_worse``).
+
+    Returns the rejections, the q-values (None for tests left out) and the
+    family size M(K).
+    """
+    m = len(pvalues)
+    limit = _exact_alpha(alpha)
+    ordered_min = sorted(min_pvalues)
+    cutoff = limit  # alpha / K once K is found; K = m at the latest
+    for k in range(1, m + 1):
+        # M(k): how many minimum p-values are <= alpha / k (ordered_min is sorted).
+        if _count_at_most(ordered_min, limit / k) <= k:
+            cutoff = limit / k
+            break
+    family = [i for i in range(m) if min_pvalues[i] <= cutoff]
+    if not family:
+        family = [i for i in range(m) if min_pvalues[i] <= limit]
+    rejected = [False] * m
+    q_out: list[float | None] = [None] * m
+    if not family:
+        return rejected, q_out, 0
+    size = len(family)
+    for i, q in zip(family, benjamini_hochberg([pvalues[i] for i in family]), strict=True):
+        q_out[i] = q
+    # The step-up decision itself is exact: reject the r smallest p-values,
+    # r = max{i : p_(i) <= i * alpha / size}.
+    ranked = sorted(family, key=lambda i: pvalues[i])
+    count = 0
+    for rank, i in enumerate(ranked, start=1):
+        if pvalues[i] <= limit * rank / size:
+            count = rank
+    for i in ranked[:count]:
+        rejected[i] = True
+    return rejected, q_out, size
+
+
+def _count_at_most(ordered: Sequence[Fraction], threshold: Fraction) -> int:
+    lo, hi = 0, len(ordered)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ordered[mid] <= threshold:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def cmh_worse(tables: Sequence[tuple[int, int, int, int]]) -> tuple[float, float]:
+    """One-sided Cochran-Mantel-Haenszel test that the PR passes less, across strata.
+
+    Each table is (pr_passed, pr_total, base_passed, base_total) for one
+    scenario. The statistic sums, over scenarios, the PR's passes minus their
+    expectation given the margins, divided by the square root of the summed
+    hypergeometric variances, with a continuity correction of 1/2; p is the
+    normal lower tail. A broad, moderate drop across many scenarios shows up
+    here even when no single scenario is significant. Returns (z, p); (0, 1)
+    when no stratum carries information.
+    """
+    deviation = 0.0
+    variance = 0.0
+    for pr_passed, pr_total, base_passed, base_total in tables:
+        n = pr_total + base_total
+        passed = pr_passed + base_passed
+        if pr_total == 0 or base_total == 0 or n < 2 or passed in (0, n):
+            continue
+        deviation += pr_passed - pr_total * passed / n
+        variance += pr_total * base_total * passed * (n - passed) / (n * n * (n - 1))
+    if variance <= 0:
+        return 0.0, 1.0
+    # Continuity correction towards zero (Mantel-Haenszel), capped so it never
+    # flips the sign.
+    corrected = deviation + min(0.5, abs(deviation)) if deviation < 0 else deviation
+    z = corrected / math.sqrt(variance)
+    return z, 0.5 * math.erfc(-z / math.sqrt(2))

@@ -76,7 +76,7 @@ def test_json_report() -> None:
     code, out, _ = run("compare", "--pr-file", PR, "--baseline-file", BASE, "--format", "json")
     assert code == 1
     report = json.loads(out)
-    assert report["schema_version"] == 1
+    assert report["schema_version"] == 2
     assert report["outcome"] == "ok"
     assert report["gate"] == {
         "failed": True,
@@ -91,16 +91,25 @@ def test_json_report() -> None:
             "verdict": "hard_regression",
             "pr": {
                 "passed": 0,
-                "total": 3,
+                "total": 5,
                 "unscored": 0,
-                "categories": {"hallucinated_policy": 3},
+                "categories": {"hallucinated_policy": 5},
             },
-            "baseline": {"passed": 3, "total": 3, "unscored": 0, "categories": {}},
+            "baseline": {"passed": 5, "total": 5, "unscored": 0, "categories": {}},
             "delta": -1.0,
-            "p_worse": 0.05,
+            "p_worse": 1 / 252,
             "p_better": 1.0,
+            "pooled": {"passed": 5, "total": 5},
+            "q": 1 / 252,
+            "flakiness": 0.0,
+            "series": [],
         }
     ]
+    assert report["power"]["statement"] == (
+        "with 5 PR trials and 5 baseline trials per scenario, "
+        "only a drop from ≥ 80% to ≤ 20% can fail the check"
+    )
+    assert report["aggregate_test"]["method"] == "cmh"
     assert [s["key"] for s in report["pr_only"]] == ["store-hours-holiday"]
     assert [s["key"] for s in report["baseline_only"]] == ["fax-support"]
 
@@ -133,7 +142,9 @@ def test_config_file_and_flag_override(tmp_path: Path) -> None:
 
 
 def test_thresholds_from_config_change_verdicts(tmp_path: Path) -> None:
-    config = write(tmp_path, "c.yml", "thresholds:\n  hard: {max_p: 0.01}\n")
+    # With correction none each scenario is tested alone at hard.max_p:
+    # 0/5 vs 5/5 has p = 1/252 > 0.001.
+    config = write(tmp_path, "c.yml", "correction: none\nthresholds:\n  hard: {max_p: 0.001}\n")
     code, out, _ = run(
         "compare", "--pr-file", PR, "--baseline-file", BASE, "--config", config, "--format", "json"
     )
@@ -245,11 +256,11 @@ def test_internal_error_exits_3_with_traceback(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(stats, "fisher_worse", broken)
     from evalbot import compare
 
-    compare._classify.cache_clear()
+    compare._table_stats.cache_clear()
     try:
         code, _, err = run("compare", "--pr-file", PR, "--baseline-file", BASE)
     finally:
-        compare._classify.cache_clear()
+        compare._table_stats.cache_clear()
     assert code == 3
     assert "Traceback" in err and "ZeroDivisionError: simulated bug" in err
     assert "this is a bug in evalbot, please report it" in err

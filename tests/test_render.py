@@ -125,7 +125,9 @@ def test_examples_show_every_section() -> None:
 @pytest.mark.parametrize(
     ("pr", "base", "alert"),
     [
-        ({"a": (0, 3)}, {"a": (3, 3)}, "CAUTION"),
+        # 0/5 vs 5/5 (p = 1/252) survives the multiplicity correction; 0/3 vs 3/3
+        # (p = 1/20) does not, on its own.
+        ({"a": (0, 5)}, {"a": (5, 5)}, "CAUTION"),
         ({"a": (1, 3)}, {"a": (3, 3)}, "WARNING"),
         ({"a": (3, 3)}, {"a": (1, 3)}, "NOTE"),
         ({"a": (3, 3)}, {"a": (3, 3)}, "TIP"),
@@ -141,7 +143,7 @@ def test_alert_follows_worst_verdict(pr: dict, base: dict, alert: str) -> None:
 def test_hard_regression_with_gate_disabled_still_says_regressed() -> None:
     body = render(examples(), fail_on=FailOn.NEVER)
     assert "> [!CAUTION]" in body
-    assert "**The evalbot check passes** (gate disabled (fail_on: never)), but 2 scenarios" in body
+    assert "**The evalbot check passes** — gate disabled (fail_on: never) — but 2 scenarios" in body
     assert "No significant regression" not in body
 
 
@@ -230,9 +232,9 @@ def big_outcome(n: int, name_len: int = 300) -> Ok:
         scenarios = {}
         for i in range(n):
             key = f"{i:05d}-" + "n" * name_len
-            passed = 0 if (hard and i % 4 == 0) else 3
+            passed = 0 if (hard and i % 4 == 0) else 5
             scenarios[key] = Scenario(
-                key=key, passed=passed, total=3, categories={f"cat-{i % 50}": 3 - passed}
+                key=key, passed=passed, total=5, categories={f"cat-{i % 50}": 5 - passed}
             )
         return Bucket(name=name, scenarios=scenarios)
 
@@ -282,7 +284,9 @@ def test_custom_template_overrides_builtin(tmp_path: Path) -> None:
     )
     body = render(examples(), template=template)
     assert body.startswith("<!-- evalbot:default -->\nCustom: ok 1 hard\n")
-    assert "| Refund within 30 days | 0/3 (0%) | 3/3 (100%) | -100 pp | 0.05 |" in body
+    assert (
+        "| Refund within 30 days | 0/5 (0%) | 5/5 (100%) | -100 pp | 0.00397 (q 0.00397) |" in body
+    )
 
 
 @pytest.mark.parametrize(
@@ -327,3 +331,18 @@ def test_text_format_strips_terminal_escapes() -> None:
     gate = decide_gate(outcome, fail_on=FailOn.NEVER, on_fetch_failure=OnFetchFailure.NEUTRAL)
     text = render_text(outcome, gate)
     assert "\x1b" not in text and "\x07" not in text
+
+
+def test_twenty_thousand_scenarios_with_history_and_trend_fit() -> None:
+    """Issue 5: history and trend sections must not break the size limit."""
+    big = big_outcome(20_000).comparison
+    older = [
+        Bucket(name=f"main-{i}", scenarios=big.baseline.scenarios, metadata={"branch": "main"})
+        for i in range(3)
+    ]
+    outcome = Ok(compare_buckets(big.pr, big.baseline, Thresholds(), history=older))
+    body = render(outcome)
+    assert len(body) <= GITHUB_COMMENT_LIMIT
+    assert "**Trend on `base`** (last 4 runs)" in body  # no branch: the experiment name
+    assert "Baseline pooled over 4 runs of the base branch." in body
+    assert "| Scenario | PR | Baseline (4 runs) | Δ | p |" in body

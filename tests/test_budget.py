@@ -1,0 +1,256 @@
+"""Issue 5: history pooling, the false-alarm budget, the aggregate test, power."""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import pytest
+
+from evalbot.compare import compare_buckets, decide_gate
+from evalbot.config import parse_config
+from evalbot.errors import InputError
+from evalbot.models import (
+    Bucket,
+    Correction,
+    FailOn,
+    Ok,
+    OnFetchFailure,
+    Scenario,
+    Thresholds,
+    Verdict,
+)
+from evalbot.stats import cmh_worse, min_attainable_worse, tarone_bh
+
+from helpers import make_bucket
+
+F = Fraction
+
+
+# --- the aggregate (CMH) test -------------------------------------------------------------
+
+
+def test_cmh_two_strata_by_hand() -> None:
+    # Stratum 1: PR 1/4 vs baseline 4/4; stratum 2: PR 2/4 vs 3/4.
+    # Each: n = 8, 5 passes, E[PR passes] = 4 * 5 / 8 = 2.5,
+    # Var = 4 * 4 * 5 * 3 / (8^2 * 7) = 15/28. Deviations -1.5 and -0.5 sum to -2;
+    # the continuity correction makes it -1.5; z = -1.5 / sqrt(15/14).
+    z, p = cmh_worse([(1, 4, 4, 4), (2, 4, 3, 4)])
+    assert z == pytest.approx(-1.5 / math.sqrt(15 / 14), abs=1e-12)
+    assert p == pytest.approx(0.5 * math.erfc(1.5 / math.sqrt(15 / 14) / math.sqrt(2)))
+    assert p == pytest.approx(0.07365, abs=5e-5)
+
+
+def test_cmh_ignores_strata_without_information() -> None:
+    assert cmh_worse([(3, 3, 3, 3), (0, 0, 2, 3)]) == (0.0, 1.0)
+    with_noise = cmh_worse([(1, 4, 4, 4), (2, 4, 3, 4), (3, 3, 3, 3)])
+    assert with_noise == cmh_worse([(1, 4, 4, 4), (2, 4, 3, 4)])
+
+
+# --- Tarone-filtered BH ---------------------------------------------------------------------
+
+
+def test_min_attainable_p() -> None:
+    # 3 PR trials, 33 baseline trials, 35 passes: at most one failure lands on
+    # the PR, so the smallest p is P(A = 2) = 3/36 = 1/12.
+    assert min_attainable_worse(3, 33, 35) == F(1, 12)
+    assert min_attainable_worse(3, 3, 3) == F(1, 20)
+    assert min_attainable_worse(3, 3, 6) == 1  # no failure at all: nothing to test
+
+
+def test_tarone_leaves_out_tests_that_cannot_reject() -> None:
+    # K = 1: two tests could reach 0.05 (> 1); K = 2: both reach 0.025 -> family of 2.
+    rejected, q, size = tarone_bh(
+        [F(1, 100), F(3, 100), F(1)], [F(1, 1000), F(1, 1000), F(1, 2)], 0.05
+    )
+    assert (rejected, size) == ([True, True, False], 2)
+    assert q == [pytest.approx(0.02), pytest.approx(0.03), None]
+
+
+def test_tarone_boundary_is_exact() -> None:
+    rejected, _, size = tarone_bh([F(1, 20)], [F(1, 20)], 0.05)
+    assert rejected == [True] and size == 1
+
+
+def test_tarone_falls_back_to_every_rejectable_test() -> None:
+    # 5,000 tests with min p 1/252: Tarone's K gives an empty family (M(8) = 0),
+    # but BH over the tests that can reach alpha rejects them all.
+    p = F(1, 252)
+    rejected, _, size = tarone_bh([p] * 5000, [p] * 5000, 0.03)
+    assert size == 5000 and all(rejected)
+
+
+# --- history pooling ----------------------------------------------------------------------
+
+
+def bucket(name: str, **scenarios: tuple[int, int]) -> Bucket:
+    return make_bucket(name, scenarios)
+
+
+def test_pooled_counts_flakiness_and_series() -> None:
+    pr = bucket("pr", a=(0, 3), b=(3, 3))
+    base = bucket("main-3", a=(3, 3), b=(3, 3))
+    older = [bucket("main-1", a=(2, 3), b=(3, 3)), bucket("main-2", a=(3, 3))]
+    comparison = compare_buckets(pr, base, Thresholds(), history=older)
+    row = next(r for r in comparison.scenarios if r.key == "a")
+    assert (row.pooled.passed, row.pooled.total) == (8, 9)  # type: ignore[union-attr]
+    assert row.series == (pytest.approx(2 / 3), 1.0, 1.0)
+    assert row.flakiness == pytest.approx(2 * (8 / 9) * (1 / 9))
+    other = next(r for r in comparison.scenarios if r.key == "b")
+    assert other.series == (1.0, None, 1.0)  # main-2 lacks b
+    assert comparison.aggregate.baseline.total == 9 + 6
+
+
+def test_history_turns_a_lucky_baseline_into_an_unreliable_one() -> None:
+    # The latest baseline passed 5/5, but over the window the scenario passed
+    # 17 of 30: a 0/5 PR is not evidence against this PR.
+    pr = bucket("pr", flaky=(0, 5))
+    base = bucket("main", flaky=(5, 5))
+    older = [bucket(f"main-{i}", flaky=(p, 5)) for i, p in enumerate([2, 3, 2, 3, 2])]
+    alone = compare_buckets(pr, base, Thresholds()).scenarios[0]
+    pooled = compare_buckets(pr, base, Thresholds(), history=older).scenarios[0]
+    assert alone.verdict is Verdict.HARD_REGRESSION
+    assert pooled.verdict is Verdict.UNRELIABLE_BASELINE
+
+
+def test_history_gives_power_three_trials_alone_lack() -> None:
+    pr = bucket("pr", a=(0, 3), b=(3, 3))
+    base = bucket("main", a=(3, 3), b=(3, 3))
+    older = [bucket(f"main-{i}", a=(3, 3), b=(3, 3)) for i in range(9)]
+    assert compare_buckets(pr, base, Thresholds()).scenarios[0].verdict is not (
+        Verdict.HARD_REGRESSION
+    )
+    with_history = compare_buckets(pr, base, Thresholds(), history=older)
+    hard = with_history.of(Verdict.HARD_REGRESSION)
+    assert [r.key for r in hard] == ["a"]
+    assert hard[0].q is not None
+
+
+def test_correction_none_without_history_is_the_core_classifier() -> None:
+    pr = bucket("pr", a=(0, 3))
+    base = bucket("main", a=(3, 3))
+    core = compare_buckets(pr, base, Thresholds(correction=Correction.NONE))
+    assert core.scenarios[0].verdict is Verdict.HARD_REGRESSION  # p = 1/20 <= 0.05
+    assert compare_buckets(pr, base, Thresholds()).scenarios[0].verdict is Verdict.SOFT_REGRESSION
+
+
+# --- the gate with the aggregate test -------------------------------------------------------
+
+
+def broad_drop() -> Ok:
+    # 40 scenarios each 9/10 -> 6/10: no single one is significant after correction,
+    # together they are.
+    pr = make_bucket("pr", {f"s{i:02d}": (6, 10) for i in range(40)})
+    base = make_bucket("main", {f"s{i:02d}": (9, 10) for i in range(40)})
+    return Ok(compare_buckets(pr, base, Thresholds()))
+
+
+def test_a_broad_moderate_drop_fails_through_the_aggregate_test() -> None:
+    outcome = broad_drop()
+    comparison = outcome.comparison
+    assert comparison.count(Verdict.HARD_REGRESSION) == 0
+    test = comparison.aggregate_test
+    assert test is not None and test.significant and test.gating
+    gate = decide_gate(
+        outcome, fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
+    )
+    assert gate.failed
+    assert "an aggregate regression across scenarios (CMH p = " in gate.reason
+
+
+def test_the_aggregate_test_is_informational_without_correction() -> None:
+    pr = make_bucket("pr", {f"s{i:02d}": (6, 10) for i in range(40)})
+    base = make_bucket("main", {f"s{i:02d}": (9, 10) for i in range(40)})
+    outcome = Ok(compare_buckets(pr, base, Thresholds(correction=Correction.NONE)))
+    assert outcome.comparison.aggregate_test is not None
+    assert not outcome.comparison.aggregate_test.gating
+    gate = decide_gate(
+        outcome, fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
+    )
+    assert not gate.failed
+    assert not decide_gate(
+        broad_drop(), fail_on=FailOn.NEVER, on_fetch_failure=OnFetchFailure.NEUTRAL
+    ).failed
+
+
+# --- power -------------------------------------------------------------------------------------
+
+
+def test_power_statement_with_history() -> None:
+    pr = make_bucket("pr", {f"s{i}": (3, 3) for i in range(10)})
+    base = make_bucket("main", {f"s{i}": (3, 3) for i in range(10)})
+    older = [make_bucket(f"m{j}", {f"s{i}": (3, 3) for i in range(10)}) for j in range(9)]
+    power = compare_buckets(pr, base, Thresholds(), history=older).power
+    assert power is not None
+    # Every table is 3/3 vs 30/30: no failure, so the family is empty and a lone
+    # rejection needs p <= 0.03. Highest PR rate: 1/3 vs 30/30 (2 failures in all)
+    # has p = C(31, 1) / C(33, 3) = 31/5456 = 0.0057, while 2/3 has
+    # p = C(32, 2) / 5456 = 0.091. Lowest baseline: 0/3 vs c/30 has p = C(33 - c, 3) / 5456:
+    # c = 23 gives 120/5456 = 0.022, c = 22 gives 165/5456 = 0.0302 > 0.03.
+    assert power.statement == (
+        "with 3 PR trials and 30 baseline trials per scenario, only a drop from "
+        "≥ 77% to ≤ 33% can fail the check"
+    )
+    assert power.max_pr_rate == pytest.approx(1 / 3)
+
+
+def test_power_says_when_nothing_can_fail_and_suggests_more_data() -> None:
+    pr = bucket("pr", a=(3, 3))
+    base = bucket("main", a=(3, 3))
+    power = compare_buckets(pr, base, Thresholds()).power
+    assert power is not None
+    assert power.statement.endswith("no single-scenario drop can fail the check")
+    assert power.suggestion is not None and "repetitions" in power.suggestion
+
+
+# --- configuration ---------------------------------------------------------------------------
+
+
+def test_config_keys() -> None:
+    settings = parse_config(
+        {"alpha": 0.1, "correction": "none", "history": 5, "trend_threshold": 0.02}, source="c"
+    )
+    assert settings.thresholds.alpha == 0.1
+    assert settings.thresholds.correction is Correction.NONE
+    assert settings.thresholds.trend_threshold == 0.02
+    assert settings.history == 5
+    assert settings.thresholds.aggregate_alpha == pytest.approx(0.04)
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"alpha": 0}, "alpha: must be in (0, 0.5]"),
+        ({"alpha": 0.9}, "alpha: must be in (0, 0.5]"),
+        ({"correction": "holm"}, "correction: must be one of bh, none"),
+        ({"history": -1}, "history: must be a whole number from 0 to 100"),
+        ({"history": 2.5}, "history: must be a whole number from 0 to 100"),
+        ({"trend_threshold": "x"}, "trend_threshold: must be a number"),
+    ],
+)
+def test_bad_config_values(doc: dict[str, object], message: str) -> None:
+    with pytest.raises(
+        InputError,
+        match=r"^c: "
+        + message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]"),
+    ):
+        parse_config(doc, source="c")
+
+
+def test_scenario_without_history_has_no_series() -> None:
+    comparison = compare_buckets(bucket("pr", a=(1, 3)), bucket("main", a=(3, 3)), Thresholds())
+    assert comparison.scenarios[0].series == ()
+    assert comparison.trend is None
+
+
+def test_trend_over_the_window() -> None:
+    runs = [make_bucket(f"m{i}", {"a": (10 - i, 10)}) for i in range(4)]
+    pr = make_bucket("pr", {"a": (5, 10)})
+    comparison = compare_buckets(pr, runs[-1], Thresholds(), history=runs[:-1])
+    assert comparison.trend is not None
+    assert comparison.trend.direction.value == "worsening"
+    assert comparison.trend.slope == pytest.approx(-0.1)
+
+
+def test_scenario_label_unused() -> None:
+    assert Scenario(key="k", passed=0, total=0).display == "k"
