@@ -52,6 +52,11 @@ def _feedback(ok: bool) -> dict[str, Any]:
     return {"feedback_stats": {"correctness": {**stats, "comments": []}}}
 
 
+REPETITIONS = 5
+"""Trials per scenario: pr-bad's s0 at 0/5 vs 5/5 (Fisher p = 1/252) is a hard regression
+under the default false-alarm budget; 0/3 vs 3/3 (p = 1/20) would only be soft."""
+
+
 @dataclass
 class LangSmith:
     fake: FakeLangSmith
@@ -60,8 +65,8 @@ class LangSmith:
 
 @pytest.fixture
 def langsmith() -> Iterator[LangSmith]:
-    """A dataset of 5 scenarios; main-1 passes all, pr-bad loses s0 (a hard regression),
-    pr-good passes all."""
+    """A dataset of 5 scenarios run 5 times each; main-1 passes all, pr-bad fails s0 on
+    every trial (a hard regression), pr-good passes all."""
     with FakeLangSmith(api_key=LS_KEY) as fake:
         ds = fake.add_dataset(
             "support",
@@ -75,21 +80,23 @@ def langsmith() -> Iterator[LangSmith]:
             dataset_id=ds,
             metadata={"branch": "main", "commit": "abc"},
             start_time=NOW - timedelta(days=2),
-            runs=fake.make_runs(ds, outcome=lambda i, r: _feedback(True)),
+            runs=fake.make_runs(ds, repetitions=REPETITIONS, outcome=lambda i, r: _feedback(True)),
         )
         fake.add_experiment(
             "pr-bad",
             dataset_id=ds,
             metadata={"branch": "feat"},
             start_time=NOW,
-            runs=fake.make_runs(ds, outcome=lambda i, r: _feedback(i != 0)),
+            runs=fake.make_runs(
+                ds, repetitions=REPETITIONS, outcome=lambda i, r: _feedback(i != 0)
+            ),
         )
         fake.add_experiment(
             "pr-good",
             dataset_id=ds,
             metadata={"branch": "feat"},
             start_time=NOW - timedelta(hours=1),
-            runs=fake.make_runs(ds, outcome=lambda i, r: _feedback(True)),
+            runs=fake.make_runs(ds, repetitions=REPETITIONS, outcome=lambda i, r: _feedback(True)),
         )
         fake.clear_requests()
         yield LangSmith(fake, ds)
@@ -297,6 +304,7 @@ def test_entrypoint_end_to_end_hard_regression_then_edit(
 
     errors = lines_of(proc.stdout, "error")
     assert len(errors) == 1 and "Hard regression" in errors[0], proc.stdout
+    assert "s0: 0/5 vs 5/5" in errors[0], proc.stdout
 
     # Second run: the same comment is edited in place.
     runner.output.write_text("", encoding="utf-8")
@@ -404,7 +412,7 @@ def test_push_event_no_comment_status_on_github_sha_and_self_baseline_passes(
         dataset_id=ds,
         metadata={"branch": "main"},
         start_time=NOW + timedelta(hours=1),
-        runs=fake.make_runs(ds, outcome=lambda i, r: _feedback(i != 0)),
+        runs=fake.make_runs(ds, repetitions=REPETITIONS, outcome=lambda i, r: _feedback(i != 0)),
     )
     env = runner_env(
         runner,

@@ -498,6 +498,11 @@ def first_fails(index: int, _: int) -> dict[str, Any]:
     return {"feedback_stats": scores(0.0 if index == 0 else 1.0)}
 
 
+HARD = 5
+"""Repetitions that make ``first_fails`` a hard regression: s0 at 0/5 vs 5/5 (Fisher
+p = 1/252) passes the default false-alarm budget; 0/3 vs 3/3 (p = 1/20) is only soft."""
+
+
 @dataclass
 class World:
     """A fake server with one five-example dataset and helpers to add experiments."""
@@ -654,10 +659,10 @@ def by_label(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def test_default_strategy_is_the_newest_complete_branch_main(world: World) -> None:
-    world.main("main-old", hours=-72)
-    world.main("main-1", hours=-48)
-    world.add("dev-1", hours=-24, metadata={"branch": "dev"})
-    world.pr()
+    world.main("main-old", hours=-72, repetitions=HARD)
+    world.main("main-1", hours=-48, repetitions=HARD)
+    world.add("dev-1", hours=-24, metadata={"branch": "dev"}, repetitions=HARD)
+    world.pr(repetitions=HARD)
     result = live(world.fake)
     report = result.report
     assert report["outcome"] == "ok"
@@ -672,6 +677,8 @@ def test_default_strategy_is_the_newest_complete_branch_main(world: World) -> No
         'chosen as the newest complete experiment with metadata {"branch": "main"}'
     )
     assert report["counts"]["hard_regression"] == 1
+    # The default history window pools the older main runs, never dev-1.
+    assert [e["name"] for e in report["history"]["experiments"]] == ["main-old", "main-1"]
 
 
 def test_newest_complete_one_started_no_later_than_the_pr(world: World) -> None:
@@ -965,8 +972,8 @@ def test_a_deleted_dataset_is_not_an_internal_error(world: World) -> None:
 
 
 def test_429_with_retry_after_zero_then_success(world: World) -> None:
-    world.main()
-    world.pr()
+    world.main(repetitions=HARD)
+    world.pr(repetitions=HARD)
     world.fake.clear_requests()
     world.fake.fail_next(path="/runs/query", status=429, retry_after="0")
     code, report, _ = compare_json(world.fake)
@@ -988,8 +995,8 @@ def test_429_without_retry_after_then_success(world: World) -> None:
 
 
 def test_503_twice_then_success(world: World) -> None:
-    world.main()
-    world.pr()
+    world.main(repetitions=HARD)
+    world.pr(repetitions=HARD)
     world.fake.clear_requests()
     # The first request (reading the PR experiment) is answered 503 twice; the second
     # retry backs off 1-1.5 s (backoff_factor 0.5), within a 5 s budget.
@@ -1048,11 +1055,15 @@ def test_evaluator_errors_target_errors_and_partial_runs(world: World) -> None:
 
 
 def test_the_only_feedback_key_is_the_pass_key(world: World) -> None:
-    world.main()
-    world.pr()
+    world.main(repetitions=HARD)
+    world.pr(repetitions=HARD)
     code, report, _ = compare_json(world.fake)
     assert (code, report["outcome"]) == (1, "ok")
     assert report["counts"]["hard_regression"] == 1
+    s0 = by_label(report)["s0"]
+    assert s0["verdict"] == "hard_regression"
+    assert (s0["pr"]["passed"], s0["pr"]["total"]) == (0, 5)
+    assert (s0["baseline"]["passed"], s0["baseline"]["total"]) == (5, 5)
 
 
 def test_several_feedback_keys_need_pass_key(world: World) -> None:

@@ -71,9 +71,14 @@ def base_outcome(index: int, rep: int) -> dict[str, Any]:
     return {"feedback_stats": scores(0.0 if (index, rep) == (4, 0) else 1.0, **label(None))}
 
 
+REPETITIONS = 5
+"""Trials per scenario: s0 at 0/5 vs 5/5 (Fisher p = 1/252) is a hard regression even
+under the default false-alarm budget; 0/3 vs 3/3 (p = 1/20) would only be soft."""
+
+
 @pytest.fixture
 def fake() -> Iterator[FakeLangSmith]:
-    """The fake with one dataset, a main-branch baseline and a PR experiment."""
+    """The fake with one dataset, two main-branch baselines and a PR experiment."""
     with FakeLangSmith(api_key=KEY) as server:
         ds = server.add_dataset(
             "support",
@@ -86,7 +91,7 @@ def fake() -> Iterator[FakeLangSmith]:
         def add(
             name: str, hours: float, metadata: dict[str, Any], outcome: Callable[..., Any]
         ) -> None:
-            runs = server.make_runs(ds, repetitions=3, outcome=outcome)
+            runs = server.make_runs(ds, repetitions=REPETITIONS, outcome=outcome)
             server.add_experiment(
                 name,
                 dataset_id=ds,
@@ -122,8 +127,12 @@ def test_live_and_exported_reports_match_apart_from_fetch(
     fake: FakeLangSmith, tmp_path: Path
 ) -> None:
     rules = ["--category-key", "label"]
+    # Exported files carry no history: compare live against the latest baseline only.
+    config = tmp_path / "evalbot.yml"
+    config.write_text("history: 0\n", encoding="utf-8")
+    settings = ["--config", str(config)]
     live_code, live_out, live_err = run(
-        "compare", "--pr", "pr-7", "--format", "json", *rules, *connection(fake)
+        "compare", "--pr", "pr-7", "--format", "json", *settings, *rules, *connection(fake)
     )
     assert live_err == ""
 
@@ -131,7 +140,14 @@ def test_live_and_exported_reports_match_apart_from_fetch(
     assert run("export", "pr-7", "-o", str(pr_file), *rules, *connection(fake)) == (0, "", "")
     assert run("export", "main-1", "-o", str(base_file), *rules, *connection(fake)) == (0, "", "")
     files_code, files_out, _ = run(
-        "compare", "--pr-file", str(pr_file), "--baseline-file", str(base_file), "--format", "json"
+        "compare",
+        "--pr-file",
+        str(pr_file),
+        "--baseline-file",
+        str(base_file),
+        "--format",
+        "json",
+        *settings,
     )
 
     live, files = json.loads(live_out), json.loads(files_out)
@@ -145,12 +161,16 @@ def test_live_and_exported_reports_match_apart_from_fetch(
     # The report is not trivially equal: it carries what the rules decided.
     assert live["outcome"] == "ok"
     assert live["baseline"]["name"] == "main-1"
+    # history: 0 pools nothing: the window is the baseline alone.
+    assert [e["name"] for e in live["history"]["experiments"]] == ["main-1"]
     rows = {row["label"]: row for row in live["scenarios"]}
     assert rows["s0"]["verdict"] == "hard_regression"
-    assert rows["s0"]["pr"]["categories"] == {"hallucination": 3}
+    assert rows["s0"]["pr"]["categories"] == {"hallucination": 5}
+    assert (rows["s0"]["pr"]["passed"], rows["s0"]["pr"]["total"]) == (0, 5)
+    assert (rows["s0"]["baseline"]["passed"], rows["s0"]["baseline"]["total"]) == (5, 5)
     assert rows["s1"]["pr"]["categories"] == {"target_error": 1}
     assert rows["s2"]["pr"]["unscored"] == 1
-    assert "partial: 14 of 15 runs" in live["pr"]["notes"]
+    assert "partial: 24 of 25 runs" in live["pr"]["notes"]
     assert live["failure_categories"] != []
 
     document = json.loads(pr_file.read_text("utf-8"))
@@ -354,7 +374,9 @@ def test_console_script_end_to_end(fake: FakeLangSmith, tmp_path: Path) -> None:
     assert done.stderr == ""
     out = done.stdout
     assert out.startswith("<!-- evalbot:default -->\n## evalbot: 1 hard regression\n")
-    assert "| s0 | 0/3 (0%) | 3/3 (100%) | -100 pp |" in out
+    # By default the baseline column pools main-1 with the older main-0 (history).
+    assert "| s0 | 0/5 (0%) | 10/10 (100%) | -100 pp |" in out
+    assert "Baseline pooled over 2 runs of the base branch." in out
     assert "on `main` at `abc`" in out
     footer = out.rstrip().splitlines()[-1]
     assert footer == (
@@ -362,7 +384,8 @@ def test_console_script_end_to_end(fake: FakeLangSmith, tmp_path: Path) -> None:
         f"--langsmith-endpoint {fake.url} --retry-budget 1` · evalbot 0.1.0</sub>"
     )
     assert KEY not in out and "SECRET" not in done.stderr
-    assert len(fake.requests_to("/runs/query", "POST")) == 2
+    # One page (limit 100) per experiment: the PR's 24 runs, main-1's and main-0's 25.
+    assert len(fake.requests_to("/runs/query", "POST")) == 3
 
 
 def test_reproduce_footer_follows_the_argv_given_to_main(
