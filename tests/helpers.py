@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from evalbot.models import Bucket, Scenario
 
@@ -37,3 +39,20 @@ def assert_golden(name: str, text: str) -> None:
     if not path.exists():
         pytest.fail(f"missing golden file {path}; run with EVALBOT_UPDATE_GOLDEN=1 and review it")
     assert text == path.read_text(encoding="utf-8"), f"{name} differs from its golden file"
+
+
+class _Main:
+    """Adapts evalbot.cli.main() (the exit-code contract) to CliRunner.invoke."""
+
+    name = "evalbot"
+
+    def main(self, args: list[str], **_: object) -> None:
+        from evalbot.cli import main
+
+        sys.exit(main(args))
+
+
+def run_cli(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str, str]:
+    """Run the CLI through main() with captured output: (exit code, stdout, stderr)."""
+    result = CliRunner().invoke(_Main(), list(args), env=env)
+    return result.exit_code, result.stdout, result.stderr

@@ -9,31 +9,15 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from evalbot import stats
-from evalbot.cli import cli, main
+from evalbot.cli import cli
 
 from helpers import EXAMPLES, ROOT
+from helpers import run_cli as run
 
 PR = str(EXAMPLES / "pr.json")
 BASE = str(EXAMPLES / "baseline.json")
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    """Run the CLI through main() (the exit-code contract) with captured output."""
-    runner = CliRunner()
-    result = runner.invoke(_Main(), list(args))
-    return result.exit_code, result.stdout, result.stderr
-
-
-class _Main:
-    """Adapts main() to CliRunner.invoke, which wants a click command."""
-
-    name = "evalbot"
-
-    def main(self, args: list[str], **_: object) -> None:
-        sys.exit(main(args))
 
 
 def write(tmp_path: Path, name: str, content: object) -> str:

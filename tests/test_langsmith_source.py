@@ -12,7 +12,6 @@ Two kinds of fakes, both at the HTTP boundary only:
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 import time
@@ -26,10 +25,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import responses
-from click.testing import CliRunner
 from fake_langsmith import FakeLangSmith
 
-from evalbot.cli import main
 from evalbot.config import Settings
 from evalbot.errors import FetchError, InputError
 from evalbot.langsmith_source import (
@@ -43,6 +40,8 @@ from evalbot.langsmith_source import (
 )
 from evalbot.pipeline import Result, parse_live, run_live
 
+from helpers import run_cli as run
+
 ENDPOINT = "https://ls.test"
 TENANT = "00000000-0000-4000-8000-0000000000aa"
 DS = "11111111-1111-4111-8111-111111111111"
@@ -52,14 +51,6 @@ KEY = "lsv2_sk_SECRET_abc123"
 WRONG_KEY = "lsv2_sk_SECRET_wrong987"
 
 Outcome = Callable[[int, int], dict[str, Any]]
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No real LangSmith settings or EVALBOT_* options leak in from the environment."""
-    for name in list(os.environ):
-        if name.startswith(("EVALBOT_", "LANGSMITH_", "LANGCHAIN_")):
-            monkeypatch.delenv(name)
 
 
 # =====================================================================================
@@ -586,20 +577,6 @@ def fake() -> Iterator[FakeLangSmith]:
 @pytest.fixture
 def world(fake: FakeLangSmith) -> World:
     return World(fake, fake.add_dataset("support", five_examples()))
-
-
-class _Main:
-    """Adapts main() to CliRunner.invoke, which wants a click command."""
-
-    name = "evalbot"
-
-    def main(self, args: list[str], **_: object) -> None:
-        sys.exit(main(args))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_Main(), list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def live_args(

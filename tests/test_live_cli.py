@@ -16,35 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from fake_langsmith import FakeLangSmith
 
-from evalbot.cli import main
+from helpers import run_cli as run
 
 KEY = "lsv2_sk_SECRET_abc123"
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
-ENV_PREFIXES = ("EVALBOT_", "LANGSMITH_", "LANGCHAIN_")
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(ENV_PREFIXES):
-            monkeypatch.delenv(name)
-
-
-class _Main:
-    """Adapts main() to CliRunner.invoke, which wants a click command."""
-
-    name = "evalbot"
-
-    def main(self, args: list[str], **_: object) -> None:
-        sys.exit(main(args))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_Main(), list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 def scores(value: float | None, **extra: Any) -> dict[str, Any]:
@@ -352,7 +329,7 @@ def console_script() -> list[str]:
 
 
 def test_console_script_end_to_end(fake: FakeLangSmith, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ENV_PREFIXES)}
+    env = dict(os.environ)  # already cleaned by the autouse fixture in conftest.py
     command = [
         *console_script(),
         "compare",

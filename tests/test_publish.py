@@ -3,29 +3,19 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import responses
-from click.testing import CliRunner
 
-from evalbot.cli import main
 from evalbot.config import Settings
 from evalbot.pipeline import run_files
 
-from helpers import EXAMPLES
+from helpers import EXAMPLES, run_cli
 
 API = "https://api.github.com:443"
 REPO = "acme/app"
 HEAD = "a" * 40
-
-
-class _Main:
-    name = "evalbot"
-
-    def main(self, args: list[str], **_: object) -> None:
-        sys.exit(main(args))
 
 
 def report_file(tmp_path: Path, mutate=None) -> Path:  # type: ignore[no-untyped-def]
@@ -55,10 +45,7 @@ def invoke(tmp_path: Path, report: Path, *extra: str) -> tuple[int, str, str]:
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
         "GITHUB_API_URL": "",
     }
-    result = CliRunner().invoke(
-        _Main(), ["publish", "--report", str(report), "--pr-number", "7", *extra], env=env
-    )
-    return result.exit_code, result.stdout, result.stderr
+    return run_cli("publish", "--report", str(report), "--pr-number", "7", *extra, env=env)
 
 
 def mock_github(head: str = HEAD) -> tuple[responses.BaseResponse, responses.BaseResponse]:
@@ -136,8 +123,8 @@ def test_malformed_report_is_an_input_error(tmp_path: Path, mutate, needle: str)
 
 
 def test_missing_token_is_an_input_error(tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        _Main(), ["publish", "--report", "r.json", "--pr-number", "7"],
+    code, _, err = run_cli(
+        "publish", "--report", "r.json", "--pr-number", "7",
         env={"GITHUB_TOKEN": "", "GITHUB_REPOSITORY": REPO},
     )  # fmt: skip
-    assert result.exit_code == 2 and "--github-token: required" in result.stderr
+    assert code == 2 and "--github-token: required" in err

@@ -6,8 +6,6 @@ LangSmith is the fake server of tests/fake_langsmith.py (real HTTP on 127.0.0.1)
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,37 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 from fake_langsmith import FakeLangSmith
 
-from evalbot.cli import main
 from evalbot.errors import InputError
 from evalbot.langsmith_source import BaselineQuery, Connection, LangSmithSource, Strategy
 
+from helpers import run_cli as run
+
 KEY = "lsv2_sk_SECRET_abc123"
 T0 = datetime(2026, 11, 20, 12, tzinfo=UTC)
-ENV_PREFIXES = ("EVALBOT_", "LANGSMITH_", "LANGCHAIN_")
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.startswith(ENV_PREFIXES):
-            monkeypatch.delenv(name)
-
-
-class _Main:
-    """Adapts main() to CliRunner.invoke, which wants a click command."""
-
-    name = "evalbot"
-
-    def main(self, args: list[str], **_: object) -> None:
-        sys.exit(main(args))
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(_Main(), list(args))
-    return result.exit_code, result.stdout, result.stderr
 
 
 # =====================================================================================
