@@ -26,17 +26,14 @@ like GitHub Enterprise Server.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import socket
-import sys
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from fake_http import FakeHTTPServer
 
 __all__ = ["ENDPOINTS", "FakeComment", "FakeGitHub", "GitHubRequest"]
 
@@ -112,67 +109,7 @@ class _HTTPError(Exception):
         self.message = message
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 64
-    fake: FakeGitHub
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
-    server: _Server
-    server_version = "FakeGitHub/0.0"
-
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.fake._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.fake._track(self.connection, add=False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default per-request stderr log."""
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        status, headers, payload = self.server.fake._handle(
-            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
-        )
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-
-class FakeGitHub:
+class FakeGitHub(FakeHTTPServer):
     """An in-process fake of the few GitHub REST endpoints evalbot uses."""
 
     def __init__(
@@ -183,11 +120,11 @@ class FakeGitHub:
         prefix: str = "",
         html_base: str = "https://github.com",
     ) -> None:
+        super().__init__()
         self.token = token
         self.bot_login = bot_login
         self.prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
         self.html_base = html_base.rstrip("/")
-        self.root = ""  # http://127.0.0.1:PORT
         self.url = ""  # root + prefix: what GITHUB_API_URL should be
         self.requests: list[GitHubRequest] = []
         self.comments: dict[tuple[str, int], list[FakeComment]] = {}
@@ -195,58 +132,13 @@ class FakeGitHub:
         self.pulls: dict[tuple[str, int], str] = {}  # head sha per PR
         self._failures: dict[str, tuple[int, str]] = {}
         self._next_id = 1000
-        self._lock = threading.RLock()
-        self._connections: set[socket.socket] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeGitHub:
-        if self._server is not None:
-            return self
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        host, port = server.server_address[:2]
-        self.root = f"http://{host}:{port}"
+    server_version = "FakeGitHub/0.0"
+
+    def _started(self) -> None:
         self.url = self.root + self.prefix
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.02},
-            name="fake-github",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeGitHub:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
 
     # -- state -------------------------------------------------------------------------------
 

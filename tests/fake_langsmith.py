@@ -17,19 +17,16 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import json
-import socket
-import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from fake_http import FakeHTTPServer
 
 __all__ = ["FakeExample", "FakeLangSmith", "FakeRun", "RecordedRequest"]
 
@@ -194,141 +191,29 @@ class _HTTPError(Exception):
         self.detail = detail
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128  # the default 5 drops SYNs when many clients connect at once
-    fake: FakeLangSmith
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that timed out and hung up is expected in the timeout tests;
-        # its traceback would land in another test's captured stderr.
-        if isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive; every answer carries Content-Length
-    server: _Server
-    server_version = "FakeLangSmith/0.0"
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in separate writes; without TCP_NODELAY, Nagle's
-        # algorithm and delayed ACKs add ~40 ms to every keep-alive request.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.fake._track(self.connection, add=True)
-
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.fake._track(self.connection, add=False)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Silence the default per-request stderr log."""
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        status, headers, payload = self.server.fake._handle(
-            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
-        )
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
-
-
-class FakeLangSmith:
+class FakeLangSmith(FakeHTTPServer):
     """An in-process fake of the LangSmith REST API (see the module docstring)."""
 
     def __init__(self, *, api_key: str = "test-key", latency_s: float = 0.0) -> None:
+        super().__init__()
         self.api_key = api_key
         self.latency_s = latency_s
         self.url = ""
         self.requests: list[RecordedRequest] = []
-        self._lock = threading.RLock()
         # Filtered, sorted runs per query (minus cursor/limit/select): every page
         # of one query would otherwise re-sort all runs (~5 ms for 5,000).
         self._sorted_runs: dict[str, list[Any]] = {}
         self._faults: list[_Fault] = []
         self._datasets: dict[str, _Dataset] = {}
         self._sessions: dict[str, _Session] = {}
-        self._connections: set[socket.socket] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._clock = _now()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def start(self) -> FakeLangSmith:
-        if self._server is not None:
-            return self
-        server = _Server(("127.0.0.1", 0), _Handler)
-        server.fake = self
-        self._server = server
-        host, port = server.server_address[:2]
-        self.url = f"http://{host}:{port}"
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.02},  # how long shutdown() may wait
-            name="fake-langsmith",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
+    server_version = "FakeLangSmith/0.0"
 
-    def stop(self) -> None:
-        server, self._server = self._server, None
-        if server is None:
-            return
-        server.shutdown()
-        server.server_close()
-        # Close idle keep-alive connections so their handler threads end now.
-        with self._lock:
-            connections = list(self._connections)
-        for conn in connections:
-            with contextlib.suppress(OSError):
-                conn.shutdown(socket.SHUT_RDWR)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> FakeLangSmith:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _track(self, conn: socket.socket, *, add: bool) -> None:
-        with self._lock:
-            if add:
-                self._connections.add(conn)
-            else:
-                self._connections.discard(conn)
+    def _started(self) -> None:
+        self.url = self.root
 
     # -- data --------------------------------------------------------------------------------
 
