@@ -254,3 +254,51 @@ def test_trend_over_the_window() -> None:
 
 def test_scenario_label_unused() -> None:
     assert Scenario(key="k", passed=0, total=0).display == "k"
+
+
+def test_the_gating_family_ignores_the_baseline_pass_rate() -> None:
+    # Both tables have the same margins (5 passes in 10 trials), so both can reach
+    # significance and both belong in the BH family — even the one whose baseline
+    # failed everything. Choosing the family by the observed baseline rate would
+    # favour lucky baselines (issue 5 §2, bench/bench_stats.py).
+    pr = bucket("pr", drop=(0, 5), rise=(5, 5))
+    base = bucket("base", drop=(5, 5), rise=(0, 5))
+    result = compare_buckets(pr, base, Thresholds())
+    assert result.family_size == 2
+    by_key = {row.key: row for row in result.scenarios}
+    assert by_key["drop"].verdict is Verdict.HARD_REGRESSION
+    assert by_key["drop"].q == pytest.approx(2 / 252)
+
+
+def test_a_significant_drop_from_a_weak_baseline_does_not_gate() -> None:
+    # 0/5 vs 30/50 (60%) is significant, but a 60% baseline is below the hard tier's
+    # 70%: the veto in the verdict keeps it from gating as a hard regression. (In a
+    # one-scenario suite the aggregate test would still see the whole suite drop from
+    # 60% to 0% and fail; among 20 unchanged scenarios it does not.)
+    unchanged = {f"s{i:02}": (4, 5) for i in range(20)}
+    pr = make_bucket("pr", {"weak": (0, 5), **unchanged})
+    base = make_bucket("base", {"weak": (30, 50), **{k: (40, 50) for k in unchanged}})
+    result = compare_buckets(pr, base, Thresholds())
+    verdicts = {row.key: row.verdict for row in result.scenarios}
+    assert verdicts["weak"] is Verdict.UNRELIABLE_BASELINE
+    gate = decide_gate(
+        Ok(result), fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
+    )
+    assert not gate.failed, gate.reason
+
+
+def test_readme_benchmark_table_meets_the_targets() -> None:
+    # The README's table is bench/bench_stats.py's output; its claims must hold (issue 5 §5).
+    from pathlib import Path
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    rows = {}
+    for line in readme.splitlines():
+        if line.startswith("| bh (evalbot) |"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            n, k = int(cells[1]), int(cells[2])
+            rows[(n, k)] = [float(c.split("±")[0]) for c in cells[3:6]]
+    assert set(rows) == {(n, k) for n in (3, 5, 10) for k in (0, 10)}
+    assert all(false_fail <= 0.05 for false_fail, _, _ in rows.values())
+    assert rows[(5, 10)][1] >= 0.9
+    assert rows[(3, 10)][2] >= 0.8

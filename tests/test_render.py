@@ -285,7 +285,7 @@ def test_custom_template_overrides_builtin(tmp_path: Path) -> None:
     body = render(examples(), template=template)
     assert body.startswith("<!-- evalbot:default -->\nCustom: ok 1 hard\n")
     assert (
-        "| Refund within 30 days | 0/5 (0%) | 5/5 (100%) | -100 pp | 0.00397 (q 0.00397) |" in body
+        "| Refund within 30 days | 0/5 (0%) | 5/5 (100%) | -100 pp | 0.00397 (q 0.00794) |" in body
     )
 
 
