@@ -23,13 +23,51 @@ def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class Measures:
+    """Per-trial measurements of one scenario beyond pass/fail (issue 6).
+
+    Each tuple holds one value per trial that had the measurement, in trial
+    order; a trial without it (no cost reported, an errored run with no
+    output) is simply absent, so the tuples may be shorter than the trial
+    count and differ in length. ``scores`` maps a numeric feedback key (not a
+    pass key) to its per-trial scores. ``output_chars`` is the length of the
+    trial's output text; ``tool_calls`` how many tool calls the output made,
+    recorded only when the source says (an empty tuple means "unknown", not
+    "none").
+    """
+
+    scores: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
+    latency_ms: tuple[float, ...] = ()
+    tokens: tuple[float, ...] = ()
+    cost: tuple[float, ...] = ()
+    output_chars: tuple[int, ...] = ()
+    tool_calls: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scores", _frozen_map(self.scores))
+
+    def __bool__(self) -> bool:
+        return bool(
+            self.scores
+            or self.latency_ms
+            or self.tokens
+            or self.cost
+            or self.output_chars
+            or self.tool_calls
+        )
+
+
+NO_MEASURES = Measures()
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """One scenario of an experiment: how many trials passed out of how many.
 
     ``categories`` counts failure categories over the scenario's trials
-    (a trial may carry no category). The optional fields are filled by later
-    sources (per-metric scores, latency, tokens, cost) and ignored by the
-    pass/fail comparison.
+    (a trial may carry no category). ``measures`` holds the per-trial scores,
+    latency, tokens, cost and output facts (issue 6); the pass/fail
+    comparison ignores them.
     """
 
     key: str
@@ -40,16 +78,12 @@ class Scenario:
     # Trials whose evaluator crashed or gave no score: they say nothing about
     # the application, so they are kept out of passed/total (issue 3 §3).
     unscored: int = 0
-    scores: Mapping[str, float] = field(default_factory=dict)
-    latency_ms: float | None = None
-    tokens: float | None = None
-    cost: float | None = None
+    measures: Measures = NO_MEASURES
 
     def __post_init__(self) -> None:
         if not 0 <= self.passed <= self.total:
             raise ValueError(f"scenario {self.key!r}: need 0 <= passed <= total")
         object.__setattr__(self, "categories", _frozen_map(self.categories))
-        object.__setattr__(self, "scores", _frozen_map(self.scores))
 
     @property
     def display(self) -> str:
@@ -150,6 +184,69 @@ class Tier:
     min_baseline_rate: float
 
 
+class Sensitivity(enum.StrEnum):
+    """One-word preset for effect-size thresholds (issue 6 §3); never changes alpha."""
+
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """The mild and severe thresholds of one drift signal."""
+
+    mild: float
+    severe: float
+
+
+@dataclass(frozen=True, slots=True)
+class DriftThresholds:
+    """When a drift signal is mild or severe (issue 6 §3).
+
+    Rates (errors, empty outputs, tool-call silence) are judged by their rise
+    in absolute terms (0.05 = 5 pp more trials); output length by the ratio
+    of median lengths PR / baseline, at or below the level. A signal also
+    needs a significant test (p <= max_p) to be anything but ``none``.
+    """
+
+    error_rate: Levels = Levels(mild=0.05, severe=0.15)
+    empty_output: Levels = Levels(mild=0.05, severe=0.15)
+    output_length: Levels = Levels(mild=0.7, severe=0.4)
+    tool_silence: Levels = Levels(mild=0.10, severe=0.30)
+    max_p: float = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class MetricThresholds:
+    """When a score metric's change counts (issue 6 §1).
+
+    ``min_effect`` is in the score's own units (0.05 on a 0-1 score);
+    ``by_key`` overrides it per feedback key (e.g. 0.25 on a 1-5 scale).
+    """
+
+    min_effect: float = 0.05
+    by_key: tuple[tuple[str, float], ...] = ()
+    max_p: float = 0.05
+
+    def effect_for(self, key: str) -> float:
+        """The minimum effect for feedback key ``key``."""
+        return dict(self.by_key).get(key, self.min_effect)
+
+
+@dataclass(frozen=True, slots=True)
+class CostThresholds:
+    """Relative increases that make a latency/token/cost change notable, and
+    the optional ones that fail the check (None: never gating, the default)."""
+
+    latency: float = 0.25
+    tokens: float = 0.20
+    cost: float = 0.20
+    fail_on_latency_increase: float | None = None
+    fail_on_tokens_increase: float | None = None
+    fail_on_cost_increase: float | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """Every threshold of the classifier. The defaults are documented here only.
@@ -179,6 +276,12 @@ class Thresholds:
     # Least-squares slope per baseline run beyond which the trend over the
     # history window counts as improving / worsening (issue 5 §4).
     trend_threshold: float = 0.01
+    # Issue 6: score metrics, latency/tokens/cost and drift signals, and the
+    # sensitivity preset these thresholds came from (config.sensitivity_preset).
+    metrics: MetricThresholds = MetricThresholds()
+    costs: CostThresholds = CostThresholds()
+    drift: DriftThresholds = DriftThresholds()
+    sensitivity: Sensitivity = Sensitivity.NORMAL
 
     @property
     def aggregate_alpha(self) -> float:
@@ -274,6 +377,141 @@ class CategoryDrift:
 
 
 @dataclass(frozen=True, slots=True)
+class MeanSummary:
+    """A mean with its 95% Student-t interval (bounds None with fewer than 2 values)."""
+
+    mean: float | None
+    low: float | None
+    high: float | None
+    n: int
+
+
+class MetricVerdict(enum.StrEnum):
+    """A score metric's verdict (issue 6 §1)."""
+
+    REGRESSION = "regression"
+    IMPROVEMENT = "improvement"
+    STABLE = "stable"
+    # Fewer than one scenario scored on both sides: nothing to compare.
+    NOT_COMPARABLE = "not_comparable"
+
+    @property
+    def severity(self) -> int:
+        """Sort rank: most severe first."""
+        return _METRIC_SEVERITY[self]
+
+
+_METRIC_SEVERITY = {
+    MetricVerdict.REGRESSION: 0,
+    MetricVerdict.IMPROVEMENT: 1,
+    MetricVerdict.NOT_COMPARABLE: 2,
+    MetricVerdict.STABLE: 3,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ScenarioMetric:
+    """One scenario's scores for one metric, on each side."""
+
+    key: str
+    pr: MeanSummary
+    baseline: MeanSummary
+    delta: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class MetricComparison:
+    """One numeric feedback key across the suite (issue 6 §1).
+
+    ``pr`` and ``baseline`` summarise the per-scenario means over the
+    ``pairs`` scenarios scored on both sides (each scenario weighs the same);
+    ``p`` is the two-sided Wilcoxon signed-rank test on their differences.
+    """
+
+    key: str
+    pr: MeanSummary
+    baseline: MeanSummary
+    delta: float | None
+    p: float | None
+    pairs: int
+    min_effect: float
+    verdict: MetricVerdict
+    scenarios: tuple[ScenarioMetric, ...] = ()
+
+
+class CostMeasure(enum.StrEnum):
+    """The latency/token/cost figures compared per experiment (issue 6 §2)."""
+
+    LATENCY_P50 = "latency_p50_ms"
+    LATENCY_P95 = "latency_p95_ms"
+    TOKENS = "tokens_per_trial"
+    COST = "cost_per_trial"
+    COST_TOTAL = "cost_per_experiment"
+
+
+@dataclass(frozen=True, slots=True)
+class CostDelta:
+    """One figure on each side, its absolute and relative change.
+
+    ``relative`` is None when the baseline is 0 and the PR is not (an
+    increase from nothing has no ratio); 0.0 when both are 0.
+    """
+
+    measure: CostMeasure
+    pr: float | None
+    baseline: float | None
+    delta: float | None
+    relative: float | None
+    notable: bool
+    gating: bool
+
+
+class Severity(enum.StrEnum):
+    """How strongly a drift signal fires."""
+
+    NONE = "none"
+    MILD = "mild"
+    SEVERE = "severe"
+
+
+class DriftKind(enum.StrEnum):
+    """Signals that an application is succeeding but decaying (issue 6 §3)."""
+
+    ERROR_RATE = "error_rate"
+    EMPTY_OUTPUT = "empty_output_rate"
+    OUTPUT_LENGTH = "output_length"
+    TOOL_SILENCE = "tool_call_silence"
+
+
+@dataclass(frozen=True, slots=True)
+class DriftSignal:
+    """One drift signal: the value on each side, the change, its test and severity.
+
+    For rates ``pr``/``baseline`` are shares of trials and ``change`` is the
+    rise (PR - baseline); for output length they are median characters and
+    ``change`` is the ratio PR / baseline.
+    """
+
+    kind: DriftKind
+    pr: float
+    baseline: float
+    change: float
+    p: float | None
+    severity: Severity
+    pr_trials: int
+    baseline_trials: int
+
+
+@dataclass(frozen=True, slots=True)
+class WinLoss:
+    """Shared scenarios where the PR's pass rate is higher / lower / equal (issue 6 §4)."""
+
+    wins: int = 0
+    losses: int = 0
+    ties: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Comparison:
     """The result of ``compare_buckets``: pure data, ready to render or report."""
 
@@ -294,6 +532,11 @@ class Comparison:
     # history), and the trend of each flagged scenario.
     trend: Trend | None = None
     scenario_trends: tuple[tuple[str, Trend], ...] = ()
+    # Issue 6: beyond pass/fail.
+    metrics: tuple[MetricComparison, ...] = ()
+    costs: tuple[CostDelta, ...] = ()
+    drift: tuple[DriftSignal, ...] = ()
+    win_loss: WinLoss = WinLoss()
 
     def count(self, verdict: Verdict) -> int:
         """How many scenarios got ``verdict``."""
