@@ -48,6 +48,7 @@ from evalbot.models import (
     Ok,
     OnFetchFailure,
     Outcome,
+    Sensitivity,
     Verdict,
 )
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_live
@@ -77,6 +78,7 @@ INPUTS = (
     "alpha",
     "correction",
     "trend_threshold",
+    "sensitivity",
     "config",
     "fail_on",
     "on_fetch_failure",
@@ -186,10 +188,13 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
     config_input = get("config")
     config_path = workspace / (config_input or DEFAULT_CONFIG)
-    if config_input is None and not config_path.is_file():
-        settings = Settings()
-    else:
-        settings = load_config(config_path)
+    sensitivity = get("sensitivity")
+    settings = load_config(
+        None if config_input is None and not config_path.is_file() else config_path,
+        sensitivity=None
+        if sensitivity is None
+        else parse_enum(Sensitivity, sensitivity, name="sensitivity"),
+    )
     fail_on, on_fetch = get("fail_on"), get("on_fetch_failure")
     comment_key, template = get("comment_key"), get("template")
     settings = override(

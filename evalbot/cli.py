@@ -34,6 +34,7 @@ from evalbot.config import (
     parse_history,
     parse_trend_threshold,
 )
+from evalbot.csv_export import comparison_csv, experiment_csv
 from evalbot.errors import (
     EXIT_GATE_FAILED,
     EXIT_INTERNAL,
@@ -42,7 +43,7 @@ from evalbot.errors import (
     EvalbotError,
     InputError,
 )
-from evalbot.models import Correction, FailOn
+from evalbot.models import Correction, FailOn, Ok, Sensitivity
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_files, run_live
 from evalbot.render import render_comment, render_text
 from evalbot.report import dumps
@@ -60,6 +61,14 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
         return dumps(result.report)
     if fmt == "text":
         return render_text(result.outcome, result.gate)
+    if fmt == "csv":
+        if not isinstance(result.outcome, Ok):
+            # Nothing was compared: there are no rows, and the reason belongs on stderr.
+            raise InputError(
+                f"--format csv: nothing to compare ({result.gate.reason}); "
+                "use --format json or text to see why"
+            )
+        return comparison_csv(result.outcome.comparison)
     return render_comment(
         result.outcome,
         result.gate,
@@ -210,11 +219,12 @@ def cli() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["markdown", "json", "text"]),
+    type=click.Choice(["markdown", "json", "text", "csv"]),
     default="markdown",
     show_default=True,
     envvar=_env("format"),
-    help="markdown: the PR comment; json: the versioned report; text: a terminal table.",
+    help="markdown: the PR comment; json: the versioned report; text: a terminal table; "
+    "csv: one row per scenario with both sides.",
 )
 @click.option(
     "--fail-on", envvar=_env("fail_on"), help="hard_regression (default), soft_regression or never."
@@ -274,6 +284,11 @@ def cli() -> None:
     envvar=_env("trend_threshold"),
     help="Slope per run beyond which the baseline trend counts (default 0.01).",
 )
+@click.option(
+    "--sensitivity",
+    envvar=_env("sensitivity"),
+    help="low | normal (default) | high: the effect sizes that count (see README).",
+)
 def compare(
     pr_file: Path | None,
     baseline_file: Path | None,
@@ -289,6 +304,7 @@ def compare(
     alpha: float | None,
     correction: str | None,
     trend_threshold: float | None,
+    sensitivity: str | None,
     **live: Any,
 ) -> int:
     """Compare a PR experiment with a baseline and report regressions.
@@ -297,7 +313,12 @@ def compare(
     (--pr or --pr-metadata, and a baseline strategy). Exits 0 when the gate
     passes, 1 when it fails, 2 on bad input.
     """
-    settings = load_config(config_path) if config_path else Settings()
+    settings = load_config(
+        config_path,
+        sensitivity=None
+        if sensitivity is None
+        else parse_enum(Sensitivity, sensitivity, name="--sensitivity"),
+    )
     settings = override(
         settings,
         fail_on=None if fail_on is None else parse_enum(FailOn, fail_on, name="--fail-on"),
@@ -384,7 +405,20 @@ def _write(text: str, output: Path | None) -> None:
 
 
 @cli.command()
-@click.argument("experiment")
+@click.argument("experiment", required=False)
+@click.option(
+    "--experiment-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Instead of EXPERIMENT: an experiment file (JSON) to convert, no LangSmith needed.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv"]),
+    default="json",
+    show_default=True,
+    help="json: an experiment file; csv: one row per scenario, for spreadsheets.",
+)
 @live_options
 @click.option(
     "--output",
@@ -392,22 +426,41 @@ def _write(text: str, output: Path | None) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the experiment file here instead of standard output.",
 )
-def export(experiment: str, output: Path | None, **live: Any) -> int:
-    """Snapshot a LangSmith EXPERIMENT (name or id) as an experiment file.
+def export(
+    experiment: str | None,
+    experiment_file: Path | None,
+    fmt: str,
+    output: Path | None,
+    **live: Any,
+) -> int:
+    """Snapshot a LangSmith EXPERIMENT (name or id) as an experiment file or CSV.
 
     Comparing two exports offline gives the same report as the live
-    comparison (apart from its ``fetch`` section).
+    comparison (apart from its ``fetch`` section). With --experiment-file,
+    converts a file instead (e.g. to CSV) without LangSmith.
     """
-    from evalbot.experiment_file import bucket_to_document
-    from evalbot.langsmith_source import LangSmithSource
-    from evalbot.langsmith_source import export as export_bucket
+    from evalbot.experiment_file import bucket_to_document, load_experiment
 
-    config = parse_live(
-        pr=experiment, pr_metadata=None, dataset=None, baseline=None, baseline_prefix=None,
-        baseline_metadata=None, allow_dataset_mismatch=False, **live,
-    )  # fmt: skip
-    bucket = export_bucket(LangSmithSource(config.connection), experiment, rules=config.rules)
-    document = json.dumps(bucket_to_document(bucket), indent=2, ensure_ascii=False) + "\n"
+    if (experiment is None) == (experiment_file is None):
+        raise InputError(
+            "EXPERIMENT: give exactly one of a LangSmith experiment or --experiment-file"
+        )
+    if experiment_file is not None:
+        bucket = load_experiment(experiment_file)
+    else:
+        assert experiment is not None  # exactly one of the two, checked above
+        from evalbot.langsmith_source import LangSmithSource
+        from evalbot.langsmith_source import export as export_bucket
+
+        config = parse_live(
+            pr=experiment, pr_metadata=None, dataset=None, baseline=None, baseline_prefix=None,
+            baseline_metadata=None, allow_dataset_mismatch=False, **live,
+        )  # fmt: skip
+        bucket = export_bucket(LangSmithSource(config.connection), experiment, rules=config.rules)
+    if fmt == "csv":
+        document = experiment_csv(bucket)
+    else:
+        document = json.dumps(bucket_to_document(bucket), indent=2, ensure_ascii=False) + "\n"
     _write(document, output)
     return EXIT_PASS
 

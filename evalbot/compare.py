@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 
-from evalbot import stats
+from evalbot import metrics, stats
 from evalbot.models import (
     Aggregate,
     AggregateTest,
@@ -23,6 +23,8 @@ from evalbot.models import (
     CategoryDrift,
     Comparison,
     Correction,
+    CostDelta,
+    CostMeasure,
     FailOn,
     FetchFailed,
     Gate,
@@ -277,6 +279,10 @@ def compare_buckets(
         family_size=family_size,
         trend=series_trend,
         scenario_trends=scenario_trends,
+        metrics=metrics.compare_metrics(pr, baseline, thresholds.metrics),
+        costs=metrics.compare_costs(pr, baseline, thresholds.costs),
+        drift=metrics.compare_drift(pr, baseline, thresholds.drift),
+        win_loss=metrics.win_loss(rows),
     )
 
 
@@ -499,10 +505,31 @@ def decide_gate(outcome: Outcome, *, fail_on: FailOn, on_fetch_failure: OnFetchF
         # A broad, moderate drop that no single scenario shows (issue 5 §2).
         parts.append(f"an aggregate regression across scenarios (CMH p = {test.p:.3g})")
     if parts:
-        return Gate(True, f"{', '.join(parts)} (fail_on: {fail_on})")
+        parts = [f"{', '.join(parts)} (fail_on: {fail_on})"]
+    if fail_on is not FailOn.NEVER:
+        # Opt-in budgets (fail_on_*_increase, issue 6 §2): off unless configured.
+        parts.extend(
+            _budget_reason(cost, comparison.thresholds) for cost in comparison.costs if cost.gating
+        )
+    if parts:
+        return Gate(True, "; ".join(parts))
     if fail_on is FailOn.NEVER:
         return Gate(False, "gate disabled (fail_on: never)")
     return Gate(False, f"no {_plural(Verdict(fail_on.value), 2)} (fail_on: {fail_on})")
+
+
+_BUDGET_SETTING = {
+    CostMeasure.LATENCY_P95: "fail_on_latency_increase",
+    CostMeasure.TOKENS: "fail_on_tokens_increase",
+    CostMeasure.COST: "fail_on_cost_increase",
+}
+
+
+def _budget_reason(cost: CostDelta, thresholds: Thresholds) -> str:
+    setting = _BUDGET_SETTING[cost.measure]
+    limit = getattr(thresholds.costs, setting)
+    name = cost.measure.value.replace("_", " ").replace(" ms", "")
+    return f"{name} up {cost.relative or 0:.0%} ({setting}: {limit:g})"
 
 
 def _plural(verdict: Verdict, n: int) -> str:

@@ -18,7 +18,18 @@ from typing import Any, TypeVar
 import yaml
 
 from evalbot.errors import InputError
-from evalbot.models import Correction, FailOn, OnFetchFailure, Thresholds, Tier
+from evalbot.models import (
+    Correction,
+    CostThresholds,
+    DriftThresholds,
+    FailOn,
+    Levels,
+    MetricThresholds,
+    OnFetchFailure,
+    Sensitivity,
+    Thresholds,
+    Tier,
+)
 
 DEFAULT_COMMENT_KEY = "default"
 # The key goes inside an HTML comment marker (`<!-- evalbot:KEY -->`): keep it
@@ -113,11 +124,13 @@ def _category(value: object, default: Thresholds, *, name: str) -> dict[str, flo
     return out
 
 
-def parse_thresholds(value: object, *, name: str = "thresholds") -> Thresholds:
-    """The ``thresholds`` mapping of the config file, over the defaults."""
+def parse_thresholds(
+    value: object, *, name: str = "thresholds", base: Thresholds | None = None
+) -> Thresholds:
+    """The ``thresholds`` mapping of the config file, over ``base`` (the defaults)."""
     allowed = {"hard": 0, "soft": 0, "watch_delta": 0, "category": 0}
     raw = _mapping(value, name=name, allowed=allowed)
-    default = Thresholds()
+    default = base or Thresholds()
     updates: dict[str, Any] = {}
     if "hard" in raw:
         updates["hard"] = _tier(raw["hard"], default.hard, name=f"{name}.hard")
@@ -140,7 +153,143 @@ _TOP_KEYS = (
     "correction",
     "history",
     "trend_threshold",
+    "sensitivity",
+    "metrics",
+    "costs",
+    "drift",
+    "fail_on_latency_increase",
+    "fail_on_tokens_increase",
+    "fail_on_cost_increase",
 )
+
+
+# --- Issue 6: sensitivity presets, metric / cost / drift thresholds -------------------------
+
+# What each sensitivity word sets (README "Sensitivity presets" shows this table).
+# Only effect sizes move: the false-alarm budget (alpha, correction) and the
+# tiers' significance levels stay put, so "high" finds smaller changes, never
+# more noise than alpha allows.
+_PRESETS: Mapping[Sensitivity, Mapping[str, Any]] = {
+    Sensitivity.LOW: {
+        "hard_min_delta": 0.40,
+        "soft_min_delta": 0.25,
+        "watch_delta": 0.45,
+        "metrics": MetricThresholds(min_effect=0.10),
+        "costs": CostThresholds(latency=0.50, tokens=0.40, cost=0.40),
+        "drift": DriftThresholds(
+            error_rate=Levels(0.10, 0.25),
+            empty_output=Levels(0.10, 0.25),
+            output_length=Levels(0.5, 0.3),
+            tool_silence=Levels(0.20, 0.50),
+        ),
+    },
+    Sensitivity.NORMAL: {},
+    Sensitivity.HIGH: {
+        "hard_min_delta": 0.20,
+        "soft_min_delta": 0.10,
+        "watch_delta": 0.25,
+        "metrics": MetricThresholds(min_effect=0.02),
+        "costs": CostThresholds(latency=0.10, tokens=0.10, cost=0.10),
+        "drift": DriftThresholds(
+            error_rate=Levels(0.02, 0.08),
+            empty_output=Levels(0.02, 0.08),
+            output_length=Levels(0.8, 0.5),
+            tool_silence=Levels(0.05, 0.15),
+        ),
+    },
+}
+
+
+def sensitivity_preset(level: Sensitivity) -> Thresholds:
+    """The thresholds one sensitivity word sets (issue 6 §3); ``normal`` is the defaults."""
+    preset = dict(_PRESETS[level])
+    default = Thresholds()
+    updates: dict[str, Any] = {"sensitivity": level}
+    if "hard_min_delta" in preset:
+        updates["hard"] = dataclasses.replace(default.hard, min_delta=preset.pop("hard_min_delta"))
+    if "soft_min_delta" in preset:
+        updates["soft"] = dataclasses.replace(default.soft, min_delta=preset.pop("soft_min_delta"))
+    updates.update(preset)
+    return dataclasses.replace(default, **updates)
+
+
+def _non_negative(value: object, *, name: str) -> float:
+    return _number(value, name=name, low=0.0, high=1e9, low_open=False)
+
+
+def _relative_increase(value: object, *, name: str) -> float:
+    """A relative increase: 0.5 means +50%; above 0 and at most 100 (+10,000%)."""
+    return _number(value, name=name, low=0.0, high=100.0, low_open=True)
+
+
+def _levels(value: object, default: Levels, *, name: str, ratio: bool) -> Levels:
+    raw = _mapping(value, name=name, allowed={"mild": 0, "severe": 0})
+    check = _fraction
+    levels = dataclasses.replace(
+        default, **{key: check(raw[key], name=f"{name}.{key}") for key in raw}
+    )
+    if ratio and levels.severe > levels.mild:
+        raise InputError(
+            f"{name}: severe must be at most mild (a smaller length ratio is worse); "
+            f"got mild {levels.mild:g}, severe {levels.severe:g}"
+        )
+    if not ratio and levels.severe < levels.mild:
+        raise InputError(
+            f"{name}: severe must be at least mild; got mild {levels.mild:g}, "
+            f"severe {levels.severe:g}"
+        )
+    return levels
+
+
+_DRIFT_KEYS = ("error_rate", "empty_output", "output_length", "tool_silence", "max_p")
+
+
+def parse_drift(value: object, base: DriftThresholds, *, name: str = "drift") -> DriftThresholds:
+    """The ``drift`` mapping: ``{signal: {mild, severe}}`` and ``max_p``, over ``base``."""
+    raw = _mapping(value, name=name, allowed=dict.fromkeys(_DRIFT_KEYS))
+    updates: dict[str, Any] = {}
+    for key in raw:
+        if key == "max_p":
+            updates[key] = _probability(raw[key], name=f"{name}.max_p")
+        else:
+            updates[key] = _levels(
+                raw[key], getattr(base, key), name=f"{name}.{key}", ratio=key == "output_length"
+            )
+    return dataclasses.replace(base, **updates)
+
+
+def parse_metrics(
+    value: object, base: MetricThresholds, *, name: str = "metrics"
+) -> MetricThresholds:
+    """The ``metrics`` mapping: ``min_effect``, ``min_effect_by_key``, ``max_p``, over ``base``."""
+    allowed = {"min_effect": 0, "min_effect_by_key": 0, "max_p": 0}
+    raw = _mapping(value, name=name, allowed=allowed)
+    updates: dict[str, Any] = {}
+    if "min_effect" in raw:
+        updates["min_effect"] = _non_negative(raw["min_effect"], name=f"{name}.min_effect")
+    if "max_p" in raw:
+        updates["max_p"] = _probability(raw["max_p"], name=f"{name}.max_p")
+    if "min_effect_by_key" in raw:
+        by_key = raw["min_effect_by_key"]
+        where = f"{name}.min_effect_by_key"
+        if not isinstance(by_key, Mapping) or not all(isinstance(k, str) and k for k in by_key):
+            raise InputError(f"{where}: must map feedback keys to numbers; got {by_key!r}")
+        updates["by_key"] = tuple(
+            (key, _non_negative(by_key[key], name=f"{where}.{key}")) for key in sorted(by_key)
+        )
+    return dataclasses.replace(base, **updates)
+
+
+def parse_costs(value: object, base: CostThresholds, *, name: str = "costs") -> CostThresholds:
+    """The ``costs`` mapping: relative increases that are notable, over ``base``."""
+    raw = _mapping(value, name=name, allowed={"latency": 0, "tokens": 0, "cost": 0})
+    updates = {key: _relative_increase(raw[key], name=f"{name}.{key}") for key in raw}
+    return dataclasses.replace(base, **updates)
+
+
+def parse_fail_on_increase(value: object, *, name: str) -> float:
+    """A ``fail_on_*_increase`` setting: the relative increase that fails the check."""
+    return _relative_increase(value, name=name)
 
 
 def parse_history(value: object, *, name: str = "history") -> int:
@@ -160,17 +309,24 @@ def parse_trend_threshold(value: object, *, name: str = "trend_threshold") -> fl
     return _fraction(value, name=name)
 
 
-def parse_config(data: object, *, source: str) -> Settings:
+def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None = None) -> Settings:
     """Validate a parsed config document into Settings; errors name ``source`` and the key.
+
+    ``sensitivity`` (a command-line flag or action input) wins over the
+    file's ``sensitivity`` key; the preset it names is the base that every
+    explicit threshold key in the file then overrides (issue 6 §3).
 
     A ``template`` path is taken relative to the working directory (the
     workspace in GitHub Actions), like every other path evalbot reads.
     """
     if data is None:
-        return Settings()
+        data = {}
     try:
         raw = _mapping(data, name="top level", allowed=dict.fromkeys(_TOP_KEYS))
-        updates: dict[str, Any] = {}
+        if sensitivity is None and "sensitivity" in raw:
+            sensitivity = parse_enum(Sensitivity, raw["sensitivity"], name="sensitivity")
+        base = sensitivity_preset(sensitivity or Sensitivity.NORMAL)
+        updates: dict[str, Any] = {"thresholds": base}
         if "fail_on" in raw:
             updates["fail_on"] = parse_enum(FailOn, raw["fail_on"], name="fail_on")
         if "on_fetch_failure" in raw:
@@ -178,7 +334,7 @@ def parse_config(data: object, *, source: str) -> Settings:
                 OnFetchFailure, raw["on_fetch_failure"], name="on_fetch_failure"
             )
         if "thresholds" in raw:
-            updates["thresholds"] = parse_thresholds(raw["thresholds"])
+            updates["thresholds"] = parse_thresholds(raw["thresholds"], base=base)
         if "comment_key" in raw:
             updates["comment_key"] = parse_comment_key(raw["comment_key"])
         threshold_updates: dict[str, Any] = {}
@@ -190,10 +346,23 @@ def parse_config(data: object, *, source: str) -> Settings:
             )
         if "trend_threshold" in raw:
             threshold_updates["trend_threshold"] = parse_trend_threshold(raw["trend_threshold"])
+        if "metrics" in raw:
+            threshold_updates["metrics"] = parse_metrics(raw["metrics"], base.metrics)
+        if "drift" in raw:
+            threshold_updates["drift"] = parse_drift(raw["drift"], base.drift)
+        costs = base.costs
+        if "costs" in raw:
+            costs = parse_costs(raw["costs"], costs)
+        for what in ("latency", "tokens", "cost"):
+            key = f"fail_on_{what}_increase"
+            if key in raw:
+                costs = dataclasses.replace(
+                    costs, **{key: parse_fail_on_increase(raw[key], name=key)}
+                )
+        if costs is not base.costs:
+            threshold_updates["costs"] = costs
         if threshold_updates:
-            updates["thresholds"] = dataclasses.replace(
-                updates.get("thresholds", Thresholds()), **threshold_updates
-            )
+            updates["thresholds"] = dataclasses.replace(updates["thresholds"], **threshold_updates)
         if "history" in raw:
             updates["history"] = parse_history(raw["history"])
         if "template" in raw:
@@ -205,8 +374,13 @@ def parse_config(data: object, *, source: str) -> Settings:
     return Settings(**updates)
 
 
-def load_config(path: Path) -> Settings:
-    """Read and validate a YAML config file."""
+def load_config(path: Path | None, *, sensitivity: Sensitivity | None = None) -> Settings:
+    """Read and validate a YAML config file (None: no file, the defaults).
+
+    ``sensitivity`` is the command-line / action-input preset; see parse_config.
+    """
+    if path is None:
+        return parse_config(None, source="settings", sensitivity=sensitivity)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -217,7 +391,7 @@ def load_config(path: Path) -> Settings:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
         raise InputError(f"{path}: not valid YAML{at}") from None
-    return parse_config(data, source=str(path))
+    return parse_config(data, source=str(path), sensitivity=sensitivity)
 
 
 def override(settings: Settings, **changes: Any) -> Settings:

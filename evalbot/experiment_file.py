@@ -28,6 +28,56 @@ non-negative integer) counts trials left out of ``passed``/``total`` because
 their evaluator crashed or gave no score. ``label`` (optional) is a display
 name. Scenario keys are non-empty strings.
 
+A scenario may also carry per-trial measurements (issue 6), all optional, each
+an array with one value per trial that had the measurement, in trial order::
+
+    "refund-policy": {"passed": 2, "total": 3,
+                      "scores": {"correctness": [0.9, 0.8, 0.4]},
+                      "latency_ms": [1200, 1350.5, 980], "tokens": [812, 790, 901],
+                      "cost": [0.0021, 0.0019, 0.0024],
+                      "output_chars": [412, 0, 388], "tool_calls": [2, 0, 1]}
+
+Each array holds at most ``total + unscored`` values (a trial without the
+measurement is simply left out, so arrays may be shorter and differ in
+length); ``scores`` maps each non-empty feedback key to such an array. The
+fields and their values are those of the trial form below.
+
+Trial form: one entry per trial, bucketed on load::
+
+    {"name": "pr-1234",
+     "trials": [{"scenario": "refund-policy", "passed": true},
+                {"scenario": "refund-policy", "passed": false, "category": "timeout",
+                 "label": "Refund policy"}]}
+
+``scenario`` (a non-empty string) and ``passed`` (``true`` or ``false``) are
+required; ``category`` (a non-empty string) and ``label`` (a string) are
+optional. Per scenario key, ``passed`` counts the trials that passed, ``total``
+counts all its trials, ``categories`` counts the ``category`` of *every* trial
+that carries one (passed or failed: a category describes a trial, not only a
+failure), and ``label`` is the first non-empty label seen. Scenarios keep the
+order in which their keys first appear.
+
+A trial may also carry its measurements, all optional (absent = not
+measured; the pass/fail comparison ignores them):
+
+- ``scores``: an object mapping a non-empty feedback key (a numeric
+  evaluator, not the pass key) to the trial's score, any finite number on
+  the evaluator's own scale (e.g. 0-1 or 1-5);
+- ``latency_ms``: the trial's latency in milliseconds, a number ``>= 0``;
+- ``tokens``: tokens the trial used (prompt plus completion), a number ``>= 0``;
+- ``cost``: what the trial cost, a number ``>= 0`` in the currency of the
+  source (e.g. USD; keep one currency across the files compared);
+- ``output_chars``: the length of the trial's output in characters, an
+  integer ``>= 0``; an empty output is ``0``, a trial with no output at all
+  (e.g. it errored) leaves it out;
+- ``tool_calls``: how many tool calls the output made, an integer ``>= 0``;
+  leave it out when the source does not say: absent means *unknown*, not zero.
+
+Per scenario they accumulate in trial order, each over the trials that carry
+it (``scores`` per feedback key), exactly like the scenario form's arrays.
+Numbers (``scores``, ``latency_ms``, ``tokens``, ``cost``) may be written as
+integers or decimals and are kept as floats; ``true``/``false`` are not numbers.
+
 Trial form: one entry per trial, bucketed on load::
 
     {"name": "pr-1234",
@@ -44,7 +94,8 @@ failure), and ``label`` is the first non-empty label seen. Scenarios keep the
 order in which their keys first appear.
 
 Strictness, so that typos are never silently ignored: unknown fields anywhere
-are errors; counts must be JSON integers (``2.0`` and ``true`` are not counts);
+are errors; counts (including ``output_chars`` and ``tool_calls``) must be JSON
+integers (``2.0`` and ``true`` are not counts);
 ``NaN``, ``Infinity`` and numbers too large for a float are rejected; so are
 duplicate keys within one JSON object. An empty ``scenarios`` object or
 ``trials`` array is valid and gives an experiment with no scenarios. The file is
@@ -55,7 +106,8 @@ the file and the offending field as a JSON path, for example
 ``pr.json: scenarios["refund-policy"].passed: must be an integer between 0 and
 total (3), got 4``. The JSON Schema in ``evalbot/schemas/experiment.schema.json``
 describes the same format; the loader additionally checks what a schema cannot
-express (``passed <= total``, category counts ``<= total``, duplicate keys, ``2.0``).
+express (``passed <= total``, category counts ``<= total``, at most ``total +
+unscored`` measurement values, duplicate keys, ``2.0``).
 """
 
 from __future__ import annotations
@@ -68,14 +120,25 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from evalbot.errors import InputError
-from evalbot.models import Bucket, Scenario
+from evalbot.models import NO_MEASURES, Bucket, Measures, Scenario
 
-__all__ = ["bucket_to_document", "load_experiment", "parse_experiment"]
+__all__ = [
+    "bucket_to_document",
+    "load_experiment",
+    "measures_document",
+    "parse_experiment",
+    "parse_measures",
+]
 
 _COMMON_FIELDS = ("name", "id", "url", "metadata", "started_at", "notes")
 _TOP_FIELDS = (*_COMMON_FIELDS, "scenarios", "trials")
-_SCENARIO_FIELDS = ("passed", "total", "categories", "unscored", "label")
-_TRIAL_FIELDS = ("scenario", "passed", "category", "label")
+# Per-trial measurements (issue 6), in Measures' field order: the same names in
+# both forms, a value per trial in the trial form, an array in the scenario form.
+_NUMBER_MEASURES = ("latency_ms", "tokens", "cost")
+_COUNT_MEASURES = ("output_chars", "tool_calls")
+_MEASURE_FIELDS = ("scores", *_NUMBER_MEASURES, *_COUNT_MEASURES)
+_SCENARIO_FIELDS = ("passed", "total", "categories", "unscored", "label", *_MEASURE_FIELDS)
+_TRIAL_FIELDS = ("scenario", "passed", "category", "label", *_MEASURE_FIELDS)
 _TOP_LEVEL_SHAPE = 'top level must be an object with "name" and either "scenarios" or "trials"'
 
 
@@ -135,10 +198,13 @@ def parse_experiment(data: object, *, source: str) -> Bucket:
 def bucket_to_document(bucket: Bucket) -> dict[str, object]:
     """Write ``bucket`` as a scenario-form document, ready for ``json.dump``.
 
-    The inverse of ``parse_experiment`` on the scenario form: ``id``, ``url``
-    and ``metadata`` appear only when set, a scenario's ``label`` and
-    ``categories`` only when non-empty. Scenario fields the format does not
-    carry (scores, latency, tokens, cost) are not written.
+    The inverse of ``parse_experiment`` on the scenario form, so that parsing
+    the result gives back an equal bucket: ``id``, ``url``, ``metadata``,
+    ``started_at`` and ``notes`` appear only when set; a scenario's
+    ``categories``, ``unscored`` and ``label`` only when non-empty, and so
+    do its measurements (``scores``, ``latency_ms``, ``tokens``, ``cost``,
+    ``output_chars``, ``tool_calls``), each written as an array of its
+    per-trial values (``scores`` as an object of such arrays).
     """
     document: dict[str, object] = {"name": bucket.name}
     if bucket.id is not None:
@@ -163,7 +229,37 @@ def _scenario_entry(scenario: Scenario) -> dict[str, object]:
         entry["unscored"] = scenario.unscored
     if scenario.label:
         entry["label"] = scenario.label
+    entry.update(measures_document(scenario.measures))
     return entry
+
+
+def measures_document(measures: Measures) -> dict[str, object]:
+    """The scenario form's measurement arrays for ``measures`` (only the non-empty ones).
+
+    Also the ``measures`` object of each side in the JSON report.
+    """
+    document: dict[str, object] = {}
+    if measures.scores:
+        document["scores"] = {key: list(values) for key, values in measures.scores.items()}
+    for name in (*_NUMBER_MEASURES, *_COUNT_MEASURES):
+        values = getattr(measures, name)
+        if values:
+            document[name] = list(values)
+    return document
+
+
+def parse_measures(data: object, *, source: str, limit: int) -> Measures:
+    """Read back ``measures_document``'s output, at most ``limit`` values per array.
+
+    Raises InputError naming ``source`` and the field.
+    """
+    try:
+        if not isinstance(data, dict):
+            raise _Invalid("", f"must be an object, got {_show(data)}")
+        _check_fields(data, _MEASURE_FIELDS, "measures")
+        return _scenario_measures(data, "measures", limit)
+    except _Invalid as exc:
+        raise InputError(f"{source}{exc}") from None
 
 
 # --- JSON decoding hooks ----------------------------------------------------
@@ -237,10 +333,32 @@ def _parse_scenarios(value: object) -> dict[str, Scenario]:
         categories = _optional(entry, "categories", path, _categories_of(total)) or {}
         unscored = _optional(entry, "unscored", path, _count) or 0
         label = _optional(entry, "label", path, _string) or ""
+        measures = _scenario_measures(entry, path, total + unscored)
         scenarios[key] = Scenario(
-            key, passed, total, label=label, categories=categories, unscored=unscored
+            key,
+            passed,
+            total,
+            label=label,
+            categories=categories,
+            unscored=unscored,
+            measures=measures,
         )
     return scenarios
+
+
+def _scenario_measures(entry: Mapping[str, object], path: str, limit: int) -> Measures:
+    """The measurement arrays of one scenario-form entry, at most ``limit`` values each."""
+    numbers = _array_of(_number, limit)
+    counts = _array_of(_count, limit)
+    measures = Measures(
+        scores=_optional(entry, "scores", path, _score_arrays_of(limit)) or {},
+        latency_ms=tuple(_optional(entry, "latency_ms", path, numbers) or ()),
+        tokens=tuple(_optional(entry, "tokens", path, numbers) or ()),
+        cost=tuple(_optional(entry, "cost", path, numbers) or ()),
+        output_chars=tuple(_optional(entry, "output_chars", path, counts) or ()),
+        tool_calls=tuple(_optional(entry, "tool_calls", path, counts) or ()),
+    )
+    return measures if measures else NO_MEASURES
 
 
 def _parse_trials(value: object) -> dict[str, Scenario]:
@@ -250,6 +368,7 @@ def _parse_trials(value: object) -> dict[str, Scenario]:
     total: dict[str, int] = {}
     categories: dict[str, dict[str, int]] = {}
     labels: dict[str, str] = {}
+    measures: dict[str, _TrialMeasures] = {}
     for i, trial in enumerate(value):
         path = f"trials[{i}]"
         if not isinstance(trial, dict):
@@ -268,10 +387,51 @@ def _parse_trials(value: object) -> dict[str, Scenario]:
             counts[category] = counts.get(category, 0) + 1
         if label and key not in labels:
             labels[key] = label
+        measures.setdefault(key, _TrialMeasures()).add(trial, path)
     return {
-        key: Scenario(key, passed[key], total[key], labels.get(key, ""), categories[key])
+        key: Scenario(
+            key,
+            passed[key],
+            total[key],
+            labels.get(key, ""),
+            categories[key],
+            measures=measures[key].build(),
+        )
         for key in total
     }
+
+
+class _TrialMeasures:
+    """One scenario's measurements, gathered trial by trial in trial order."""
+
+    def __init__(self) -> None:
+        self.scores: dict[str, list[float]] = {}
+        self.numbers: dict[str, list[float]] = {name: [] for name in _NUMBER_MEASURES}
+        self.counts: dict[str, list[int]] = {name: [] for name in _COUNT_MEASURES}
+
+    def add(self, trial: Mapping[str, object], path: str) -> None:
+        """Check the measurements of ``trial`` (at ``path``) and append them."""
+        for feedback, score in (_optional(trial, "scores", path, _scores) or {}).items():
+            self.scores.setdefault(feedback, []).append(score)
+        for name, numbers in self.numbers.items():
+            number = _optional(trial, name, path, _number)
+            if number is not None:
+                numbers.append(number)
+        for name, counts in self.counts.items():
+            count = _optional(trial, name, path, _count)
+            if count is not None:
+                counts.append(count)
+
+    def build(self) -> Measures:
+        measures = Measures(
+            scores={key: tuple(values) for key, values in self.scores.items()},
+            latency_ms=tuple(self.numbers["latency_ms"]),
+            tokens=tuple(self.numbers["tokens"]),
+            cost=tuple(self.numbers["cost"]),
+            output_chars=tuple(self.counts["output_chars"]),
+            tool_calls=tuple(self.counts["tool_calls"]),
+        )
+        return measures if measures else NO_MEASURES
 
 
 # --- Field helpers ----------------------------------------------------------
@@ -384,6 +544,78 @@ def _categories_of(total: int) -> _Check[dict[str, int]]:
             if count > total:
                 raise _Invalid(_index(path, name), f"must be at most total ({total}), got {count}")
         return counts
+
+    return check
+
+
+def _as_float(value: object) -> float | None:
+    """``value`` as a finite float if it is a JSON number (bool excluded), else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer literal too large for a float
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _score(value: object, path: str) -> float:
+    number = _as_float(value)
+    if number is None:
+        raise _Invalid(path, f"must be a finite number, got {_show(value)}")
+    return number
+
+
+def _number(value: object, path: str) -> float:
+    """A latency, token count or cost: a finite number >= 0, kept as a float."""
+    number = _as_float(value)
+    if number is None or number < 0:
+        raise _Invalid(path, f"must be a non-negative number, got {_show(value)}")
+    return number
+
+
+def _scores(value: object, path: str) -> dict[str, float]:
+    """One trial's ``scores``: feedback key to a finite number."""
+    if not isinstance(value, dict):
+        raise _Invalid(path, f"must be an object of feedback key to score, got {_show(value)}")
+    scores: dict[str, float] = {}
+    for key, score in value.items():
+        item = _index(path, key)
+        _check_key(key, item, "feedback key")
+        scores[key] = _score(score, item)
+    return scores
+
+
+def _array_of(check: _Check[_T], limit: int) -> _Check[list[_T]]:
+    """An array of per-trial values, each passing ``check``, at most ``limit`` long."""
+
+    def check_array(value: object, path: str) -> list[_T]:
+        if not isinstance(value, list):
+            raise _Invalid(path, f"must be an array of per-trial values, got {_show(value)}")
+        if len(value) > limit:
+            raise _Invalid(
+                path, f"must hold at most total + unscored ({limit}) values, got {len(value)}"
+            )
+        return [check(item, f"{path}[{i}]") for i, item in enumerate(value)]
+
+    return check_array
+
+
+def _score_arrays_of(limit: int) -> _Check[dict[str, tuple[float, ...]]]:
+    """A scenario's ``scores``: feedback key to an array of per-trial scores."""
+    check_array = _array_of(_score, limit)
+
+    def check(value: object, path: str) -> dict[str, tuple[float, ...]]:
+        if not isinstance(value, dict):
+            raise _Invalid(
+                path, f"must be an object of feedback key to an array of scores, got {_show(value)}"
+            )
+        scores: dict[str, tuple[float, ...]] = {}
+        for key, values in value.items():
+            item = _index(path, key)
+            _check_key(key, item, "feedback key")
+            scores[key] = tuple(check_array(values, item))
+        return scores
 
     return check
 

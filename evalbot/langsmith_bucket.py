@@ -19,20 +19,61 @@ Rules, per root run (one run = one trial):
 4. A scored trial passes when every pass key's score is ``>= threshold``
    (default 1.0, which suits 0/1 evaluators). A failed trial's category is the
    most frequent label of the categorical ``category_key``, if configured.
+
+Measures (issue 6 §1–§3), per root run that reaches a scenario, appended to
+the scenario's :class:`~evalbot.models.Measures` in run order. A value that is
+missing or invalid is left out for that run, never guessed:
+
+5. Every such run gives ``latency_ms``, ``tokens`` and ``cost`` (§2) —
+   errored, unscored and scored runs alike, since they all cost time and
+   money. ``latency_ms`` is ``end_time`` − ``start_time`` when both parse as
+   ISO 8601 (``datetime.fromisoformat``, a trailing ``Z`` allowed, a naive
+   time is UTC) and the span is not negative. ``tokens`` is ``total_tokens``
+   and ``cost`` is ``total_cost`` when it is a finite non-negative number
+   (not a bool); a cost may also be a decimal string such as ``"0.000123"``,
+   as LangSmith serialises costs.
+6. Every such run also gives ``scores[key]`` = ``avg`` for each key of its
+   ``feedback_stats`` whose ``avg`` is a finite number (not a bool), except
+   the pass keys and ``category_key`` (§1). Errored and unscored runs
+   contribute the scores they have.
+7. A run without ``error`` whose ``outputs`` were fetched gives
+   ``output_chars``, the length of its output text (§3), which is the first
+   of: (a) ``outputs`` itself when it is a string; ``None`` or ``{}`` is an
+   empty output (0 characters); (b) the first of the keys
+   :data:`OUTPUT_KEYS` whose value is a string; (c) the string ``content`` of
+   a chat message (a dict) under one of those keys, in that order; (d) the
+   string ``content`` of the last element of an ``outputs["messages"]``
+   list; (e) the first string value of ``outputs``. With none of these the
+   run has no ``output_chars``; a run without an ``outputs`` field neither.
+8. Such a run gives ``tool_calls`` only when its outputs carry tool calls
+   (§3: tool-call silence is judged only then). A message's tool calls are
+   its ``tool_calls`` list, else its ``additional_kwargs.tool_calls`` list
+   (LangChain keeps the same calls in both, so they are never added up);
+   anything but a list does not count. The count is, in order: that of
+   ``outputs`` itself taken as a message; that of the first dict under one
+   of :data:`OUTPUT_KEYS` that has tool calls; the sum over the messages of
+   an ``outputs["messages"]`` list that have tool calls. When no list is
+   found the count is unknown and nothing is recorded (not 0).
 """
 
 from __future__ import annotations
 
 import enum
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from evalbot.errors import InputError
-from evalbot.models import Bucket, Scenario
+from evalbot.models import Bucket, Measures, Scenario
 
 TARGET_ERROR = "target_error"
 PREVIEW_CHARS = 60
+# Where a run's output text is looked for, in order (rule 7).
+OUTPUT_KEYS = ("output", "answer", "response", "content", "text", "result")
+_MILLISECOND = timedelta(milliseconds=1)
+_T = TypeVar("_T")
 
 
 class KeySource(enum.StrEnum):
@@ -144,8 +185,8 @@ def _preview(inputs: Any) -> str:
 
 def _example_label(example: Mapping[str, Any]) -> str:
     metadata = example.get("metadata") or {}
-    for field in ("name", "scenario"):
-        value = metadata.get(field)
+    for meta_key in ("name", "scenario"):
+        value = metadata.get(meta_key)
         if isinstance(value, str | int | float) and not isinstance(value, bool) and str(value):
             return str(value)
     name = example.get("name")
@@ -154,18 +195,161 @@ def _example_label(example: Mapping[str, Any]) -> str:
     return _preview(example.get("inputs"))
 
 
+# --- measures (rules 5-8): small pure helpers over one run's JSON ---
+
+
+def _number(value: Any) -> float | None:
+    """A finite non-negative number (not a bool) as a float, else None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
+
+
+def _cost(value: Any) -> float | None:
+    """``total_cost``: a number or a decimal string (rule 5)."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    return _number(value)
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 time; a trailing Z is UTC and so is a naive time."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _latency_ms(run: Mapping[str, Any]) -> float | None:
+    """``end_time`` − ``start_time`` in milliseconds; None if unknown or negative."""
+    start, end = _timestamp(run.get("start_time")), _timestamp(run.get("end_time"))
+    if start is None or end is None or end < start:
+        return None
+    return (end - start) / _MILLISECOND
+
+
+def _extra_scores(stats: Mapping[str, Any], excluded: Iterable[str]) -> dict[str, float]:
+    """The numeric feedback scores other than ``excluded`` keys (rule 6)."""
+    skip = set(excluded)
+    scores = {}
+    for key, entry in stats.items():
+        score = _score(entry)
+        if key not in skip and score is not None and math.isfinite(score):
+            scores[str(key)] = score
+    return scores
+
+
+def _last_message(outputs: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    messages = outputs.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[-1], Mapping):
+        return messages[-1]
+    return None
+
+
+def _output_text(outputs: Any) -> str | None:
+    """The output text by rule 7, or None when there is none to find."""
+    if outputs is None:
+        return ""
+    if isinstance(outputs, str):
+        return outputs
+    if not isinstance(outputs, Mapping):
+        return None
+    if not outputs:
+        return ""
+    for key in OUTPUT_KEYS:
+        if isinstance(outputs.get(key), str):
+            return str(outputs[key])
+    for key in OUTPUT_KEYS:
+        message = outputs.get(key)
+        if isinstance(message, Mapping) and isinstance(message.get("content"), str):
+            return str(message["content"])
+    last = _last_message(outputs)
+    if last is not None and isinstance(last.get("content"), str):
+        return str(last["content"])
+    return next((value for value in outputs.values() if isinstance(value, str)), None)
+
+
+def _message_tool_calls(message: Any) -> int | None:
+    """The length of a message's tool-call list, or None when it has none (rule 8)."""
+    if not isinstance(message, Mapping):
+        return None
+    calls = message.get("tool_calls")
+    if isinstance(calls, list):
+        return len(calls)
+    extra = message.get("additional_kwargs")
+    if isinstance(extra, Mapping) and isinstance(extra.get("tool_calls"), list):
+        return len(extra["tool_calls"])
+    return None
+
+
+def _tool_calls(outputs: Any) -> int | None:
+    """How many tool calls the outputs carry (rule 8); None when they say nothing."""
+    if not isinstance(outputs, Mapping):
+        return None
+    for message in (outputs, *(outputs.get(key) for key in OUTPUT_KEYS)):
+        count = _message_tool_calls(message)
+        if count is not None:
+            return count
+    messages = outputs.get("messages")
+    if not isinstance(messages, list):
+        return None
+    counts = [c for c in map(_message_tool_calls, messages) if c is not None]
+    return sum(counts) if counts else None
+
+
 @dataclass
 class _Tally:
     passed: int = 0
     total: int = 0
     unscored: int = 0
     label: str = ""
-
-    def __post_init__(self) -> None:
-        self.categories: dict[str, int] = {}
+    categories: dict[str, int] = field(default_factory=dict)
+    scores: dict[str, list[float]] = field(default_factory=dict)
+    latency_ms: list[float] = field(default_factory=list)
+    tokens: list[float] = field(default_factory=list)
+    cost: list[float] = field(default_factory=list)
+    output_chars: list[int] = field(default_factory=list)
+    tool_calls: list[int] = field(default_factory=list)
 
     def add_category(self, name: str) -> None:
         self.categories[name] = self.categories.get(name, 0) + 1
+
+    def add_measures(self, run: Mapping[str, Any], scores: Mapping[str, float]) -> None:
+        """Rules 5-8 for one run that reached this scenario."""
+        for key, score in scores.items():
+            self.scores.setdefault(key, []).append(score)
+        _append(self.latency_ms, _latency_ms(run))
+        _append(self.tokens, _number(run.get("total_tokens")))
+        _append(self.cost, _cost(run.get("total_cost")))
+        if run.get("error") or "outputs" not in run:
+            return
+        text = _output_text(run["outputs"])
+        _append(self.output_chars, None if text is None else len(text))
+        _append(self.tool_calls, _tool_calls(run["outputs"]))
+
+    def measures(self) -> Measures:
+        return Measures(
+            scores={key: tuple(values) for key, values in self.scores.items()},
+            latency_ms=tuple(self.latency_ms),
+            tokens=tuple(self.tokens),
+            cost=tuple(self.cost),
+            output_chars=tuple(self.output_chars),
+            tool_calls=tuple(self.tool_calls),
+        )
+
+
+def _append(values: list[_T], value: _T | None) -> None:
+    if value is not None:
+        values.append(value)
 
 
 def bucket_runs(
@@ -198,6 +382,8 @@ def bucket_runs(
                 key = label = str(value)
         tally = tallies.setdefault(key, _Tally(label=label))
         stats = run.get("feedback_stats") or {}
+        excluded = (*pass_keys, rules.category_key) if rules.category_key else pass_keys
+        tally.add_measures(run, _extra_scores(stats, excluded))
         category = _label(stats.get(rules.category_key)) if rules.category_key else None
         if run.get("error"):
             tally.total += 1
@@ -222,6 +408,7 @@ def bucket_runs(
             label=t.label if t.label != key else "",
             categories=t.categories,
             unscored=t.unscored,
+            measures=t.measures(),
         )
         for key, t in tallies.items()
     }

@@ -46,6 +46,7 @@ RUN_FIELDS = (
     "prompt_tokens",
     "completion_tokens",
     "total_cost",
+    "outputs",
 )
 # How many candidate baselines to look at before giving up (newest first).
 MAX_CANDIDATES = 200

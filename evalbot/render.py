@@ -33,13 +33,21 @@ from evalbot.models import (
     CategoryDrift,
     Comparison,
     Correction,
+    CostDelta,
+    CostMeasure,
+    DriftKind,
+    DriftSignal,
     FetchFailed,
     Gate,
+    MeanSummary,
+    MetricComparison,
+    MetricVerdict,
     NoBaseline,
     Ok,
     Outcome,
     Scenario,
     ScenarioComparison,
+    Severity,
     Verdict,
 )
 from evalbot.trend import render_trend_line
@@ -79,6 +87,27 @@ def trials(scenario: Scenario) -> str:
     return f"{scenario.passed}/{scenario.total} ({pct(scenario.rate)})"
 
 
+def num(value: float | None) -> str:
+    """A measurement for people: 3 significant digits, thousands separated, no exponent."""
+    if value is None:
+        return "n/a"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    text = f"{value:.3g}"
+    if "e" in text:  # tiny values: fall back to fixed point
+        text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text
+
+
+def signed(value: float | None) -> str:
+    """A change with its sign: +0.12, -3, ±0."""
+    if value is None:
+        return "n/a"
+    if value == 0:
+        return "±0"
+    return ("+" if value > 0 else "-") + num(abs(value))
+
+
 def md_row(cells: Sequence[str]) -> str:
     """One Markdown table row, newline included: cells must be escaped already."""
     return "| " + " | ".join(cells) + " |\n"
@@ -107,6 +136,8 @@ FILTERS: dict[str, Callable[..., str | None]] = {
     "pct": pct,
     "pp": pp,
     "pvalue": pvalue,
+    "num": num,
+    "signed": signed,
     "trials": trials,
     "md_row": md_row,
     "safe_url": safe_url,
@@ -143,6 +174,9 @@ _TITLES = {
 }
 _ONE_SIDE_HEADER = ("Scenario", "Passed")
 _DRIFT_HEADER = ("Failure category", "PR", "Baseline", "Δ", "Note")
+_METRICS_HEADER = ("Metric", "PR", "Baseline", "Δ", "Verdict")
+_COSTS_HEADER = ("Measure", "PR", "Baseline", "Δ", "Note")
+_SIGNALS_HEADER = ("Signal", "PR", "Baseline", "Change", "Severity")
 
 # Cut order when the comment is too long: first entry goes first. Hard
 # regressions are what the reader must see, so they are cut last.
@@ -153,6 +187,9 @@ _CUT_ORDER = (
     "stable",
     "unreliable_baseline",
     "categories",
+    "signals",
+    "costs",
+    "metrics",
     "watch",
     "improvement",
     "soft_regression",
@@ -193,6 +230,121 @@ def _drift_cells(row: CategoryDrift) -> tuple[str, ...]:
         pp(row.delta),
         flag,
     )
+
+
+# --- issue 6: metrics, latency/tokens/cost, drift signals ----------------------------------
+
+# Feedback keys are users' text: cap them like scenario names.
+MAX_METRIC_NAME = 60
+
+
+def _mean_cell(side: MeanSummary) -> str:
+    if side.mean is None:
+        return "n/a"
+    if side.low is None or side.high is None:
+        return num(side.mean)
+    return f"{num(side.mean)} ({num(side.low)}–{num(side.high)})"
+
+
+def _metric_cells(metric: MetricComparison) -> tuple[str, ...]:
+    verdict = metric.verdict.value.replace("_", " ")
+    if metric.verdict is MetricVerdict.NOT_COMPARABLE:
+        verdict = "not comparable (no scenario scored on both sides)"
+    elif metric.p is not None:
+        verdict += f" (p {pvalue(metric.p)}, {metric.pairs} scenarios)"
+    if metric.verdict is MetricVerdict.REGRESSION:
+        verdict = f"**{verdict}**"
+    return (
+        code_span(truncate(metric.key, MAX_METRIC_NAME)),
+        _mean_cell(metric.pr),
+        _mean_cell(metric.baseline),
+        signed(metric.delta),
+        verdict,
+    )
+
+
+_COST_NAMES = {
+    CostMeasure.LATENCY_P50: "Latency p50",
+    CostMeasure.LATENCY_P95: "Latency p95",
+    CostMeasure.TOKENS: "Tokens per trial",
+    CostMeasure.COST: "Cost per trial",
+    CostMeasure.COST_TOTAL: "Cost per experiment",
+}
+
+
+def cost_value(measure: CostMeasure, value: float | None) -> str:
+    """A latency in ms or s, a token count, or a cost in dollars."""
+    if value is None:
+        return "n/a"
+    if measure in (CostMeasure.LATENCY_P50, CostMeasure.LATENCY_P95):
+        return f"{num(value)} ms" if abs(value) < 1000 else f"{num(value / 1000)} s"
+    if measure in (CostMeasure.COST, CostMeasure.COST_TOTAL):
+        # LangSmith reports costs in US dollars.
+        return f"${num(value)}"
+    return num(value)
+
+
+def _cost_cells(cost: CostDelta) -> tuple[str, ...]:
+    if cost.delta is None:
+        change = "n/a"
+    else:
+        sign = "+" if cost.delta > 0 else "-" if cost.delta < 0 else "±"
+        change = sign + cost_value(cost.measure, abs(cost.delta))
+        change += " (new)" if cost.relative is None else f" ({cost.relative:+.0%})"
+    note = "**fails the check**" if cost.gating else "notable" if cost.notable else ""
+    return (
+        _COST_NAMES[cost.measure],
+        cost_value(cost.measure, cost.pr),
+        cost_value(cost.measure, cost.baseline),
+        change,
+        note,
+    )
+
+
+_SIGNAL_NAMES = {
+    DriftKind.ERROR_RATE: "Error rate",
+    DriftKind.EMPTY_OUTPUT: "Empty outputs",
+    DriftKind.OUTPUT_LENGTH: "Median output length",
+    DriftKind.TOOL_SILENCE: "Trials without tool calls",
+}
+
+
+def _signal_cells(signal: DriftSignal) -> tuple[str, ...]:
+    if signal.kind is DriftKind.OUTPUT_LENGTH:
+        pr_text = f"{num(signal.pr)} chars"
+        base_text = f"{num(signal.baseline)} chars"
+        change = f"×{signal.change:.2f}"
+    else:
+        pr_text = f"{pct(signal.pr, 1)} of {signal.pr_trials}"
+        base_text = f"{pct(signal.baseline, 1)} of {signal.baseline_trials}"
+        change = pp(signal.change)
+    severity = signal.severity.value
+    if signal.p is not None:
+        severity += f" (p {pvalue(signal.p)})"
+    if signal.severity is Severity.SEVERE:
+        severity = f"**{severity}**"
+    return (_SIGNAL_NAMES[signal.kind], pr_text, base_text, change, severity)
+
+
+def _beyond_parts(comparison: Comparison, name: Callable[[str], str]) -> list[str]:
+    """What moved beyond pass/fail: flagged metrics, notable costs, firing drift signals."""
+    parts = []
+    for metric in comparison.metrics:
+        if metric.verdict in (MetricVerdict.REGRESSION, MetricVerdict.IMPROVEMENT):
+            parts.append(f"{name(metric.key)} {signed(metric.delta)} ({metric.verdict.value})")
+    for cost in comparison.costs:
+        if (cost.notable or cost.gating) and cost.relative is not None:
+            parts.append(f"{_COST_NAMES[cost.measure].lower()} {cost.relative:+.0%}")
+    for signal in comparison.drift:
+        if signal.severity is not Severity.NONE:
+            parts.append(f"{_SIGNAL_NAMES[signal.kind].lower()}: {signal.severity.value}")
+    return parts
+
+
+def beyond_line(comparison: Comparison) -> str | None:
+    """One line naming what moved beyond pass/fail, for the 10-second read; None if nothing."""
+    parts = _beyond_parts(comparison, lambda key: code_span(truncate(key, MAX_METRIC_NAME)))
+    return "**Beyond pass/fail:** " + " · ".join(parts) if parts else None
 
 
 def _scenario_header(comparison: Comparison) -> tuple[str, ...]:
@@ -238,6 +390,26 @@ def build_sections(comparison: Comparison) -> dict[str, Section]:
             Verdict.WATCH,
         )
     }
+    sections["metrics"] = Section(
+        id="metrics",
+        title="Metrics",
+        header=_METRICS_HEADER,
+        rows=tuple(_metric_cells(m) for m in comparison.metrics),
+    )
+    sections["costs"] = Section(
+        id="costs",
+        title="Latency, tokens and cost",
+        header=_COSTS_HEADER,
+        rows=tuple(_cost_cells(c) for c in comparison.costs),
+    )
+    sections["signals"] = Section(
+        id="signals",
+        title="Drift signals",
+        header=_SIGNALS_HEADER,
+        rows=tuple(_signal_cells(d) for d in comparison.drift),
+        # Folded away unless a signal fires: the reader's 10 seconds go to what moved.
+        collapsed=all(d.severity is Severity.NONE for d in comparison.drift),
+    )
     sections["categories"] = Section(
         id="categories",
         title="Failure-category drift",
@@ -334,12 +506,21 @@ _COUNT_WORDS = {
 
 
 def _counts_line(comparison: Comparison) -> str:
-    """'1 hard regression · 0 soft regressions · …': every verdict, severity order."""
+    """'1 hard regression · 0 soft regressions · … — 3 wins, 2 losses, 15 ties'.
+
+    Every verdict in severity order, then the win/loss/tie tally (issue 6 §4).
+    """
     parts = []
     for verdict in sorted(Verdict, key=lambda v: v.severity):
         n = comparison.count(verdict)
         parts.append(f"{n} {_COUNT_WORDS[verdict][n != 1]}")
-    return " · ".join(parts)
+    tally = comparison.win_loss
+    return (
+        " · ".join(parts)
+        + f" — {tally.wins} win{'s' if tally.wins != 1 else ''}, "
+        + f"{tally.losses} loss{'es' if tally.losses != 1 else ''}, "
+        + f"{tally.ties} tie{'s' if tally.ties != 1 else ''}"
+    )
 
 
 def statistics_lines(comparison: Comparison) -> list[str]:
@@ -413,6 +594,7 @@ def comment_context(
             baseline_age=baseline_age(comparison.pr, comparison.baseline),
             sections=build_sections(comparison),
             statistics=statistics_lines(comparison),
+            beyond_line=beyond_line(comparison),
             trend_line=None
             if comparison.trend is None
             else render_trend_line(
@@ -581,6 +763,9 @@ def _text_comparison(comparison: Comparison) -> list[str]:
         f"{pct(agg.pr.rate, 1)} vs {pct(agg.baseline.rate, 1)} ({pp(agg.delta)}) "
         f"over {agg.scenarios} shared scenarios",
     ]
+    beyond = _beyond_parts(comparison, lambda key: plain(key, MAX_METRIC_NAME))
+    if beyond:
+        lines.append("beyond pass/fail: " + " · ".join(beyond))
     flagged = [r for r in comparison.scenarios if r.verdict is not Verdict.STABLE]
     if flagged:
         lines.append("")

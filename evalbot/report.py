@@ -15,15 +15,22 @@ from typing import Any
 from evalbot import __version__
 from evalbot.compare import compare_buckets
 from evalbot.config import parse_config
-from evalbot.errors import EvalbotError
+from evalbot.errors import EvalbotError, InputError
+from evalbot.experiment_file import measures_document, parse_measures
 from evalbot.models import (
     Aggregate,
     AggregateTest,
     Bucket,
     CategoryDrift,
     Comparison,
+    CostDelta,
+    DriftSignal,
     FetchFailed,
     Gate,
+    Levels,
+    MeanSummary,
+    Measures,
+    MetricComparison,
     NoBaseline,
     Ok,
     Outcome,
@@ -38,7 +45,7 @@ from evalbot.models import (
 )
 from evalbot.trend import trend_report
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def _experiment(bucket: Bucket) -> dict[str, Any]:
@@ -79,6 +86,9 @@ def _counts(scenario: Scenario) -> dict[str, Any]:
         "total": scenario.total,
         "unscored": scenario.unscored,
         "categories": dict(scenario.categories),
+        # Per-trial values, so `evalbot publish` recomputes metrics, costs and
+        # drift from data, as it does verdicts (issue 6 §6).
+        "measures": measures_document(scenario.measures),
     }
 
 
@@ -157,8 +167,66 @@ def _aggregate_test(test: AggregateTest) -> dict[str, Any]:
     }
 
 
+def _mean(summary: MeanSummary) -> dict[str, Any]:
+    return {"mean": summary.mean, "ci95": [summary.low, summary.high], "n": summary.n}
+
+
+def _metric(metric: MetricComparison) -> dict[str, Any]:
+    return {
+        "key": metric.key,
+        "verdict": metric.verdict.value,
+        "pr": _mean(metric.pr),
+        "baseline": _mean(metric.baseline),
+        "delta": metric.delta,
+        "p": metric.p,
+        "test": "wilcoxon_signed_rank",
+        "pairs": metric.pairs,
+        "min_effect": metric.min_effect,
+        "scenarios": [
+            {
+                "key": row.key,
+                "pr": _mean(row.pr),
+                "baseline": _mean(row.baseline),
+                "delta": row.delta,
+            }
+            for row in metric.scenarios
+        ],
+    }
+
+
+def _cost(cost: CostDelta) -> dict[str, Any]:
+    return {
+        "measure": cost.measure.value,
+        "pr": cost.pr,
+        "baseline": cost.baseline,
+        "delta": cost.delta,
+        "relative": cost.relative,
+        "notable": cost.notable,
+        "gating": cost.gating,
+    }
+
+
+def _signal(signal: DriftSignal) -> dict[str, Any]:
+    return {
+        "signal": signal.kind.value,
+        "pr": signal.pr,
+        "baseline": signal.baseline,
+        "change": signal.change,
+        "p": signal.p,
+        "severity": signal.severity.value,
+        "pr_trials": signal.pr_trials,
+        "baseline_trials": signal.baseline_trials,
+    }
+
+
+def _levels(levels: Levels) -> dict[str, float]:
+    return {"mild": levels.mild, "severe": levels.severe}
+
+
 def thresholds_dict(thresholds: Thresholds) -> dict[str, Any]:
     """Thresholds in the config file's shape."""
+    costs = thresholds.costs
+    drift = thresholds.drift
     return {
         "hard": {
             "max_p": thresholds.hard.max_p,
@@ -178,6 +246,23 @@ def thresholds_dict(thresholds: Thresholds) -> dict[str, Any]:
         "alpha": thresholds.alpha,
         "correction": thresholds.correction.value,
         "aggregate_alpha": thresholds.aggregate_alpha,
+        "sensitivity": thresholds.sensitivity.value,
+        "metrics": {
+            "min_effect": thresholds.metrics.min_effect,
+            "min_effect_by_key": dict(thresholds.metrics.by_key),
+            "max_p": thresholds.metrics.max_p,
+        },
+        "costs": {"latency": costs.latency, "tokens": costs.tokens, "cost": costs.cost},
+        "fail_on_latency_increase": costs.fail_on_latency_increase,
+        "fail_on_tokens_increase": costs.fail_on_tokens_increase,
+        "fail_on_cost_increase": costs.fail_on_cost_increase,
+        "drift": {
+            "error_rate": _levels(drift.error_rate),
+            "empty_output": _levels(drift.empty_output),
+            "output_length": _levels(drift.output_length),
+            "tool_silence": _levels(drift.tool_silence),
+            "max_p": drift.max_p,
+        },
     }
 
 
@@ -216,6 +301,10 @@ def build_report(
         "aggregate_test": None,
         "power": None,
         "trend": None,
+        "metrics": [],
+        "costs": [],
+        "drift": [],
+        "win_loss": None,
         "fetch": None if fetch is None else dict(fetch),
     }
     if isinstance(outcome, FetchFailed):
@@ -238,6 +327,11 @@ def build_report(
             report["aggregate_test"] = _aggregate_test(comparison.aggregate_test)
         if comparison.power is not None:
             report["power"] = _power(comparison.power)
+        report["metrics"] = [_metric(m) for m in comparison.metrics]
+        report["costs"] = [_cost(c) for c in comparison.costs]
+        report["drift"] = [_signal(d) for d in comparison.drift]
+        tally = comparison.win_loss
+        report["win_loss"] = {"wins": tally.wins, "losses": tally.losses, "ties": tally.ties}
         if comparison.trend is not None:
             report["trend"] = {
                 **trend_report(comparison.trend),
@@ -267,7 +361,10 @@ def _need(data: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any
     return value
 
 
-def _side(row: Any, where: str) -> tuple[int, int, int, dict[str, int]]:
+_Side = tuple[int, int, int, dict[str, int], Measures]
+
+
+def _side(row: Any, where: str) -> _Side:
     passed = _need(row, "passed", int, where)
     total = _need(row, "total", int, where)
     unscored = _need(row, "unscored", int, where)
@@ -276,12 +373,24 @@ def _side(row: Any, where: str) -> tuple[int, int, int, dict[str, int]]:
         raise ValueError(f"{where}categories: must map names to counts")
     if not 0 <= passed <= total or unscored < 0:
         raise ValueError(f"{where}: need 0 <= passed <= total")
-    return passed, total, unscored, categories
+    try:
+        measures = parse_measures(row.get("measures", {}), source=where, limit=total + unscored)
+    except InputError as exc:
+        raise ValueError(str(exc)) from None
+    return passed, total, unscored, categories, measures
 
 
-def _scenario(key: str, label: str, side: tuple[int, int, int, dict[str, int]]) -> Scenario:
-    passed, total, unscored, categories = side
-    return Scenario(key, passed, total, label=label, categories=categories, unscored=unscored)
+def _scenario(key: str, label: str, side: _Side) -> Scenario:
+    passed, total, unscored, categories, measures = side
+    return Scenario(
+        key,
+        passed,
+        total,
+        label=label,
+        categories=categories,
+        unscored=unscored,
+        measures=measures,
+    )
 
 
 def _bucket(info: Any, scenarios: dict[str, Scenario], where: str) -> Bucket:
@@ -328,7 +437,9 @@ def outcome_from_report(report: Any) -> Outcome:
         key = _need(row, "key", str, where)
         label = _need(row, "label", str, where)
         pr[key] = _scenario(key, label, _side(row.get("pr"), where + "pr."))
-        passed, total, unscored, categories = _side(row.get("baseline"), where + "baseline.")
+        passed, total, unscored, categories, measures = _side(
+            row.get("baseline"), where + "baseline."
+        )
         pooled = row.get("pooled")
         if pooled is not None:
             # The verdicts were made against the pooled window: rebuild that side.
@@ -336,7 +447,7 @@ def outcome_from_report(report: Any) -> Outcome:
             total = _need(pooled, "total", int, where + "pooled.")
             if not 0 <= passed <= total:
                 raise ValueError(f"{where}pooled: need 0 <= passed <= total")
-        base[key] = _scenario(key, label, (passed, total, unscored, categories))
+        base[key] = _scenario(key, label, (passed, total, unscored, categories, measures))
     for name, target in (("pr_only", pr), ("baseline_only", base)):
         for i, row in enumerate(_need(report, name, list, "")):
             where = f"{name}[{i}]."
@@ -354,8 +465,20 @@ def outcome_from_report(report: Any) -> Outcome:
     raw = report.get("thresholds")
     if not isinstance(raw, dict):
         raise ValueError("thresholds: must be an object")
-    statistics = {k: raw[k] for k in ("alpha", "correction") if k in raw}
-    core = {k: v for k, v in raw.items() if k not in ("alpha", "correction", "aggregate_alpha")}
+    top_level = (
+        "alpha",
+        "correction",
+        "sensitivity",
+        "metrics",
+        "costs",
+        "drift",
+        "fail_on_latency_increase",
+        "fail_on_tokens_increase",
+        "fail_on_cost_increase",
+    )
+    # Unset budgets are null in the report and absent in a config file.
+    statistics = {k: raw[k] for k in top_level if raw.get(k) is not None}
+    core = {k: v for k, v in raw.items() if k not in (*top_level, "aggregate_alpha")}
     try:
         thresholds = parse_config(
             {"thresholds": core, **statistics}, source="thresholds"

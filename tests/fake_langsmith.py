@@ -120,7 +120,8 @@ class FakeRun:
     total_cost: float | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
-    outputs: dict[str, Any] | None = None
+    # A target's answer, as LangSmith's evaluate() records a string return value.
+    outputs: dict[str, Any] | None = field(default_factory=lambda: {"output": "ok"})
     name: str = "target"
     inputs: dict[str, Any] | None = None
     prompt_cost: float | None = None

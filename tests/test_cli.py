@@ -60,7 +60,7 @@ def test_json_report() -> None:
     code, out, _ = run("compare", "--pr-file", PR, "--baseline-file", BASE, "--format", "json")
     assert code == 1
     report = json.loads(out)
-    assert report["schema_version"] == 2
+    assert report["schema_version"] == 3
     assert report["outcome"] == "ok"
     assert report["gate"] == {
         "failed": True,
@@ -68,6 +68,16 @@ def test_json_report() -> None:
         "warning": False,
     }
     hard = [s for s in report["scenarios"] if s["verdict"] == "hard_regression"]
+    measures = {side: hard[0][side].pop("measures") for side in ("pr", "baseline")}
+    assert measures["pr"]["tokens"] == [1547.0, 1606.0, 1509.0, 1628.0, 1465.0]
+    assert set(measures["baseline"]) == {
+        "scores",
+        "latency_ms",
+        "tokens",
+        "cost",
+        "output_chars",
+        "tool_calls",
+    }
     assert hard == [
         {
             "key": "refund-policy-basic",
@@ -96,6 +106,20 @@ def test_json_report() -> None:
     assert report["aggregate_test"]["method"] == "cmh"
     assert [s["key"] for s in report["pr_only"]] == ["store-hours-holiday"]
     assert [s["key"] for s in report["baseline_only"]] == ["fax-support"]
+    # Issue 6: what moved beyond pass/fail, as data.
+    assert [(m["key"], m["verdict"]) for m in report["metrics"]] == [
+        ("correctness", "regression"),
+        ("helpfulness", "stable"),
+    ]
+    assert report["metrics"][0]["test"] == "wilcoxon_signed_rank"
+    assert report["metrics"][0]["pairs"] == 26
+    costs = {c["measure"]: c for c in report["costs"]}
+    assert costs["tokens_per_trial"]["notable"] and not costs["tokens_per_trial"]["gating"]
+    assert [(d["signal"], d["severity"]) for d in report["drift"]] == [
+        ("output_length", "mild"),
+        ("tool_call_silence", "mild"),
+    ]
+    assert report["win_loss"] == {"wins": 3, "losses": 6, "ties": 17}
 
 
 def test_same_id_is_self_baseline(tmp_path: Path) -> None:

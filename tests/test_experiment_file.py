@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 
 from evalbot.errors import InputError
 from evalbot.experiment_file import bucket_to_document, load_experiment, parse_experiment
-from evalbot.models import Bucket, Scenario
+from evalbot.models import NO_MEASURES, Bucket, Measures, Scenario
 
 SCHEMA_PATH = Path(__file__).parents[1] / "evalbot" / "schemas" / "experiment.schema.json"
 
@@ -393,6 +394,13 @@ LOADER_ONLY = {
     "passed > total",
     "category count > total",
     "passed as float",
+    "latency_ms: too many values",
+    "latency_ms: more values than total",
+    "scores: too many values",
+    "output_chars: too many values",
+    "output_chars: 2.0",
+    "trial output_chars: 2.0",
+    "trial tool_calls: 2.0",
 }
 
 
@@ -424,12 +432,14 @@ def test_schema_agrees_with_loader() -> None:
             "metadata": {},
             "scenarios": {"s": {"passed": 0, "total": 0}},
         },
+        MEASURED_SCENARIO_DOC,
+        MEASURED_TRIAL_DOC,
     ]
     for doc in valid:
         parse_experiment(doc, source="pr.json")
         assert validator.is_valid(doc), doc
 
-    for case, bad, _ in INVALID_DOCS:
+    for case, bad, _ in [*INVALID_DOCS, *INVALID_MEASURES]:
         with pytest.raises(InputError):
             parse_experiment(bad, source="pr.json")
         assert validator.is_valid(bad) == (case in LOADER_ONLY), case
@@ -484,3 +494,377 @@ def test_a_trial_may_carry_several_categories() -> None:
 def test_invalid_export_fields(doc: object, part: str) -> None:
     with pytest.raises(InputError, match=re.escape(f"x.json: {part}")):
         parse_experiment(doc, source="x.json")
+
+
+# --- Per-trial measurements (issue 6) ----------------------------------------------
+
+MEASURED_TRIAL_DOC: dict[str, Any] = {
+    "name": "pr-1234",
+    "trials": [
+        {
+            "scenario": "a",
+            "passed": True,
+            "scores": {"correctness": 1, "helpfulness": 4.5},
+            "latency_ms": 1200,
+            "tokens": 812,
+            "cost": 0.0021,
+            "output_chars": 412,
+            "tool_calls": 2,
+        },
+        {"scenario": "quiet", "passed": True},
+        # An errored trial: no output, no scores, but latency and cost.
+        {"scenario": "a", "passed": False, "latency_ms": 30000.5, "cost": 0},
+        {
+            "scenario": "a",
+            "passed": True,
+            "scores": {"helpfulness": -2, "correctness": 0.25},
+            "tokens": 790.0,
+            "output_chars": 0,
+            "tool_calls": 0,
+        },
+        {"scenario": "a", "passed": True, "scores": {"tone": 3}, "latency_ms": 0},
+    ],
+}
+
+MEASURED_SCENARIO_DOC: dict[str, Any] = {
+    "name": "pr-1234",
+    "scenarios": {
+        "a": {
+            "passed": 1,
+            "total": 2,
+            "unscored": 1,
+            "scores": {"correctness": [0.9, 1, 0.4], "tone": [-1]},
+            "latency_ms": [1200, 1350.5, 0],
+            "tokens": [812, 790.0],
+            "cost": [0.0021, 0, 0.0024],
+            "output_chars": [412, 0, 388],
+            "tool_calls": [2],
+        },
+        "quiet": {"passed": 1, "total": 1},
+    },
+}
+
+EVERY_MEASURE = Measures(
+    scores={"correctness": (0.9, 1.0, 0.4), "tone": (-1.0,)},
+    latency_ms=(1200.0, 1350.5, 0.0),
+    tokens=(812.0, 790.0),
+    cost=(0.0021, 0.0, 0.0024),
+    output_chars=(412, 0, 388),
+    tool_calls=(2,),
+)
+
+
+def assert_value_types(measures: Measures) -> None:
+    """Numbers are floats (even when written as integers); counts are ints."""
+    for values in (*measures.scores.values(), measures.latency_ms, measures.tokens, measures.cost):
+        assert all(type(v) is float for v in values), values
+    for counts in (measures.output_chars, measures.tool_calls):
+        assert all(type(v) is int for v in counts), counts
+
+
+def test_trial_form_measures_accumulate_in_trial_order() -> None:
+    bucket = parse_experiment(MEASURED_TRIAL_DOC, source="pr.json")
+    a = bucket.scenarios["a"]
+    assert (a.passed, a.total) == (3, 4)
+    assert a.measures == Measures(
+        # Per key, in the order of the trials that carry it.
+        scores={"correctness": (1.0, 0.25), "helpfulness": (4.5, -2.0), "tone": (3.0,)},
+        latency_ms=(1200.0, 30000.5, 0.0),
+        tokens=(812.0, 790.0),
+        cost=(0.0021, 0.0),
+        output_chars=(412, 0),
+        tool_calls=(2, 0),
+    )
+    assert list(a.measures.scores) == ["correctness", "helpfulness", "tone"]
+    assert_value_types(a.measures)
+
+
+def test_trial_without_measures_leaves_them_absent() -> None:
+    bucket = parse_experiment(MEASURED_TRIAL_DOC, source="pr.json")
+    quiet = bucket.scenarios["quiet"]
+    assert quiet.measures == NO_MEASURES
+    assert not quiet.measures
+    # Unmeasured trials are skipped, not filled in: "a" has 4 trials but 2 tool counts.
+    assert len(bucket.scenarios["a"].measures.tool_calls) == 2
+    assert bucket.scenarios["a"].measures.tool_calls == (2, 0)
+
+
+def test_scenario_form_measures() -> None:
+    bucket = parse_experiment(MEASURED_SCENARIO_DOC, source="pr.json")
+    assert bucket.scenarios["a"] == Scenario("a", 1, 2, unscored=1, measures=EVERY_MEASURE)
+    assert_value_types(bucket.scenarios["a"].measures)
+    assert bucket.scenarios["quiet"].measures == NO_MEASURES
+    assert not bucket.scenarios["quiet"].measures
+
+
+def test_scenario_form_measures_load_from_a_file(tmp_path: Path) -> None:
+    bucket = load_doc(tmp_path, MEASURED_SCENARIO_DOC)
+    assert bucket.scenarios["a"].measures == EVERY_MEASURE
+    assert_value_types(bucket.scenarios["a"].measures)
+
+
+def test_scenario_form_arrays_may_hold_total_plus_unscored_values() -> None:
+    doc = with_change(MEASURED_SCENARIO_DOC, "scenarios.a.tool_calls", [1, 2, 3])
+    assert parse_experiment(doc, source="x").scenarios["a"].measures.tool_calls == (1, 2, 3)
+    doc = with_change(doc, "scenarios.a.scores", {"c": [0, 0, 0]})
+    assert parse_experiment(doc, source="x").scenarios["a"].measures.scores == {"c": (0, 0, 0)}
+
+
+def test_scenario_form_empty_arrays_are_no_values() -> None:
+    doc = {
+        "name": "n",
+        "scenarios": {"a": {"passed": 0, "total": 1, "latency_ms": [], "scores": {"c": []}}},
+    }
+    measures = parse_experiment(doc, source="x").scenarios["a"].measures
+    assert measures == Measures(scores={"c": ()})
+    assert measures.latency_ms == ()
+
+
+def test_measures_round_trip_exactly() -> None:
+    bucket = Bucket(
+        "main",
+        {
+            "a": Scenario("a", 1, 2, label="A", unscored=1, measures=EVERY_MEASURE),
+            "b": Scenario("b", 1, 1, measures=Measures(cost=(0.5,))),
+            "c": Scenario("c", 0, 1),
+        },
+    )
+    document = bucket_to_document(bucket)
+    assert document["scenarios"] == {
+        "a": {
+            "passed": 1,
+            "total": 2,
+            "unscored": 1,
+            "label": "A",
+            "scores": {"correctness": [0.9, 1.0, 0.4], "tone": [-1.0]},
+            "latency_ms": [1200.0, 1350.5, 0.0],
+            "tokens": [812.0, 790.0],
+            "cost": [0.0021, 0.0, 0.0024],
+            "output_chars": [412, 0, 388],
+            "tool_calls": [2],
+        },
+        # Only the non-empty measures are written.
+        "b": {"passed": 1, "total": 1, "cost": [0.5]},
+        "c": {"passed": 0, "total": 1},
+    }
+    assert parse_experiment(document, source="x") == bucket
+    again = parse_experiment(json.loads(json.dumps(document)), source="x")
+    assert again == bucket
+    assert_value_types(again.scenarios["a"].measures)
+
+
+def test_trial_form_measures_survive_export() -> None:
+    bucket = parse_experiment(MEASURED_TRIAL_DOC, source="pr.json")
+    document = json.loads(json.dumps(bucket_to_document(bucket)))
+    assert "trials" not in document
+    assert parse_experiment(document, source="again.json") == bucket
+
+
+MS = MEASURED_SCENARIO_DOC  # scenario "a": total 2 + unscored 1 = at most 3 values
+MT = MEASURED_TRIAL_DOC
+
+INVALID_MEASURES: list[tuple[str, object, str]] = [
+    (
+        "latency_ms: too many values",
+        with_change(MS, "scenarios.a.latency_ms", [1, 2, 3, 4]),
+        'scenarios["a"].latency_ms: must hold at most total + unscored (3) values, got 4',
+    ),
+    (
+        "latency_ms: more values than total",
+        with_change(MS, "scenarios.quiet.latency_ms", [1, 2]),
+        'scenarios["quiet"].latency_ms: must hold at most total + unscored (1) values, got 2',
+    ),
+    (
+        "scores: too many values",
+        with_change(MS, "scenarios.a.scores.tone", [1, 2, 3, 4]),
+        'scenarios["a"].scores["tone"]: must hold at most total + unscored (3) values, got 4',
+    ),
+    (
+        "output_chars: too many values",
+        with_change(MS, "scenarios.a.output_chars", [0, 0, 0, 0, 0]),
+        'scenarios["a"].output_chars: must hold at most total + unscored (3) values, got 5',
+    ),
+    (
+        "latency_ms: not an array",
+        with_change(MS, "scenarios.a.latency_ms", 1200),
+        'scenarios["a"].latency_ms: must be an array of per-trial values, got 1200',
+    ),
+    (
+        "cost: negative",
+        with_change(MS, "scenarios.a.cost", [0.1, -1]),
+        'scenarios["a"].cost[1]: must be a non-negative number, got -1',
+    ),
+    (
+        "tokens: bool",
+        with_change(MS, "scenarios.a.tokens", [True]),
+        'scenarios["a"].tokens[0]: must be a non-negative number, got true',
+    ),
+    (
+        "latency_ms: string",
+        with_change(MS, "scenarios.a.latency_ms", [1, "5"]),
+        'scenarios["a"].latency_ms[1]: must be a non-negative number, got "5"',
+    ),
+    (
+        "output_chars: 2.0",
+        with_change(MS, "scenarios.a.output_chars", [1, 2.0]),
+        'scenarios["a"].output_chars[1]: must be a non-negative integer, got 2.0',
+    ),
+    (
+        "output_chars: negative",
+        with_change(MS, "scenarios.a.output_chars", [-3]),
+        'scenarios["a"].output_chars[0]: must be a non-negative integer, got -3',
+    ),
+    (
+        "tool_calls: bool",
+        with_change(MS, "scenarios.a.tool_calls", [False]),
+        'scenarios["a"].tool_calls[0]: must be a non-negative integer, got false',
+    ),
+    (
+        "scores: not an object",
+        with_change(MS, "scenarios.a.scores", [0.9]),
+        'scenarios["a"].scores: must be an object of feedback key to an array of scores, '
+        "got an array",
+    ),
+    (
+        "scores: empty key",
+        with_change(MS, "scenarios.a.scores", {"": [0.9]}),
+        'scenarios["a"].scores[""]: feedback key must be a non-empty string',
+    ),
+    (
+        "scores: not an array",
+        with_change(MS, "scenarios.a.scores.tone", 0.9),
+        'scenarios["a"].scores["tone"]: must be an array of per-trial values, got 0.9',
+    ),
+    (
+        "scores: bool",
+        with_change(MS, "scenarios.a.scores.correctness", [0.9, False]),
+        'scenarios["a"].scores["correctness"][1]: must be a finite number, got false',
+    ),
+    (
+        "scores: null",
+        with_change(MS, "scenarios.a.scores.correctness", [None]),
+        'scenarios["a"].scores["correctness"][0]: must be a finite number, got null',
+    ),
+    (
+        "trial latency_ms: negative",
+        with_change(MT, "trials.2.latency_ms", -0.5),
+        "trials[2].latency_ms: must be a non-negative number, got -0.5",
+    ),
+    (
+        "trial cost: bool",
+        with_change(MT, "trials.0.cost", True),
+        "trials[0].cost: must be a non-negative number, got true",
+    ),
+    (
+        "trial tokens: string",
+        with_change(MT, "trials.0.tokens", "812"),
+        'trials[0].tokens: must be a non-negative number, got "812"',
+    ),
+    (
+        "trial output_chars: 2.0",
+        with_change(MT, "trials.0.output_chars", 2.0),
+        "trials[0].output_chars: must be a non-negative integer, got 2.0",
+    ),
+    (
+        "trial output_chars: fraction",
+        with_change(MT, "trials.0.output_chars", 1.5),
+        "trials[0].output_chars: must be a non-negative integer, got 1.5",
+    ),
+    (
+        "trial tool_calls: 2.0",
+        with_change(MT, "trials.3.tool_calls", 2.0),
+        "trials[3].tool_calls: must be a non-negative integer, got 2.0",
+    ),
+    (
+        "trial tool_calls: negative",
+        with_change(MT, "trials.3.tool_calls", -1),
+        "trials[3].tool_calls: must be a non-negative integer, got -1",
+    ),
+    (
+        "trial tool_calls: bool",
+        with_change(MT, "trials.0.tool_calls", True),
+        "trials[0].tool_calls: must be a non-negative integer, got true",
+    ),
+    (
+        "trial scores: not an object",
+        with_change(MT, "trials.0.scores", 0.9),
+        "trials[0].scores: must be an object of feedback key to score, got 0.9",
+    ),
+    (
+        "trial scores: empty key",
+        with_change(MT, "trials.0.scores", {"": 1}),
+        'trials[0].scores[""]: feedback key must be a non-empty string',
+    ),
+    (
+        "trial scores: bool",
+        with_change(MT, "trials.3.scores.correctness", True),
+        'trials[3].scores["correctness"]: must be a finite number, got true',
+    ),
+    (
+        "trial scores: array",
+        with_change(MT, "trials.3.scores.correctness", [0.5]),
+        'trials[3].scores["correctness"]: must be a finite number, got an array',
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [(d, m) for _, d, m in INVALID_MEASURES],
+    ids=[i for i, _, _ in INVALID_MEASURES],
+)
+def test_invalid_measures(tmp_path: Path, doc: object, message: str) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_experiment(doc, source="pr.json")
+    assert str(exc.value) == f"pr.json: {message}"
+    path = write(tmp_path, json.dumps(doc))
+    with pytest.raises(InputError) as exc:
+        load_experiment(path)
+    assert str(exc.value) == f"{path}: {message}"
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        (
+            with_change(MT, "trials.0.latency_ms", math.nan),
+            "trials[0].latency_ms: must be a non-negative number, got NaN",
+        ),
+        (
+            with_change(MS, "scenarios.a.cost", [math.inf]),
+            'scenarios["a"].cost[0]: must be a non-negative number, got Infinity',
+        ),
+        (
+            with_change(MT, "trials.0.scores.correctness", -math.inf),
+            'trials[0].scores["correctness"]: must be a finite number, got -Infinity',
+        ),
+        (
+            # An integer too large for a float.
+            with_change(MS, "scenarios.a.tokens", [10**400]),
+            'scenarios["a"].tokens[0]: must be a non-negative number, got 1' + "0" * 55 + "…0",
+        ),
+    ],
+    ids=["nan", "infinity", "minus-infinity-score", "huge-int"],
+)
+def test_non_finite_measures_are_rejected_by_the_parser(doc: object, message: str) -> None:
+    # load_experiment rejects these while decoding JSON; parse_experiment may be
+    # handed them directly, and must not let them through either.
+    with pytest.raises(InputError) as exc:
+        parse_experiment(doc, source="pr.json")
+    assert str(exc.value) == f"pr.json: {message}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"name": "n", "trials": [{"scenario": "a", "passed": true, "latency_ms": NaN}]}',
+        '{"name": "n", "scenarios": {"a": {"passed": 0, "total": 1, "cost": [Infinity]}}}',
+        '{"name": "n", "trials": [{"scenario": "a", "passed": true, "scores": {"c": 1e999}}]}',
+    ],
+    ids=["nan", "infinity", "overflow"],
+)
+def test_non_finite_measures_are_rejected_when_loading(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as exc:
+        load_experiment(path)
+    assert_one_line_error(exc, str(path), "not valid JSON (")

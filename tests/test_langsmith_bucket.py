@@ -9,6 +9,7 @@ import pytest
 
 from evalbot.errors import InputError
 from evalbot.langsmith_bucket import (
+    OUTPUT_KEYS,
     TARGET_ERROR,
     BucketRules,
     ExperimentInfo,
@@ -17,7 +18,7 @@ from evalbot.langsmith_bucket import (
     bucket_runs,
     infer_pass_keys,
 )
-from evalbot.models import Bucket
+from evalbot.models import NO_MEASURES, Bucket, Measures
 
 PASS = "correct"
 CATEGORY = "failure_mode"
@@ -42,26 +43,40 @@ def cat(values: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
+_ABSENT: Any = object()
+
+
 def run(
     example_id: str | None,
     score: float | None = 1.0,
     *,
     error: str | None = None,
     stats: Mapping[str, Any] | None = None,
+    start_time: Any = "2024-05-01T10:00:00",
+    end_time: Any = "2024-05-01T10:00:02",
+    total_tokens: Any = 120,
+    total_cost: Any = 0.001,
+    outputs: Any = _ABSENT,
 ) -> dict[str, Any]:
-    """A root run as POST /runs/query returns it; ``score`` fills the PASS key."""
+    """A root run as POST /runs/query returns it; ``score`` fills the PASS key.
+
+    ``outputs`` is left out of the run unless given (as when it is not selected).
+    """
     feedback = dict(stats) if stats is not None else {PASS: fb(score)}
-    return {
+    data = {
         "id": f"run-{next(_counter)}",
         "reference_example_id": example_id,
         "status": "error" if error else "success",
         "error": error,
-        "start_time": "2024-05-01T10:00:00",
-        "end_time": "2024-05-01T10:00:02",
+        "start_time": start_time,
+        "end_time": end_time,
         "feedback_stats": feedback,
-        "total_tokens": 120,
-        "total_cost": 0.001,
+        "total_tokens": total_tokens,
+        "total_cost": total_cost,
     }
+    if outputs is not _ABSENT:
+        data["outputs"] = outputs
+    return data
 
 
 def example(
@@ -616,3 +631,308 @@ def test_bucket_defaults_without_experiment_details() -> None:
     b = bucket([run("ex-1")], info=ExperimentInfo(name="bare"))
     assert (b.name, b.id, b.url, b.started_at) == ("bare", None, None, None)
     assert dict(b.metadata) == {}
+
+
+# --- measures (rules 5-8, issue 6 §1-§3) ---
+
+
+def measures(*runs: dict[str, Any], **rules: Any) -> Measures:
+    """The measures of scenario ex-1 built from ``runs``."""
+    return bucket(list(runs), **rules).scenarios["ex-1"].measures
+
+
+def test_default_run_measures_latency_tokens_and_cost() -> None:
+    m = measures(run("ex-1"))
+    assert m == Measures(latency_ms=(2000.0,), tokens=(120.0,), cost=(0.001,))
+
+
+def test_run_without_any_measurement_has_empty_measures() -> None:
+    m = measures(run("ex-1", start_time=None, total_tokens=None, total_cost=None))
+    assert m == NO_MEASURES
+    assert not m
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        ("2024-05-01T10:00:00", "2024-05-01T10:00:02", (2000.0,)),
+        ("2024-05-01T10:00:00.123456", "2024-05-01T10:00:01.500000", (1376.544,)),
+        ("2024-05-01T10:00:00Z", "2024-05-01T10:00:00.250Z", (250.0,)),
+        ("2024-05-01T10:00:00+00:00", "2024-05-01T10:00:01.5+00:00", (1500.0,)),
+        # A naive time is UTC, so it mixes with an explicit offset.
+        ("2024-05-01T12:00:00+02:00", "2024-05-01T10:00:03", (3000.0,)),
+        ("2024-05-01T10:00:00", "2024-05-01T10:00:01Z", (1000.0,)),
+        ("2024-05-01T23:59:59.5", "2024-05-02T00:00:00.5", (1000.0,)),
+        ("2024-05-01T10:00:00", "2024-05-01T10:00:00", (0.0,)),
+    ],
+)
+def test_latency_is_end_minus_start_in_ms(start: str, end: str, expected: tuple[float]) -> None:
+    assert measures(run("ex-1", start_time=start, end_time=end)).latency_ms == expected
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        ("2024-05-01T10:00:00", None),  # still running / not reported
+        (None, "2024-05-01T10:00:02"),
+        ("2024-05-01T10:00:02", "2024-05-01T10:00:01"),  # negative
+        ("2024-05-01T10:00:00", "yesterday"),
+        ("2024-05-01T10:00:00", ""),
+        (1714557600, 1714557602),  # not ISO 8601 text
+    ],
+)
+def test_latency_absent_when_times_missing_invalid_or_negative(start: Any, end: Any) -> None:
+    m = measures(run("ex-1", start_time=start, end_time=end))
+    assert m.latency_ms == ()
+    # The run's other measures are unaffected.
+    assert (m.tokens, m.cost) == ((120.0,), (0.001,))
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (120, (120.0,)),
+        (0, (0.0,)),
+        (12.5, (12.5,)),
+        (-1, ()),
+        (True, ()),
+        ("120", ()),
+        (None, ()),
+        (float("nan"), ()),
+        (float("inf"), ()),
+    ],
+)
+def test_tokens_only_when_non_negative_number(value: Any, expected: tuple[float, ...]) -> None:
+    assert measures(run("ex-1", total_tokens=value)).tokens == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (0.001, (0.001,)),
+        (0, (0.0,)),
+        (2, (2.0,)),
+        ("0.000123", (0.000123,)),
+        ("0", (0.0,)),
+        ("1e-5", (1e-05,)),
+        (-0.5, ()),
+        ("-0.1", ()),
+        ("abc", ()),
+        ("", ()),
+        ("nan", ()),
+        ("inf", ()),
+        (float("nan"), ()),
+        (True, ()),
+        (None, ()),
+        ({"usd": 1}, ()),
+    ],
+)
+def test_cost_from_number_or_decimal_string(value: Any, expected: tuple[float, ...]) -> None:
+    assert measures(run("ex-1", total_cost=value)).cost == expected
+
+
+def test_errored_unscored_and_scored_runs_all_cost_time_and_money() -> None:
+    m = measures(
+        run(
+            "ex-1", error="boom", end_time="2024-05-01T10:00:01", total_tokens=10, total_cost="0.1"
+        ),
+        run("ex-1", stats={}, end_time="2024-05-01T10:00:03", total_tokens=30, total_cost=0.3),
+        run("ex-1", 0.0, end_time="2024-05-01T10:00:05", total_tokens=50, total_cost=0.5),
+    )
+    assert m.latency_ms == (1000.0, 3000.0, 5000.0)
+    assert m.tokens == (10.0, 30.0, 50.0)
+    assert m.cost == (0.1, 0.3, 0.5)
+
+
+def test_scores_for_numeric_keys_except_pass_and_category_keys() -> None:
+    stats = {
+        PASS: fb(1.0),
+        "style": fb(0.5),
+        "helpfulness": fb(4),
+        CATEGORY: {**cat({"refusal": 1}), "avg": 0.7},  # numeric, but the category key
+        "pending": fb(None),
+        "flag": {"n": 1, "avg": True},
+        "textual": {"n": 1, "avg": "0.5"},
+        "broken": fb(float("nan")),
+        "not_stats": 0.9,
+    }
+    m = measures(run("ex-1", stats=stats), category_key=CATEGORY)
+    assert dict(m.scores) == {"style": (0.5,), "helpfulness": (4.0,)}
+
+
+def test_category_key_is_a_score_when_not_configured_as_category() -> None:
+    stats = {PASS: fb(1.0), CATEGORY: {**cat({"refusal": 1}), "avg": 0.7}}
+    assert dict(measures(run("ex-1", stats=stats)).scores) == {CATEGORY: (0.7,)}
+
+
+def test_every_pass_key_is_excluded_from_scores() -> None:
+    stats = {"correct": fb(1.0), "grounded": fb(0.0), "style": fb(0.25)}
+    m = measures(run("ex-1", stats=stats), pass_keys=("correct", "grounded"))
+    assert dict(m.scores) == {"style": (0.25,)}
+
+
+def test_scores_from_errored_and_unscored_runs_too() -> None:
+    m = measures(
+        run("ex-1", error="boom", stats={"style": fb(0.2)}),
+        run("ex-1", stats={"style": fb(0.4), "tone": fb(1.0)}),  # no PASS: unscored
+        run("ex-1", stats={PASS: fb(None, errors=1), "style": fb(0.6)}),  # unscored
+        run("ex-1", stats={PASS: fb(1.0), "style": fb(0.8)}),
+        run("ex-1", error="boom", stats={}),
+    )
+    assert dict(m.scores) == {"style": (0.2, 0.4, 0.6, 0.8), "tone": (1.0,)}
+
+
+def test_errored_run_counts_latency_but_has_no_output_facts() -> None:
+    outputs = {"output": "partial answer", "tool_calls": [{"name": "search"}]}
+    m = measures(run("ex-1", error="ValueError: boom", outputs=outputs))
+    assert m == Measures(latency_ms=(2000.0,), tokens=(120.0,), cost=(0.001,))
+    assert (m.output_chars, m.tool_calls) == ((), ())
+
+
+def test_run_without_outputs_field_has_no_output_facts() -> None:
+    m = measures(run("ex-1"))
+    assert (m.output_chars, m.tool_calls) == ((), ())
+
+
+@pytest.mark.parametrize("key", OUTPUT_KEYS)
+def test_output_text_under_each_output_key(key: str) -> None:
+    outputs = {"other": "not this one", key: "four"}
+    assert measures(run("ex-1", outputs=outputs)).output_chars == (4,)
+
+
+def test_output_keys_order() -> None:
+    assert OUTPUT_KEYS == ("output", "answer", "response", "content", "text", "result")
+
+
+@pytest.mark.parametrize(
+    ("outputs", "expected"),
+    [
+        # (a) a string output is its own text; None and {} are empty outputs.
+        ("hello", (5,)),
+        ("", (0,)),
+        (None, (0,)),
+        ({}, (0,)),
+        # (b) the first output key (in OUTPUT_KEYS order) holding a string.
+        ({"result": "r", "answer": "ab", "output": 3}, (2,)),
+        ({"text": "", "summary": "abc"}, (0,)),
+        # ... before any chat message under an earlier key.
+        ({"output": {"content": "a long message"}, "text": "abc"}, (3,)),
+        # (c) the string content of a chat message under an output key.
+        ({"output": {"role": "assistant", "content": "hi there"}}, (8,)),
+        ({"output": {"content": [{"type": "text"}]}, "response": {"content": "abc"}}, (3,)),
+        # (d) the string content of the last message.
+        ({"messages": [{"content": "question?"}, {"content": "answer!"}]}, (7,)),
+        ({"messages": [{"content": "q"}, {"content": "a"}], "output": {"content": "abcd"}}, (4,)),
+        # (e) else the first string value.
+        ({"messages": [{"content": [{"type": "text"}]}], "note": "abcde"}, (5,)),
+        ({"messages": [{"content": "x"}, "not a message"], "note": "abcde"}, (5,)),
+        ({"n": 3, "summary": "abcdef", "other": "x"}, (6,)),
+        ({"output": {"content": None}, "label": "ab"}, (2,)),
+        # nothing to find: no output_chars at all.
+        ({"n": 3, "items": ["a"]}, ()),
+        ({"messages": []}, ()),
+        ({"output": {"content": 5}}, ()),
+        (["a", "list"], ()),
+        (42, ()),
+    ],
+)
+def test_output_text_rules(outputs: Any, expected: tuple[int, ...]) -> None:
+    assert measures(run("ex-1", outputs=outputs)).output_chars == expected
+
+
+CALL = {"name": "search", "args": {"q": "x"}, "id": "call-1"}
+
+
+@pytest.mark.parametrize(
+    ("outputs", "expected"),
+    [
+        ({"output": "x", "tool_calls": [CALL, CALL]}, (2,)),
+        ({"output": "x", "tool_calls": []}, (0,)),
+        ({"content": "", "additional_kwargs": {"tool_calls": [CALL]}}, (1,)),
+        ({"output": {"content": "", "tool_calls": [CALL]}}, (1,)),
+        ({"output": {"content": "", "additional_kwargs": {"tool_calls": [CALL, CALL]}}}, (2,)),
+        # LangChain keeps the same calls in both places: never added up.
+        (
+            {
+                "output": {
+                    "content": "",
+                    "tool_calls": [CALL],
+                    "additional_kwargs": {"tool_calls": [CALL]},
+                }
+            },
+            (1,),
+        ),
+        # The first output-key dict that carries tool calls.
+        ({"output": {"content": "a"}, "result": {"tool_calls": [CALL, CALL, CALL]}}, (3,)),
+        # outputs itself before a message under an output key, before the messages.
+        ({"tool_calls": [CALL], "output": {"tool_calls": [CALL, CALL]}}, (1,)),
+        ({"tool_calls": [CALL], "messages": [{"tool_calls": [CALL, CALL]}]}, (1,)),
+        ({"output": {"tool_calls": []}, "messages": [{"tool_calls": [CALL, CALL]}]}, (0,)),
+        # Summed over every message that has a list (tool messages have none).
+        (
+            {
+                "messages": [
+                    {"type": "human", "content": "q"},
+                    {"type": "ai", "content": "", "tool_calls": [CALL, CALL]},
+                    {"type": "tool", "content": "result"},
+                    {"type": "ai", "content": "", "additional_kwargs": {"tool_calls": [CALL]}},
+                    {"type": "ai", "content": "done", "tool_calls": []},
+                ]
+            },
+            (3,),
+        ),
+        ({"messages": [{"content": "q"}, {"content": "done", "tool_calls": []}]}, (0,)),
+        # No tool-call list anywhere: unknown, not zero.
+        ({"output": "x"}, ()),
+        ({"messages": [{"content": "q"}, {"content": "a"}]}, ()),
+        ({"output": "x", "tool_calls": None}, ()),
+        ({"output": "x", "tool_calls": "3"}, ()),
+        ({"output": "x", "additional_kwargs": {"tool_calls": None}}, ()),
+        ({"output": "x", "extra": {"tool_calls": [CALL]}}, ()),
+        ({"messages": [["tool_calls"], {"content": "a"}]}, ()),
+        ("plain text", ()),
+        (None, ()),
+        ({}, ()),
+    ],
+)
+def test_tool_calls_only_when_outputs_carry_them(outputs: Any, expected: tuple[int, ...]) -> None:
+    assert measures(run("ex-1", outputs=outputs)).tool_calls == expected
+
+
+def test_measures_keep_run_order_within_each_scenario() -> None:
+    exs = examples_of(
+        example("ex-1", metadata={"s": "one"}),
+        example("ex-2", metadata={"s": "one"}),
+        example("ex-3", metadata={"s": "two"}),
+    )
+    runs = [
+        run("ex-2", stats={PASS: fb(1.0), "style": fb(0.9)}, total_tokens=9, outputs="nine....."),
+        run("ex-3", stats={PASS: fb(1.0), "style": fb(0.1)}, total_tokens=1, outputs="x"),
+        run("ex-1", stats={PASS: fb(0.0), "style": fb(0.3)}, total_tokens=3, outputs="thr"),
+        run(None, stats={PASS: fb(1.0), "style": fb(0.5)}, total_tokens=5, outputs="five!"),
+        run("ex-1", error="boom", total_tokens=None, total_cost="0.7", outputs="ignored"),
+        run(
+            "ex-2",
+            stats={},
+            total_tokens=2,
+            end_time=None,
+            outputs={"output": "", "tool_calls": [CALL]},
+        ),
+    ]
+    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.s"))
+    one, two = b.scenarios["one"].measures, b.scenarios["two"].measures
+    assert one == Measures(
+        scores={"style": (0.9, 0.3)},
+        latency_ms=(2000.0, 2000.0, 2000.0),
+        tokens=(9.0, 3.0, 2.0),
+        cost=(0.001, 0.001, 0.7, 0.001),
+        output_chars=(9, 3, 0),
+        tool_calls=(1,),
+    )
+    assert two == Measures(
+        scores={"style": (0.1,)},
+        latency_ms=(2000.0,),
+        tokens=(1.0,),
+        cost=(0.001,),
+        output_chars=(1,),
+    )

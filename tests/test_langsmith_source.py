@@ -1019,7 +1019,14 @@ def test_evaluator_errors_target_errors_and_partial_runs(world: World) -> None:
     rows = by_label(report)
     # No scored trial left for s0: no data, not a regression.
     assert rows["s0"]["verdict"] == "insufficient_data"
-    assert rows["s0"]["pr"] == {"passed": 0, "total": 0, "unscored": 3, "categories": {}}
+    assert {k: v for k, v in rows["s0"]["pr"].items() if k != "measures"} == {
+        "passed": 0,
+        "total": 0,
+        "unscored": 3,
+        "categories": {},
+    }
+    # Unscored trials still ran: their latency and output are measured.
+    assert rows["s0"]["pr"]["measures"] == {"latency_ms": [500.0] * 3, "output_chars": [2] * 3}
     assert rows["s1"]["pr"]["categories"] == {"target_error": 1}
     assert rows["s1"]["pr"]["total"] == 3 and rows["s1"]["pr"]["passed"] == 2
     assert rows["s2"]["pr"]["categories"] == {"target_error": 1, "timeout": 1}

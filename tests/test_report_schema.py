@@ -126,6 +126,10 @@ def test_ok_report_has_rows_of_every_list(reports: dict[str, Report]) -> None:
     ok = reports["ok"]
     for key in ("scenarios", "pr_only", "baseline_only", "failure_categories"):
         assert ok[key], key
+    # ...and every issue 6 section, so their row schemas are exercised too.
+    for key in ("metrics", "costs", "drift"):
+        assert ok[key], key
+    assert ok["scenarios"][0]["pr"]["measures"]["latency_ms"]
     assert ok["counts"]["hard_regression"] > 0
 
 
