@@ -23,6 +23,7 @@ import io
 import json
 from collections.abc import Iterable, Mapping, Sequence
 
+from evalbot import stats
 from evalbot.metrics import metric_keys, scenario_figures
 from evalbot.models import Bucket, Comparison, CostMeasure, Scenario
 
@@ -50,15 +51,17 @@ def _categories(scenario: Scenario) -> str:
 
 
 def _metric_mean(scenario: Scenario | None, key: str) -> float | None:
+    # The same mean (math.fsum) as the report's and the comment's, to the last digit.
     values = () if scenario is None else scenario.measures.scores.get(key, ())
-    return sum(values) / len(values) if values else None
+    return stats.mean_interval(values)[0]
 
 
 def _write(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     buffer = io.StringIO()
-    # lineterminator "\n": the csv module's default "\r\n" is for Windows tools;
-    # Python's csv reader and spreadsheets accept both.
-    writer = csv.writer(buffer, lineterminator="\n")
+    # The default "\r\n" terminator (RFC 4180) also makes the writer quote a
+    # field holding a bare "\r": with "\n" alone, Python before 3.11.9 / 3.12.3
+    # (gh-67044) leaves it unquoted and the row splits when read back.
+    writer = csv.writer(buffer)
     writer.writerow(header)
     writer.writerows(rows)
     return buffer.getvalue()
@@ -141,7 +144,11 @@ def comparison_csv(comparison: Comparison) -> str:
         "q",
         *(f"delta_score:{k}" for k in keys),
     ]
-    runs = number_cell(len(comparison.history) + 1)
+
+    def runs(key: str) -> str:
+        # The runs whose counts were pooled for this scenario: the latest
+        # baseline and each history run that has it.
+        return number_cell(1 + sum(1 for older in comparison.history if key in older.scenarios))
 
     def row(
         key: str,
@@ -149,7 +156,9 @@ def comparison_csv(comparison: Comparison) -> str:
         verdict: str,
         pr: Scenario | None,
         baseline: Scenario | None,
-        stats: Mapping[str, str],
+        tests: Mapping[str, str],
+        *,
+        pooled: bool = False,
     ) -> list[str]:
         pr_side, base_side = _side(pr, keys), _side(baseline, keys)
         deltas = []
@@ -162,11 +171,11 @@ def comparison_csv(comparison: Comparison) -> str:
             verdict,
             *(pr_side.get(c, "") for c in side_columns),
             *(base_side.get(c, "") for c in side_columns),
-            runs if baseline is not None else "",
-            stats.get("delta", ""),
-            stats.get("p_worse", ""),
-            stats.get("p_better", ""),
-            stats.get("q", ""),
+            "" if baseline is None else runs(key) if pooled else "1",
+            tests.get("delta", ""),
+            tests.get("p_worse", ""),
+            tests.get("p_better", ""),
+            tests.get("q", ""),
             *deltas,
         ]
 
@@ -183,13 +192,13 @@ def comparison_csv(comparison: Comparison) -> str:
             unscored=r.baseline.unscored,
             measures=r.baseline.measures,
         )
-        stats = {
+        tests = {
             "delta": number_cell(r.delta),
             "p_worse": number_cell(float(r.p_worse)),
             "p_better": number_cell(float(r.p_better)),
             "q": number_cell(r.q),
         }
-        rows.append(row(r.key, r.label, r.verdict.value, r.pr, shown, stats))
+        rows.append(row(r.key, r.label, r.verdict.value, r.pr, shown, tests, pooled=True))
     for s in comparison.pr_only:
         rows.append(row(s.key, s.label, "pr_only", s, None, {}))
     for s in comparison.baseline_only:

@@ -24,14 +24,16 @@ Choices, and why:
   increase and gate only when a ``fail_on_*_increase`` setting is configured.
 - **Drift signals** compare the scenarios present on both sides. Rates (errors,
   empty outputs, tool-call silence) use the one-sided Fisher test that the PR
-  has more of them; output length uses the Wilcoxon test on per-scenario
-  median lengths. A signal is ``mild``/``severe`` only when its change passes
-  the level *and* its test has p <= ``drift.max_p``, so a single unlucky
-  trial is not "drift".
+  has more of them (a two-proportion z-test beyond 2,000 trials, where the
+  exact sums get slow and the approximation is excellent); output length
+  uses the Wilcoxon test on per-scenario median lengths. A signal is
+  ``mild``/``severe`` only when its change passes the level *and* its test
+  has p <= ``drift.max_p``, so a single unlucky trial is not "drift".
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from evalbot import stats
@@ -272,8 +274,7 @@ def _rate_signal(
         # No trials, or not one hit on either side: nothing to report.
         return None
     pr_rate, base_rate = pr_hits / pr_n, base_hits / base_n
-    # "More hits on the PR" is "fewer non-hits": Fisher's one-sided test on the complement.
-    p = float(stats.fisher_worse(pr_n - pr_hits, pr_n, base_n - base_hits, base_n))
+    p = _more_hits_p(pr_hits, pr_n, base_hits, base_n)
     change = pr_rate - base_rate
     return DriftSignal(
         kind=kind,
@@ -285,6 +286,26 @@ def _rate_signal(
         pr_trials=pr_n,
         baseline_trials=base_n,
     )
+
+
+# Above this many trials in all, exact Fisher sums over huge binomial
+# coefficients (seconds per table at 100,000 trials); the normal approximation
+# is excellent there.
+EXACT_LIMIT = 2000
+
+
+def _more_hits_p(pr_hits: int, pr_n: int, base_hits: int, base_n: int) -> float:
+    """One-sided p that the PR's hit rate is above the baseline's."""
+    if pr_n + base_n <= EXACT_LIMIT:
+        # "More hits on the PR" is "fewer non-hits": Fisher's left tail on the complement.
+        return float(stats.fisher_worse(pr_n - pr_hits, pr_n, base_n - base_hits, base_n))
+    # Two-proportion z-test with the pooled rate.
+    pooled = (pr_hits + base_hits) / (pr_n + base_n)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / pr_n + 1 / base_n))
+    if spread == 0:
+        return 1.0
+    z = (pr_hits / pr_n - base_hits / base_n) / spread
+    return 0.5 * math.erfc(z / math.sqrt(2))
 
 
 def _shared(pr: Bucket, baseline: Bucket) -> list[tuple[Scenario, Scenario]]:

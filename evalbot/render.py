@@ -287,6 +287,8 @@ def cost_value(measure: CostMeasure, value: float | None) -> str:
 def _cost_cells(cost: CostDelta) -> tuple[str, ...]:
     if cost.delta is None:
         change = "n/a"
+    elif cost.delta == 0:
+        change = "±0"
     else:
         sign = "+" if cost.delta > 0 else "-" if cost.delta < 0 else "±"
         change = sign + cost_value(cost.measure, abs(cost.delta))

@@ -12,9 +12,11 @@ from evalbot.errors import InputError
 from evalbot.experiment_file import load_experiment
 from evalbot.models import (
     Bucket,
+    CostThresholds,
     FailOn,
     FetchFailed,
     NoBaseline,
+    Measures,
     Ok,
     OnFetchFailure,
     Outcome,
@@ -346,3 +348,98 @@ def test_twenty_thousand_scenarios_with_history_and_trend_fit() -> None:
     assert "**Trend on `base`** (last 4 runs)" in body  # no branch: the experiment name
     assert "Baseline pooled over 4 runs of the base branch." in body
     assert "| Scenario | PR | Baseline (4 runs) | Δ | p |" in body
+
+
+# --- issue 6: beyond pass/fail --------------------------------------------------------------
+
+
+def _measured(
+    name: str,
+    *,
+    score: float,
+    latency: float,
+    cost: float,
+    chars: int,
+    calls: int,
+    errors: int,
+    n: int = 8,
+) -> Bucket:
+    """Eight scenarios of n trials, every measure set; ``errors`` target errors per scenario."""
+    scenarios = {}
+    for i in range(8):
+        key = f"s{i}"
+        scenarios[key] = Scenario(
+            key=key,
+            passed=n - errors,
+            total=n,
+            categories={"target_error": errors} if errors else {},
+            measures=Measures(
+                scores={
+                    "correctness": tuple(score - i / 100 + j / 1000 for j in range(n)),
+                    "tone`@team": tuple(4.0 for _ in range(n)),
+                },
+                latency_ms=tuple(latency * (1 + j / 10) for j in range(n)),
+                tokens=tuple(1000.0 for _ in range(n)),
+                cost=tuple(cost for _ in range(n)),
+                output_chars=tuple(0 if errors and j < errors else chars for j in range(n)),
+                tool_calls=tuple(0 if calls == 0 and j % 2 else 1 for j in range(n)),
+            ),
+        )
+    return Bucket(name=name, scenarios=scenarios)
+
+
+def beyond_outcome() -> Ok:
+    """Every issue 6 section at once: a metric regression, a failing cost budget, all signals."""
+    pr = _measured("pr", score=0.7, latency=3000, cost=0.004, chars=200, calls=0, errors=3)
+    base = _measured("main", score=0.9, latency=2000, cost=0.002, chars=800, calls=1, errors=0)
+    thresholds = Thresholds(costs=CostThresholds(fail_on_cost_increase=0.5))
+    return Ok(compare_buckets(pr, base, thresholds))
+
+
+def test_golden_beyond_pass_fail() -> None:
+    body = render(beyond_outcome())
+    for text in (
+        "**Beyond pass/fail:**",
+        "### Metrics (2)",
+        "### Latency, tokens and cost (5)",
+        "### Drift signals (4)",
+        "**fails the check**",
+        "cost per trial up 100% (fail_on_cost_increase: 0.5)",
+    ):
+        assert text in body, text
+    # A feedback key is users' text: a code span (GitHub links no mention inside one),
+    # widened past the key's own backtick so the cell is not broken.
+    assert "| ``tone`@team`` |" in body
+    assert body.count("@team") == 1
+    assert_golden("beyond.md", body)
+
+
+def test_twenty_thousand_scenarios_with_every_measure_fit() -> None:
+    """Issue 6: metric, cost and drift sections must not break the size limit."""
+    big = big_outcome(20_000, name_len=100).comparison
+
+    def measured(bucket: Bucket, shift: float) -> Bucket:
+        keys = [f"metric-{k:02d}-" + "m" * 200 for k in range(30)]
+        return Bucket(
+            name=bucket.name,
+            scenarios={
+                key: Scenario(
+                    key=key,
+                    passed=s.passed,
+                    total=s.total,
+                    categories=s.categories,
+                    measures=Measures(
+                        scores={k: (0.9 - shift, 0.8 - shift) for k in keys},
+                        latency_ms=(1000.0 + 500 * shift, 2000.0),
+                        output_chars=(0 if shift else 300, 300),
+                    ),
+                )
+                for key, s in bucket.scenarios.items()
+            },
+        )
+
+    outcome = Ok(compare_buckets(measured(big.pr, 0.1), measured(big.baseline, 0), Thresholds()))
+    body = render(outcome)
+    assert len(body) <= GITHUB_COMMENT_LIMIT
+    assert "### Hard regressions (5000)" in body
+    assert "Metrics (30)" in body and "Drift signals" in body
