@@ -214,7 +214,9 @@ def sensitivity_preset(level: Sensitivity) -> Thresholds:
 
 
 def _non_negative(value: object, *, name: str) -> float:
-    return _number(value, name=name, low=0.0, high=1e9, low_open=False)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1e9:
+        raise InputError(f"{name}: must be a number at least 0; got {value!r}")
+    return float(value)
 
 
 def _relative_increase(value: object, *, name: str) -> float:
@@ -323,8 +325,10 @@ def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None =
         data = {}
     try:
         raw = _mapping(data, name="top level", allowed=dict.fromkeys(_TOP_KEYS))
-        if sensitivity is None and "sensitivity" in raw:
-            sensitivity = parse_enum(Sensitivity, raw["sensitivity"], name="sensitivity")
+        if "sensitivity" in raw:
+            # Validated even when a flag overrides it: a typo is never silently ignored.
+            in_file = parse_enum(Sensitivity, raw["sensitivity"], name="sensitivity")
+            sensitivity = sensitivity or in_file
         base = sensitivity_preset(sensitivity or Sensitivity.NORMAL)
         updates: dict[str, Any] = {"thresholds": base}
         if "fail_on" in raw:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from fractions import Fraction
 
 from evalbot import stats
 from evalbot.models import (
@@ -59,6 +60,26 @@ from evalbot.models import (
 
 # The category a source gives a trial whose target raised (langsmith_bucket rule 2).
 TARGET_ERROR = "target_error"
+
+
+def at_least(value: float | Fraction, level: float) -> bool:
+    """``value >= level`` as the user means it (issue 6 review: boundaries).
+
+    Counts give exact Fractions, compared with the level as the decimal the
+    user wrote (a 35/100 vs 20/100 rise is exactly 0.15). Float arithmetic
+    (0.35 - 0.2 = 0.1499…) is given a relative 1e-9 of slack, far below any
+    meaningful difference, so a change exactly at a threshold reaches it.
+    """
+    if isinstance(value, Fraction):
+        return value >= Fraction(str(level))
+    return value >= level - 1e-9 * max(1.0, abs(level))
+
+
+def at_most(value: float | Fraction, level: float) -> bool:
+    """``value <= level``, with the same exactness rules as ``at_least``."""
+    if isinstance(value, Fraction):
+        return value <= Fraction(str(level))
+    return value <= level + 1e-9 * max(1.0, abs(level))
 
 
 def summarize(values: Sequence[float]) -> MeanSummary:
@@ -128,7 +149,7 @@ def _compare_metric(
     delta = pr_summary.mean - base_summary.mean
     p = stats.wilcoxon_signed_rank([a - b for a, b in zip(pr_means, base_means, strict=True)])
     verdict = MetricVerdict.STABLE
-    if p is not None and p <= thresholds.max_p and abs(delta) >= min_effect and delta:
+    if p is not None and p <= thresholds.max_p and at_least(abs(delta), min_effect) and delta:
         verdict = MetricVerdict.REGRESSION if delta < 0 else MetricVerdict.IMPROVEMENT
     return MetricComparison(
         key=key,
@@ -225,12 +246,12 @@ def compare_costs(
         notable = (
             delta is not None
             and delta > 0
-            and (relative is None or relative >= _notable_at(measure, thresholds))
+            and (relative is None or at_least(relative, _notable_at(measure, thresholds)))
         )
         fail_at = _gating_at(measure, thresholds)
         # An increase "from nothing" (relative None) never gates: a baseline
         # whose source reported no cost says nothing about a budget.
-        gating = fail_at is not None and relative is not None and relative >= fail_at
+        gating = fail_at is not None and relative is not None and at_least(relative, fail_at)
         out.append(
             CostDelta(
                 measure=measure,
@@ -249,17 +270,14 @@ def compare_costs(
 
 
 def _severity(
-    change: float, levels: Levels, p: float | None, max_p: float, *, ratio: bool
+    change: float | Fraction, levels: Levels, p: float | None, max_p: float, *, ratio: bool
 ) -> Severity:
     if p is None or p > max_p:
         return Severity.NONE
-    if ratio:
-        if change <= levels.severe:
-            return Severity.SEVERE
-        return Severity.MILD if change <= levels.mild else Severity.NONE
-    if change >= levels.severe:
+    reaches = at_most if ratio else at_least
+    if reaches(change, levels.severe):
         return Severity.SEVERE
-    return Severity.MILD if change >= levels.mild else Severity.NONE
+    return Severity.MILD if reaches(change, levels.mild) else Severity.NONE
 
 
 def _rate_signal(
@@ -273,14 +291,14 @@ def _rate_signal(
     if not pr_n or not base_n or not (pr_hits or base_hits):
         # No trials, or not one hit on either side: nothing to report.
         return None
-    pr_rate, base_rate = pr_hits / pr_n, base_hits / base_n
     p = _more_hits_p(pr_hits, pr_n, base_hits, base_n)
-    change = pr_rate - base_rate
+    # Exact: rates come from counts, so a rise of exactly a level reaches it.
+    change = Fraction(pr_hits, pr_n) - Fraction(base_hits, base_n)
     return DriftSignal(
         kind=kind,
-        pr=pr_rate,
-        baseline=base_rate,
-        change=change,
+        pr=pr_hits / pr_n,
+        baseline=base_hits / base_n,
+        change=float(change),
         p=p,
         severity=_severity(change, levels, p, max_p, ratio=False),
         pr_trials=pr_n,
