@@ -56,3 +56,17 @@ def run_cli(*args: str, env: Mapping[str, str] | None = None) -> tuple[int, str,
     """Run the CLI through main() with captured output: (exit code, stdout, stderr)."""
     result = CliRunner().invoke(_Main(), list(args), env=env)
     return result.exit_code, result.stdout, result.stderr
+
+
+def live_args(url: str, key: str) -> list[str]:
+    """CLI options that point evalbot at a fake LangSmith, with short timeouts."""
+    return [
+        "--langsmith-endpoint",
+        url,
+        "--langsmith-api-key",
+        key,
+        "--timeout",
+        "2",
+        "--retry-budget",
+        "0.5",
+    ]

@@ -526,6 +526,9 @@ INVALID = [
     pytest.param({"comment_key": "a b"}, ["comment_key", "letters, digits"], id="comment_key"),
     pytest.param({"pass_threshold": "abc"}, ["pass_threshold", "number"], id="pass_threshold"),
     pytest.param(
+        {"sensitivity": "extreme"}, ["sensitivity", "low, normal, high"], id="sensitivity"
+    ),
+    pytest.param(
         {"baseline": "main-1", "baseline_prefix": "main-"},
         ["baseline and baseline_prefix", "one baseline strategy"],
         id="two_baselines",

@@ -27,7 +27,7 @@ from evalbot.experiment_file import load_experiment, parse_experiment
 from evalbot.metrics import compare_metrics
 from evalbot.models import Bucket, Comparison, Measures, Scenario, Thresholds
 
-from helpers import EXAMPLES
+from helpers import EXAMPLES, live_args
 from helpers import run_cli as run
 
 PR = str(EXAMPLES / "pr.json")
@@ -760,16 +760,7 @@ def fake() -> Iterator[FakeLangSmith]:
 
 
 def connection(fake: FakeLangSmith) -> list[str]:
-    return [
-        "--langsmith-endpoint",
-        fake.url,
-        "--langsmith-api-key",
-        KEY,
-        "--timeout",
-        "2",
-        "--retry-budget",
-        "0.5",
-    ]
+    return live_args(fake.url, KEY)
 
 
 def test_live_export_to_csv_matches_the_runs(fake: FakeLangSmith) -> None:

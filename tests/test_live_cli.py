@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from fake_langsmith import FakeLangSmith
 
+from helpers import live_args
 from helpers import run_cli as run
 
 KEY = "lsv2_sk_SECRET_abc123"
@@ -85,16 +86,7 @@ def fake() -> Iterator[FakeLangSmith]:
 
 
 def connection(fake: FakeLangSmith) -> list[str]:
-    return [
-        "--langsmith-endpoint",
-        fake.url,
-        "--langsmith-api-key",
-        KEY,
-        "--timeout",
-        "2",
-        "--retry-budget",
-        "0.5",
-    ]
+    return live_args(fake.url, KEY)
 
 
 # --- live and offline give the same report ----------------------------------------------

@@ -237,3 +237,14 @@ def test_non_ok_report_with_rows_fails(validator: Any, reports: dict[str, Report
     report = copy.deepcopy(reports["fetch_failed"])
     report["counts"]["stable"] = 3
     assert errors(validator, report)
+
+
+def test_large_reports_are_written_compact() -> None:
+    from evalbot.report import PRETTY_MAX_SCENARIOS, dumps
+
+    small = {"scenarios": [{"key": "a"}]}
+    assert dumps(small) == '{\n  "scenarios": [\n    {\n      "key": "a"\n    }\n  ]\n}\n'
+    large = {"scenarios": [{"key": str(i)} for i in range(PRETTY_MAX_SCENARIOS + 1)]}
+    text = dumps(large)
+    assert "\n" not in text[:-1] and text.startswith('{"scenarios":[{"key":"0"},')
+    assert json.loads(text) == large
