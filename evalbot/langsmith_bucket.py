@@ -66,9 +66,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from evalbot.errors import InputError
-from evalbot.models import Bucket, Measures, Scenario
+from evalbot.models import TARGET_ERROR, Bucket, Measures, Scenario
 
-TARGET_ERROR = "target_error"
 PREVIEW_CHARS = 60
 # Where a run's output text is looked for, in order (rule 7).
 OUTPUT_KEYS = ("output", "answer", "response", "content", "text", "result")

@@ -39,6 +39,7 @@ from fractions import Fraction
 
 from evalbot import stats
 from evalbot.models import (
+    TARGET_ERROR,
     Bucket,
     CostDelta,
     CostMeasure,
@@ -57,9 +58,6 @@ from evalbot.models import (
     Severity,
     WinLoss,
 )
-
-# The category a source gives a trial whose target raised (langsmith_bucket rule 2).
-TARGET_ERROR = "target_error"
 
 
 def at_least(value: float | Fraction, level: float) -> bool:

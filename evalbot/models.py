@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from evalbot.trend import Trend
 
 
+# The failure category of a trial whose target raised (langsmith_bucket rule 2;
+# experiment files use the same name), which the error-rate drift signal counts.
+TARGET_ERROR = "target_error"
+
+
 def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
     return MappingProxyType(dict(value or {}))
 

@@ -9,6 +9,7 @@ import pytest
 import responses
 
 from evalbot.config import Settings
+from evalbot.models import FailOn
 from evalbot.pipeline import run_files
 
 from helpers import EXAMPLES, run_cli
@@ -72,11 +73,38 @@ def test_publishes_comment_and_status_for_the_verified_head(tmp_path: Path) -> N
     assert code == 1, err
     body = json.loads(create.calls[0].request.body)["body"]
     assert body.startswith("<!-- evalbot:default -->\n## evalbot: 1 hard regression")
+    # Issue 6's sections are recomputed from each side's per-trial measures in the report.
+    for section in ("**Beyond pass/fail:**", "### Metrics (2)", "### Drift signals (2)"):
+        assert section in body, section
+    assert "| Cost per trial | $0.00341 | $0.00249 |" in body
     state = json.loads(status.calls[0].request.body)
     assert state["state"] == "failure" and state["context"] == "evalbot"
     assert state["target_url"] == "https://github.com/acme/app/actions/runs/9"
     assert (tmp_path / "summary.md").read_text("utf-8") == body
     assert "ghs_SECRET_TOKEN" not in out + err + body
+
+
+@responses.activate
+def test_a_cost_budget_in_the_report_still_gates(tmp_path: Path) -> None:
+    # The budget travels in the report's thresholds; publish recomputes the gate with it.
+    create, status = mock_github()
+    settings = Settings(fail_on=FailOn.NEVER)
+    result = run_files(EXAMPLES / "pr.json", EXAMPLES / "baseline.json", settings)
+    result.report["thresholds"]["fail_on_cost_increase"] = 0.3
+    path = tmp_path / "evalbot-report.json"
+    path.write_text(json.dumps(result.report), "utf-8")
+    code, _, err = invoke(tmp_path, path)
+    assert code == 0, err  # fail_on: never disables every part of the gate, budgets included
+    result.report["policy"]["fail_on"] = "hard_regression"
+    result.report["scenarios"] = [
+        row for row in result.report["scenarios"] if row["verdict"] != "hard_regression"
+    ]
+    path.write_text(json.dumps(result.report), "utf-8")
+    code, _, err = invoke(tmp_path, path)
+    assert code == 1, err
+    body = json.loads(create.calls[-1].request.body)["body"]
+    assert "cost per trial up 37% (fail_on_cost_increase: 0.3)" in body
+    assert json.loads(status.calls[-1].request.body)["state"] == "failure"
 
 
 @responses.activate
