@@ -62,12 +62,9 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
     if fmt == "text":
         return render_text(result.outcome, result.gate)
     if fmt == "csv":
+        # Nothing compared, no rows: an empty output (compare() says why on stderr).
         if not isinstance(result.outcome, Ok):
-            # Nothing was compared: there are no rows, and the reason belongs on stderr.
-            raise InputError(
-                f"--format csv: nothing to compare ({result.gate.reason}); "
-                "use --format json or text to see why"
-            )
+            return ""
         return comparison_csv(result.outcome.comparison)
     return render_comment(
         result.outcome,
@@ -353,7 +350,16 @@ def compare(
             _print_fetch(result)
     argv = (click.get_current_context().obj or {}).get("argv", sys.argv[1:])
     text = format_output(result, settings=settings, fmt=fmt, reproduce=reproduce_command(argv))
-    _write(text, output)
+    if fmt == "csv" and not isinstance(result.outcome, Ok):
+        # The exit code still follows the gate (a missing baseline passes, an outage
+        # follows on_fetch_failure): only the rows are missing, not the verdict.
+        click.echo(
+            f"evalbot: --format csv: no rows, nothing was compared ({result.outcome.kind}: "
+            f"{result.gate.reason}); --format json or text says more",
+            err=True,
+        )
+    else:
+        _write(text, output)
     return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
 
 
