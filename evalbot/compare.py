@@ -42,8 +42,12 @@ from evalbot.models import (
 from evalbot.trend import Trend, compute_trend, points_from_buckets
 
 
+@lru_cache(maxsize=256)
 def _dec(value: float) -> Fraction:
-    """A threshold as the decimal the user wrote (0.3 means 3/10, not 0.2999…)."""
+    """A threshold as the decimal the user wrote (0.3 means 3/10, not 0.2999…).
+
+    Cached: a handful of thresholds are read once per scenario.
+    """
     return Fraction(str(value))
 
 
@@ -236,14 +240,21 @@ def compare_buckets(
     }
     hard_significant, qvalues, family_size = _gating_family(keys, tables, thresholds)
     rows = []
+    # A verdict depends only on the table and its gating flag, and _table_stats
+    # hands out one object per distinct table: classify each (object, flag) once.
+    verdicts: dict[tuple[int, bool], Verdict] = {}
     for key in keys:
         table, pooled_side = tables[key], pooled[key]
         rate = pooled_side.rate
+        flag = hard_significant[key]
+        verdict = verdicts.get((id(table), flag))
+        if verdict is None:
+            verdict = verdicts[id(table), flag] = _verdict(table, thresholds, hard_significant=flag)
         rows.append(
             ScenarioComparison(
                 key=key,
                 label=pr.scenarios[key].label or baseline.scenarios[key].label,
-                verdict=_verdict(table, thresholds, hard_significant=hard_significant[key]),
+                verdict=verdict,
                 pr=pr.scenarios[key],
                 baseline=baseline.scenarios[key],
                 delta=None if table.delta is None else float(table.delta),
