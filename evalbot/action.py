@@ -8,7 +8,6 @@ of the gate.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shlex
@@ -23,11 +22,10 @@ from evalbot.config import (
     Settings,
     load_config,
     override,
-    parse_alpha,
+    override_statistics,
     parse_comment_key,
     parse_enum,
     parse_history,
-    parse_trend_threshold,
 )
 from evalbot.errors import EXIT_GATE_FAILED, EXIT_PASS, EXIT_USAGE, InputError
 from evalbot.github_publish import (
@@ -41,7 +39,6 @@ from evalbot.github_publish import (
     publish,
 )
 from evalbot.models import (
-    Correction,
     FailOn,
     FetchFailed,
     NoBaseline,
@@ -206,17 +203,13 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         comment_key=None if comment_key is None else parse_comment_key(comment_key),
         template=None if template is None else workspace / template,
     )
-    statistics: dict[str, Any] = {}
-    if (alpha := get("alpha")) is not None:
-        statistics["alpha"] = parse_alpha(_float(alpha, name="alpha"))
-    if (correction := get("correction")) is not None:
-        statistics["correction"] = parse_enum(Correction, correction, name="correction")
-    if (trend := get("trend_threshold")) is not None:
-        statistics["trend_threshold"] = parse_trend_threshold(_float(trend, name="trend_threshold"))
-    if statistics:
-        settings = override(
-            settings, thresholds=dataclasses.replace(settings.thresholds, **statistics)
-        )
+    settings = override_statistics(
+        settings,
+        alpha=_float(get("alpha"), name="alpha"),
+        correction=get("correction"),
+        trend_threshold=_float(get("trend_threshold"), name="trend_threshold"),
+        name=str,
+    )
     if (history := get("history")) is not None:
         if not history.isdigit():
             raise InputError(f"history: must be a whole number from 0 to 100; got {history!r}")

@@ -11,7 +11,6 @@ Every option can also be set through an environment variable (shown in
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import shlex
@@ -28,11 +27,10 @@ from evalbot.config import (
     Settings,
     load_config,
     override,
-    parse_alpha,
+    override_statistics,
     parse_comment_key,
     parse_enum,
     parse_history,
-    parse_trend_threshold,
 )
 from evalbot.csv_export import comparison_csv, experiment_csv
 from evalbot.errors import (
@@ -43,7 +41,7 @@ from evalbot.errors import (
     EvalbotError,
     InputError,
 )
-from evalbot.models import Correction, FailOn, Ok, Sensitivity
+from evalbot.models import FailOn, Ok, Sensitivity
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_files, run_live
 from evalbot.render import render_comment, render_text
 from evalbot.report import dumps
@@ -325,19 +323,13 @@ def compare(
         template=template,
         history=None if history is None else parse_history(history, name="--history"),
     )
-    statistics: dict[str, Any] = {}
-    if alpha is not None:
-        statistics["alpha"] = parse_alpha(alpha, name="--alpha")
-    if correction is not None:
-        statistics["correction"] = parse_enum(Correction, correction, name="--correction")
-    if trend_threshold is not None:
-        statistics["trend_threshold"] = parse_trend_threshold(
-            trend_threshold, name="--trend-threshold"
-        )
-    if statistics:
-        settings = override(
-            settings, thresholds=dataclasses.replace(settings.thresholds, **statistics)
-        )
+    settings = override_statistics(
+        settings,
+        alpha=alpha,
+        correction=correction,
+        trend_threshold=trend_threshold,
+        name=lambda key: "--" + key.replace("_", "-"),
+    )
     live_config = _mode(pr_file, baseline_file, live)
     if history_files and live_config is not None:
         raise InputError("--history-file: only with --pr-file/--baseline-file")

@@ -226,9 +226,8 @@ def _relative_increase(value: object, *, name: str) -> float:
 
 def _levels(value: object, default: Levels, *, name: str, ratio: bool) -> Levels:
     raw = _mapping(value, name=name, allowed={"mild": 0, "severe": 0})
-    check = _fraction
     levels = dataclasses.replace(
-        default, **{key: check(raw[key], name=f"{name}.{key}") for key in raw}
+        default, **{key: _fraction(raw[key], name=f"{name}.{key}") for key in raw}
     )
     if ratio and levels.severe > levels.mild:
         raise InputError(
@@ -396,6 +395,35 @@ def load_config(path: Path | None, *, sensitivity: Sensitivity | None = None) ->
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
         raise InputError(f"{path}: not valid YAML{at}") from None
     return parse_config(data, source=str(path), sensitivity=sensitivity)
+
+
+def override_statistics(
+    settings: Settings,
+    *,
+    alpha: float | None,
+    correction: str | None,
+    trend_threshold: float | None,
+    name: Callable[[str], str],
+) -> Settings:
+    """Settings with the statistics flags (or action inputs) applied over the thresholds.
+
+    Validated like the config keys; ``name`` turns a key into how the user
+    wrote it ("--trend-threshold" on the command line), for error messages.
+    """
+    updates: dict[str, Any] = {}
+    if alpha is not None:
+        updates["alpha"] = parse_alpha(alpha, name=name("alpha"))
+    if correction is not None:
+        updates["correction"] = parse_enum(Correction, correction, name=name("correction"))
+    if trend_threshold is not None:
+        updates["trend_threshold"] = parse_trend_threshold(
+            trend_threshold, name=name("trend_threshold")
+        )
+    if not updates:
+        return settings
+    return dataclasses.replace(
+        settings, thresholds=dataclasses.replace(settings.thresholds, **updates)
+    )
 
 
 def override(settings: Settings, **changes: Any) -> Settings:

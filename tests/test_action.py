@@ -528,6 +528,13 @@ INVALID = [
     pytest.param(
         {"sensitivity": "extreme"}, ["sensitivity", "low, normal, high"], id="sensitivity"
     ),
+    pytest.param({"alpha": "0.9"}, ["alpha: must be in (0, 0.5]"], id="alpha"),
+    pytest.param({"alpha": "often"}, ["alpha: must be a number"], id="alpha_text"),
+    pytest.param({"correction": "holm"}, ["correction", "bh, none"], id="correction"),
+    pytest.param(
+        {"trend_threshold": "2"}, ["trend_threshold: must be in [0, 1]"], id="trend_threshold"
+    ),
+    pytest.param({"history": "ten"}, ["history: must be a whole number"], id="history"),
     pytest.param(
         {"baseline": "main-1", "baseline_prefix": "main-"},
         ["baseline and baseline_prefix", "one baseline strategy"],

@@ -234,6 +234,11 @@ def test_invalid_config(tmp_path: Path, config: str, needle: str) -> None:
         (("--format", "html"), "'--format'"),
         (("--template", "/nonexistent/t.md.j2"), "template: file not found"),
         (("--config", "/nonexistent/c.yml"), "cannot read config file"),
+        (("--alpha", "0.9"), "--alpha: must be in (0, 0.5]; got 0.9"),
+        (("--correction", "holm"), "--correction: must be one of bh, none; got 'holm'"),
+        (("--trend-threshold", "2"), "--trend-threshold: must be in [0, 1]; got 2.0"),
+        (("--history", "101"), "--history: must be a whole number from 0 to 100; got 101"),
+        (("--sensitivity", "max"), "--sensitivity: must be one of low, normal, high; got 'max'"),
     ],
 )
 def test_invalid_options(args: tuple[str, ...], needle: str) -> None:
