@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from action_harness import LangSmith, Runner, make_github, make_langsmith, make_runner
+from fake_github import FakeGitHub
 
 
 @pytest.fixture(autouse=True)
@@ -16,3 +20,21 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
             continue
         if name.startswith(("EVALBOT_", "LANGSMITH_", "LANGCHAIN_")):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def langsmith() -> Iterator[LangSmith]:
+    """The fake LangSmith with main-1, pr-bad and pr-good (tests/action_harness.py)."""
+    yield from make_langsmith()
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHub]:
+    """The fake GitHub API."""
+    yield from make_github()
+
+
+@pytest.fixture
+def runner(tmp_path: Path) -> Runner:
+    """The runner's files (workspace, GITHUB_OUTPUT, GITHUB_STEP_SUMMARY, event) for one job."""
+    return make_runner(tmp_path)
