@@ -530,24 +530,38 @@ def statistics_lines(comparison: Comparison) -> list[str]:
     lines = []
     thresholds = comparison.thresholds
     test = comparison.aggregate_test
-    if test is not None:
+    if test is not None and test.method != "none":
         verdict = (
             "**significant: a broad regression across scenarios**"
             if test.significant
             else "not significant"
         )
         role = "" if test.gating else " (informational: correction is none)"
+        if test.method == "margin":
+            basis = (
+                f"{test.runs} baseline run{'s' if test.runs != 1 else ''}, so the drop must "
+                f"exceed {100 * (test.margin or 0):.1f} pp"
+            )
+        else:
+            spread = f"run-to-run SD {100 * (test.spread or 0):.1f} pp"
+            how = "trend at the latest run" if test.trend else "mean"
+            if test.latest_outlier:
+                how = "lower of the latest run and the others"
+            basis = f"{how} of {test.runs} baseline runs, {spread}"
+        expected = "n/a" if test.baseline_level is None else f"{100 * test.baseline_level:.1f}%"
+        actual = "n/a" if test.pr_rate is None else f"{100 * test.pr_rate:.1f}%"
         lines.append(
-            f"Aggregate test across scenarios (stratified CMH): z = {test.z:.2f}, "
-            f"p = {pvalue(test.p)}, {verdict} at {test.alpha:g}{role}."
+            f"Aggregate test (suite pass rate {actual} vs {expected} expected from the "
+            f"{basis}): p = {pvalue(test.p)}, {verdict} at {test.alpha:g}{role}."
         )
     if thresholds.correction is Correction.BH:
         lines.append(
-            f"False-alarm budget α = {thresholds.alpha:g}: hard regressions are "
+            f"False-alarm budget α = {thresholds.alpha:g}: hard and soft regressions are "
             f"Benjamini–Hochberg-corrected at {thresholds.alpha - thresholds.aggregate_alpha:g} "
             f"over the {comparison.family_size} scenario"
-            f"{'s' if comparison.family_size != 1 else ''} that can reach significance; "
-            "soft, watch and improvement use raw p-values and never fail the check."
+            f"{'s' if comparison.family_size != 1 else ''} that can reach significance, "
+            "improvements by the same correction; watch and unreliable baseline are "
+            "informational."
         )
     else:
         lines.append(
@@ -555,7 +569,10 @@ def statistics_lines(comparison: Comparison) -> list[str]:
             f"p ≤ {thresholds.hard.max_p:g} (correction: none)."
         )
     if comparison.history:
-        lines.append(f"Baseline pooled over {len(comparison.history) + 1} runs of the base branch.")
+        lines.append(
+            f"Baseline window: {len(comparison.history) + 1} runs of the base branch; each "
+            "scenario is pooled over the recent runs consistent with the latest."
+        )
     if comparison.power is not None:
         text = f"Power: {comparison.power.statement}"
         if comparison.power.suggestion:

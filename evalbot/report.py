@@ -9,6 +9,7 @@ is bumped on any incompatible change.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -45,7 +46,7 @@ from evalbot.models import (
 )
 from evalbot.trend import trend_report
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _experiment(bucket: Bucket) -> dict[str, Any]:
@@ -147,24 +148,51 @@ def _power(power: Power) -> dict[str, Any]:
     return {
         "pr_trials": power.pr_trials,
         "baseline_trials": power.baseline_trials,
+        "baseline_runs": power.baseline_runs,
         "threshold": power.threshold,
         "family_size": power.family_size,
-        "min_baseline_rate": power.min_baseline_rate,
-        "max_pr_rate": power.max_pr_rate,
+        "dispersion": power.dispersion,
+        "can_fail_alone": power.can_fail_alone,
+        "drops": [
+            {
+                "label": drop.label,
+                "scope": drop.scope,
+                "from_rate": drop.from_rate,
+                "to_rate": drop.to_rate,
+                "probability": drop.probability,
+                "exact": drop.exact,
+            }
+            for drop in power.drops
+        ],
         "statement": power.statement,
         "suggestion": power.suggestion,
+        "suggested_repetitions": power.suggested_repetitions,
+        "suggested_history": power.suggested_history,
     }
 
 
 def _aggregate_test(test: AggregateTest) -> dict[str, Any]:
     return {
-        "method": "cmh",
-        "z": test.z,
+        "method": test.method,
+        "z": _finite(test.z),
         "p": test.p,
         "alpha": test.alpha,
         "significant": test.significant,
         "gating": test.gating,
+        "runs": test.runs,
+        "df": test.df,
+        "baseline_level": test.baseline_level,
+        "pr_rate": test.pr_rate,
+        "spread": test.spread,
+        "margin": test.margin,
+        "trend": test.trend,
+        "latest_outlier": test.latest_outlier,
     }
+
+
+def _finite(value: float) -> float | None:
+    # JSON has no infinity: a statistic with zero variance is reported as null.
+    return value if math.isfinite(value) else None
 
 
 def _mean(summary: MeanSummary) -> dict[str, Any]:
