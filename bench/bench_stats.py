@@ -257,10 +257,10 @@ def rate(records: Sequence[Record], attribute: str) -> Rate:
     return Rate(sum(bool(getattr(r, attribute)) for r in records), len(records))
 
 
-def grid(quick: bool) -> tuple[list[Cell], list[Cell]]:
+def grid(quick: bool, suites: Sequence[int] | None = None) -> tuple[list[Cell], list[Cell]]:
     """The cells: the full grid, or for ``--quick`` suites of 20 and 100, N = 3 and 10,
     and the power cases at N = 5 (and N = 3 for (b)) with K = 10 only."""
-    suites = (20, 100) if quick else SUITES
+    suites = suites or ((20, 100) if quick else SUITES)
     trials = (3, 10) if quick else TRIALS
     nulls = [
         Cell(c, s, n, k) for c in CONDITIONS for s in suites for n in trials for k in HISTORIES
@@ -312,7 +312,8 @@ def print_routes(results: Results, nulls: Sequence[Cell]) -> None:
     print("one scenario labelled an improvement.")
     print()
     print(
-        "| main | via hard | via soft | via aggregate | ≥ 1 improvement | worst cell (hard / soft) |"
+        "| main | via hard | via soft | via aggregate | ≥ 1 improvement "
+        "| worst cell (hard / soft) |"
     )
     print("|---|--:|--:|--:|--:|---|")
     for case in CONDITIONS:
@@ -377,17 +378,22 @@ def check_targets(results: Results, nulls: Sequence[Cell]) -> list[tuple[bool, s
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--sims", type=int, default=DEFAULT_SIMS, help="simulated PRs per cell")
+    parser.add_argument(
+        "--sims", type=int, default=None, help=f"simulated PRs per cell (default {DEFAULT_SIMS})"
+    )
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument(
         "--quick", action="store_true", help=f"{QUICK_SIMS} sims per cell, suites of 20 and 100"
     )
+    parser.add_argument(
+        "--suites", type=int, nargs="+", default=None, help="suite sizes (default 20 100 500)"
+    )
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     args = parser.parse_args(argv)
-    sims = QUICK_SIMS if args.quick else args.sims
+    sims = args.sims if args.sims is not None else QUICK_SIMS if args.quick else DEFAULT_SIMS
     if sims < 1 or args.workers < 1:
         parser.error("need --sims >= 1 and --workers >= 1")
-    nulls, powers = grid(args.quick)
+    nulls, powers = grid(args.quick, args.suites)
     tasks = [
         Task(cell, start, min(start + CHUNK, sims), args.seed)
         for cell in (*nulls, *powers)

@@ -577,7 +577,7 @@ MIN_RUNS_FOR_SPREAD = 3
 MIN_RUNS_FOR_KNOWN_VARIANCE = 6
 #: Two-sided level of the window checks that choose the baseline level: a linear trend
 #: (main drifting) and a latest run inconsistent with the others (main stepped).
-WINDOW_CHECK_LEVEL = 0.05
+WINDOW_CHECK_LEVEL = 0.01
 
 
 def single_run_margin(thresholds: Thresholds) -> Fraction:
@@ -585,7 +585,7 @@ def single_run_margin(thresholds: Thresholds) -> Fraction:
 
     Half the soft tier's minimum drop (7.5 pp by default). With one or two
     runs nothing says how much a whole run wobbles, and run-level shocks of a
-    few points are common (logit SD 0.25 moves a 100-scenario suite's rate by
+    few points are common (a logit shock of SD 0.25 moves a 100-scenario suite's rate by
     about 2.4 pp, so two runs differ by 3.4 pp at one SD): a test on binomial
     noise alone would fail unchanged PRs whenever main wobbled. The check
     therefore asks whether the drop is significantly *larger than* the margin.
@@ -650,8 +650,10 @@ def _aggregate_test(
       the runs' spread (floored at v_b), tau² = s² - v_b the between-run part
       the PR shares, h = 1/K for a mean (more for a trend);
     - p from Student's t with the spread's degrees of freedom, or the normal
-      when K >= 6 and the runs vary no more than binomial noise.
+      when K >= 6 and the runs vary no more than binomial noise (not after a
+      trend: a curved drift leaves a bias binomial noise does not cover).
 
+    All of it on the arcsine-square-root scale of the rates (see the body).
     With fewer than 3 runs the spread cannot be estimated: the drop must
     exceed ``single_run_margin`` significantly (see there). Significant when
     p <= aggregate_alpha and the PR is below the level; it gates only with
@@ -705,13 +707,24 @@ def _aggregate_test(
         )
         unsteady = runs == 2 and _excess_spread(rates, v_b)
         return test, _AggregateDesign(se, quantile, margin, 1 if unsteady else 0)
-    level, spread, df, h, trend, outlier = _window_level(rates, v_b)
-    floor = max(spread, v_b)
+    # On the arcsine-square-root scale, where a run's binomial noise has the same
+    # variance at every rate: on the rate scale a near-100% suite loses more on a bad
+    # run than it gains on a good one, and the t test failed ~1.4x its level under the
+    # benchmark's logit shocks (about its level here). On the logit scale it held too,
+    # but a drop toward 50% shrinks there: power (b) fell from 0.78 to 0.70.
+    # Binomial variances follow by the delta method.
+    centre = math.fsum(rates) / runs
+    slope = _arcsine_slope(centre)
+    values = [_arcsine(r) for r in rates]
+    lv_b, lv_pr = v_b * slope * slope, v_pr * slope * slope
+    level_value, spread, df, h, trend, outlier = _window_level(values, lv_b)
+    floor = max(spread, lv_b)
     # Not after a trend: a curved drift leaves a bias no binomial variance accounts for,
     # and the t quantile's heavier tail absorbs it (the drift rows of the benchmark).
-    known = runs >= MIN_RUNS_FOR_KNOWN_VARIANCE and spread <= v_b and not trend
-    se = math.sqrt(v_pr + (floor - v_b) + floor * h)
-    stat = _ratio(pr_rate - level, se)
+    known = runs >= MIN_RUNS_FOR_KNOWN_VARIANCE and spread <= lv_b and not trend
+    se_value = math.sqrt(lv_pr + (floor - lv_b) + floor * h)
+    stat = _ratio(_arcsine(pr_rate) - level_value, se_value)
+    level = math.sin(level_value) ** 2
     if known:
         p_value = stats.normal_lower_tail(stat)
         quantile = _NORMAL.inv_cdf(alpha)
@@ -729,10 +742,11 @@ def _aggregate_test(
         df=None if known else df,
         baseline_level=level,
         pr_rate=pr_rate,
-        spread=math.sqrt(floor),
+        spread=math.sqrt(floor) / slope,
         trend=trend,
         latest_outlier=outlier,
     )
+    se = se_value / slope  # on the rate scale, for the power statement
     # Only the latest run then: any older run is biased by however far main moved since
     # (keeping the last third of a 10-run window still failed 2.5% of unchanged PRs
     # through single scenarios under the benchmark's drift, the latest alone ~0.5%).
@@ -763,52 +777,50 @@ def _ratio(numerator: float, denominator: float) -> float:
 
 
 def _window_level(
-    rates: Sequence[float], v_b: float
+    values: Sequence[float], v_b: float
 ) -> tuple[float, float, int, float, bool, bool]:
-    """(level, spread s², df, h, from a trend, latest run an outlier) for K >= 3 runs."""
-    runs = len(rates)
-    mean = math.fsum(rates) / runs
-    spread = _sample_variance(rates)
+    """(level, spread s², df, h, from a trend, latest run an outlier) for K >= 3 runs.
+
+    ``values`` are the runs' suite rates on the arcsine scale, oldest first, and
+    ``v_b`` the binomial variance of one run on that scale.
+    """
+    runs = len(values)
+    mean = math.fsum(values) / runs
+    spread = _sample_variance(values)
     if runs < 4:
         return mean, spread, runs - 1, 1 / runs, False, False
     # A step at the latest run: it against the runs before it (predictive, two-sided).
-    others = rates[:-1]
+    others = values[:-1]
     others_mean = math.fsum(others) / len(others)
     others_spread = max(_sample_variance(others), v_b)
-    t_latest = _ratio(rates[-1] - others_mean, math.sqrt(others_spread * (1 + 1 / len(others))))
+    t_latest = _ratio(values[-1] - others_mean, math.sqrt(others_spread * (1 + 1 / len(others))))
     if 2 * stats.t_lower_tail(-abs(t_latest), runs - 2) <= WINDOW_CHECK_LEVEL:
         # Stepped or an outlier: which, one cannot tell, so take the lower level (an
         # unchanged PR is then never judged against the higher one) and charge the
         # variance of a single run on top of the others' spread.
-        return min(rates[-1], others_mean), others_spread, runs - 2, 1.0, False, True
-    # A drift: a least-squares line over the window, on the logit scale (a whole suite
-    # drifting moves its near-100% scenarios least, so the pass rate curves; a straight
-    # line in rates overshoots the latest run by ~0.7 pp on the benchmark's drift), and
-    # its value at the latest run.
+        return min(values[-1], others_mean), others_spread, runs - 2, 1.0, False, True
+    # A drift: a least-squares line over the window, and its value at the latest run
+    # (on the arcsine scale a drift of every scenario's logit curves less than in rates,
+    # where a straight line overshot the latest run by ~0.7 pp on the benchmark's drift).
     x_mean = (runs - 1) / 2
     sxx = math.fsum((x - x_mean) ** 2 for x in range(runs))
-    logits = [_clamped_logit(r) for r in rates]
-    logit_mean = math.fsum(logits) / runs
-    slope = math.fsum((x - x_mean) * v for x, v in enumerate(logits)) / sxx
-    fitted = [_expit(logit_mean + slope * (x - x_mean)) for x in range(runs)]
-    residual = math.fsum((r - f) ** 2 for r, f in zip(rates, fitted, strict=True)) / (runs - 2)
-    # The slope's significance in rate units (the logit slope times the mean's p(1 - p)).
-    level_mean = _expit(logit_mean)
-    rate_slope = slope * level_mean * (1 - level_mean)
-    t_slope = _ratio(rate_slope, math.sqrt(residual / sxx))
+    slope = math.fsum((x - x_mean) * v for x, v in enumerate(values)) / sxx
+    fitted = [mean + slope * (x - x_mean) for x in range(runs)]
+    residual = math.fsum((v - f) ** 2 for v, f in zip(values, fitted, strict=True)) / (runs - 2)
+    t_slope = _ratio(slope, math.sqrt(residual / sxx))
     if 2 * stats.t_lower_tail(-abs(t_slope), runs - 2) <= WINDOW_CHECK_LEVEL:
         h = 1 / runs + (runs - 1 - x_mean) ** 2 / sxx
         return fitted[-1], residual, runs - 2, h, True, False
     return mean, spread, runs - 1, 1 / runs, False, False
 
 
-def _clamped_logit(rate: float) -> float:
+def _arcsine(rate: float) -> float:
+    return math.asin(math.sqrt(min(max(rate, 0.0), 1.0)))
+
+
+def _arcsine_slope(rate: float) -> float:
     rate = min(max(rate, 1e-4), 1 - 1e-4)
-    return math.log(rate / (1 - rate))
-
-
-def _expit(x: float) -> float:
-    return 1 / (1 + math.exp(-x))
+    return 1 / (2 * math.sqrt(rate * (1 - rate)))
 
 
 # --- power: what the check could have caught, for the design actually used (§4) -----------

@@ -290,17 +290,36 @@ def test_a_significant_drop_from_a_weak_baseline_does_not_gate() -> None:
 
 
 def test_readme_benchmark_table_meets_the_targets() -> None:
-    # The README's table is bench/bench_stats.py's output; its claims must hold (issue 5 §5).
+    # The README's tables are bench/bench_stats.py's output; its claims must hold (issue 5
+    # §5, issue 11 §3): every false-fail cell within the budget, the power targets met.
     from pathlib import Path
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
-    rows = {}
-    for line in readme.splitlines():
-        if line.startswith("| bh (evalbot) |"):
-            cells = [c.strip() for c in line.strip("|").split("|")]
-            n, k = int(cells[1]), int(cells[2])
-            rows[(n, k)] = [float(c.split("±")[0]) for c in cells[3:6]]
-    assert set(rows) == {(n, k) for n in (3, 5, 10) for k in (0, 10)}
-    assert all(false_fail <= 0.05 for false_fail, _, _ in rows.values())
-    assert rows[(5, 10)][1] >= 0.9
-    assert rows[(3, 10)][2] >= 0.8
+    section = readme[readme.index("### What the budget buys") :]
+    header: list[str] = []
+    false_fail: dict[tuple[str, int, str], tuple[float, float]] = {}
+    power: dict[tuple[str, str], float] = {}
+    conditions = ("iid", "drift-down", "drift-up", "shock-0.1", "shock-0.25")
+    for line in section.splitlines():
+        if not line.startswith("|"):
+            continue
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if cells[0] in ("main", "case"):
+            header = cells
+        elif cells[0] in conditions:
+            for column, cell in zip(header[2:], cells[2:], strict=True):
+                hard, soft = (float(v) for v in cell.split("/"))
+                false_fail[(cells[0], int(cells[1]), column)] = (hard, soft)
+        elif cells[0].startswith("("):
+            for column, cell in zip(header[1:], cells[1:], strict=True):
+                if cell != "—":
+                    power[(cells[0], column)] = float(cell)
+    assert {c for c, _, _ in false_fail} == set(conditions)
+    assert {s for _, s, _ in false_fail} >= {20, 100}
+    assert all(h <= 0.05 and s <= 0.05 for h, s in false_fail.values())
+    assert power[("(a) one scenario 97% → 10%", "N=5 K=10")] >= 0.9
+    # Issue 11's (b) target, >= 0.8 at N = 3, is not met (0.72, stated in the README: the
+    # old 0.85 came from pooling 10 runs as one sample); at N = 5 it is.
+    assert power[("(b) 20 scenarios 90% → 60%", "N=5 K=10")] >= 0.8
+    assert "caught 72% of the time instead of 85%" in section
+    assert power[("(b) after main drifted up 10 pp", "N=5 K=10")] >= 0.8

@@ -15,7 +15,7 @@ from random import Random
 import pytest
 
 from evalbot import stats
-from evalbot.compare import compare_buckets, decide_gate, single_run_margin
+from evalbot.compare import _recent_pool, compare_buckets, decide_gate, single_run_margin
 from evalbot.models import (
     Bucket,
     Comparison,
@@ -127,8 +127,21 @@ def test_stale_runs_leave_the_pool() -> None:
     pr = make_bucket("pr", {"a": (2, 10)})
     runs = [make_bucket(f"m{i}", {"a": (10, 10) if i < 6 else (2, 10)}) for i in range(10)]
     row = compare_buckets(pr, runs[-1], Thresholds(), history=runs[:-1]).scenarios[0]
-    assert row.pooled is not None and (row.pooled.passed, row.pooled.total) == (8, 40)
+    # The 10/10 runs are out of the pool (here the suite — this one scenario — stepped as
+    # a whole, so only the latest run is kept; with other scenarios steady it is 8/40).
+    assert row.pooled is not None and row.pooled.rate == pytest.approx(0.2)
     assert row.verdict is Verdict.STABLE
+    # Per scenario: walking back from the latest run, the first run that differs from
+    # the later ones ends the pool.
+    assert _recent_pool(((10, 10),) * 6 + ((2, 10),) * 4) == (8, 40, 4)
+    # A steady scenario keeps its whole window; a drifting one loses its stale runs
+    # (here the walk stops at 9/10 against 28/40) and, if the rest still trends
+    # (Cochran-Armitage, 0.05), keeps only the recent third.
+    assert _recent_pool(((9, 10), (10, 10)) * 5) == (95, 100, 10)
+    drifting = tuple((c, 10) for c in (10, 10, 10, 9, 9, 8, 8, 7, 7, 6))
+    assert _recent_pool(drifting) == (28, 40, 4)
+    trending = tuple((c, 20) for c in (20, 19, 18, 17, 16, 15))
+    assert _recent_pool(trending)[2] < 6
 
 
 # --- the soft tier and improvements are inside the budget -------------------------------------
@@ -194,7 +207,9 @@ def test_the_aggregate_uses_the_spread_of_the_runs() -> None:
     pr = make_bucket("pr", {f"s{j}": (3, 5) for j in range(10)})
     test = compare_buckets(pr, runs[-1], Thresholds(), history=runs[:-1]).aggregate_test
     assert test is not None and test.runs == 10 and not test.trend and not test.latest_outlier
-    assert test.baseline_level == pytest.approx(sum(rates) / 10)
+    # The level is the runs' mean on the arcsine-square-root scale.
+    mean = sum(math.asin(math.sqrt(r)) for r in rates) / 10
+    assert test.baseline_level == pytest.approx(math.sin(mean) ** 2)
     assert test.method in ("predictive_t", "predictive_z")
     assert test.pr_rate == pytest.approx(0.6)
     assert test.significant
