@@ -490,10 +490,15 @@ _ALERTS = (
 
 
 def _alert(comparison: Comparison) -> str:
-    for verdict, alert in _ALERTS:
+    for verdict, alert in _ALERTS[:2]:
         if comparison.count(verdict):
             return alert
-    return "TIP"
+    test = comparison.aggregate_test
+    if test is not None and test.gating and test.significant:
+        # A broad regression fails the check with no scenario flagged on its own: never
+        # a calm NOTE or TIP for a red check.
+        return "WARNING"
+    return "NOTE" if comparison.count(Verdict.WATCH) else "TIP"
 
 
 _COUNT_WORDS = {
