@@ -345,7 +345,7 @@ def test_console_script_end_to_end(fake: FakeLangSmith, tmp_path: Path) -> None:
     assert out.startswith("<!-- evalbot:default -->\n## evalbot: 1 hard regression\n")
     # By default the baseline column pools main-1 with the older main-0 (history).
     assert "| s0 | 0/5 (0%) | 10/10 (100%) | -100 pp |" in out
-    assert "Baseline pooled over 2 runs of the base branch." in out
+    assert "Baseline window: 2 runs of the base branch;" in out
     assert "on `main` at `abc`" in out
     footer = out.rstrip().splitlines()[-1]
     assert footer == (
