@@ -124,6 +124,9 @@ class ExperimentInfo:
     metadata: Mapping[str, Any] | None = None
     started_at: str | None = None
     example_count: int | None = None
+    # For links into LangSmith's web app (see Bucket.web_url).
+    dataset_id: str | None = None
+    web_url: str | None = None
 
 
 def feedback_keys(runs: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -429,6 +432,9 @@ def bucket_runs(
         metadata=experiment.metadata or {},
         started_at=experiment.started_at,
         notes=notes,
+        web_url=experiment.web_url,
+        dataset_id=experiment.dataset_id,
+        example_links=key_rule.field is None,
     )
 
 
