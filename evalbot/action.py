@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from evalbot import actions_runtime as runtime
 from evalbot.config import (
+    CommentWhen,
     Settings,
     load_config,
     override,
@@ -49,7 +50,7 @@ from evalbot.models import (
     Verdict,
 )
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_live
-from evalbot.render import marker, pct, render_comment
+from evalbot.render import RunLinks, is_notable, marker, pct, render_comment
 from evalbot.report import dumps
 
 DEFAULT_CONFIG = ".github/evalbot.yml"
@@ -81,6 +82,7 @@ INPUTS = (
     "on_fetch_failure",
     "comment",
     "comment_key",
+    "comment_when",
     "status_context",
     "github_token",
     "bot_login",
@@ -112,6 +114,10 @@ class ActionSettings:
     run_url: str | None
     output_path: str | None
     summary_path: str | None
+    # For links in the comment: https://github.com/owner/repo, and the report
+    # path as the user gave it (relative to the workspace).
+    repository_url: str | None = None
+    report_name: str | None = None
 
 
 def _float(value: str | None, *, name: str) -> float | None:
@@ -194,6 +200,7 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
     )
     fail_on, on_fetch = get("fail_on"), get("on_fetch_failure")
     comment_key, template = get("comment_key"), get("template")
+    comment_when = get("comment_when")
     settings = override(
         settings,
         fail_on=None if fail_on is None else parse_enum(FailOn, fail_on, name="fail_on"),
@@ -201,6 +208,9 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         if on_fetch is None
         else parse_enum(OnFetchFailure, on_fetch, name="on_fetch_failure"),
         comment_key=None if comment_key is None else parse_comment_key(comment_key),
+        comment_when=None
+        if comment_when is None
+        else parse_enum(CommentWhen, comment_when, name="comment_when"),
         template=None if template is None else workspace / template,
     )
     settings = override_statistics(
@@ -247,6 +257,8 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         run_url=run_url,
         output_path=env.get("GITHUB_OUTPUT"),
         summary_path=env.get("GITHUB_STEP_SUMMARY"),
+        repository_url=f"{server}/{repository}" if server and repository else None,
+        report_name=get("report_path") or default_report,
     )
 
 
@@ -331,11 +343,17 @@ def run(settings: ActionSettings, *, stdout: TextIO, client: Any | None = None) 
         "reproduce": _reproduce(settings),
         "template": settings.settings.template,
         "selection": result.selection,
+        "links": RunLinks(
+            repository_url=settings.repository_url,
+            run_url=settings.run_url,
+            head_sha=settings.event.head_sha,
+            report_path=settings.report_name,
+        ),
     }
     comment = render_comment(result.outcome, result.gate, **common)
-    # The summary holds the full report: rows cut from the comment for size.
+    # The summary holds the full report: every row, every section unfolded.
     summary = render_comment(
-        result.outcome, result.gate, **common,
+        result.outcome, result.gate, **common, summary=True,
         max_chars=runtime.SUMMARY_LIMIT_BYTES,
         size=lambda text: len(text.encode("utf-8")),
     )  # fmt: skip
@@ -380,6 +398,10 @@ def _publish(settings: ActionSettings, result: Result, comment: str) -> Publishe
         comment_body=comment,
         marker=marker(settings.settings.comment_key),
         mode=settings.comment,
+        # comment_when: notable: a clean pass creates no comment, but an existing
+        # one is still updated so it never shows a stale failure (issue 13 §12).
+        create=settings.settings.comment_when is CommentWhen.ALWAYS
+        or is_notable(result.outcome, result.gate),
         status=(
             status_state(result),
             status_description(result.outcome, result.gate.failed),
@@ -487,8 +509,13 @@ def publish_report(
     gate = decide_gate(outcome, fail_on=fail_on, on_fetch_failure=on_fetch)
     result = Result(outcome=outcome, gate=gate, report=report)
     run_url = run.get("html_url") if isinstance(run, dict) else None
-    body = render_comment(outcome, gate, comment_key=key, reproduce="evalbot publish")
-    runtime.write_summary(env.get("GITHUB_STEP_SUMMARY"), body)
+    links = RunLinks(run_url=run_url if isinstance(run_url, str) else None, head_sha=head_sha)
+    body = render_comment(outcome, gate, comment_key=key, reproduce="evalbot publish", links=links)
+    summary = render_comment(
+        outcome, gate, comment_key=key, reproduce="evalbot publish", links=links, summary=True,
+        max_chars=runtime.SUMMARY_LIMIT_BYTES, size=lambda text: len(text.encode("utf-8")),
+    )  # fmt: skip
+    runtime.write_summary(env.get("GITHUB_STEP_SUMMARY"), summary)
     published = publish(
         client,
         target,

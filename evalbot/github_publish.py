@@ -57,7 +57,7 @@ class Published:
     """What happened on GitHub."""
 
     comment_url: str | None = None
-    comment_action: str | None = None  # "created", "updated" or None
+    comment_action: str | None = None  # "created", "updated", "skipped" or None
     status_set: bool = False
     problems: tuple[PublishProblem, ...] = ()
 
@@ -152,8 +152,12 @@ def publish(
     marker: str,
     mode: CommentMode,
     status: tuple[StatusState, str, str, str | None] | None,
+    create: bool = True,
 ) -> Published:
     """Post or update the comment and set the status; never raises for GitHub errors.
+
+    With ``create`` False an existing comment is updated but none is created
+    (``comment_when: notable`` on a clean pass).
 
     ``status`` is (state, description, context, target_url); the description
     is trimmed to GitHub's 140 characters here.
@@ -175,12 +179,14 @@ def publish(
             if existing is not None:
                 existing.edit(comment_body)
                 return str(existing.html_url), "updated"
+            if not create:
+                return "", "skipped"
             created = issue.create_comment(comment_body)
             return str(created.html_url), "created"
 
         posted = _attempt("comment", target.token, post_comment, problems)
         if posted is not None:
-            comment_url, comment_action = posted
+            comment_url, comment_action = posted[0] or None, posted[1]
     status_set = False
     if status is not None and head_sha:
         state, description, context, target_url = status
