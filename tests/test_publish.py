@@ -72,15 +72,20 @@ def test_publishes_comment_and_status_for_the_verified_head(tmp_path: Path) -> N
     code, out, err = invoke(tmp_path, report_file(tmp_path))
     assert code == 1, err
     body = json.loads(create.calls[0].request.body)["body"]
-    assert body.startswith("<!-- evalbot:default -->\n## evalbot: 1 hard regression")
+    assert body.startswith(
+        "<!-- evalbot:default -->\n> [!CAUTION]\n> ❌ **evalbot fails**: 1 hard regression"
+    )
     # Issue 6's sections are recomputed from each side's per-trial measures in the report.
-    for section in ("**Beyond pass/fail:**", "### Metrics (2)", "### Drift signals (2)"):
+    for section in ("**Beyond pass/fail:**", "**Metrics**", "**Drift signals**"):
         assert section in body, section
     assert "| Cost per trial | $0.00341 | $0.00249 |" in body
     state = json.loads(status.calls[0].request.body)
     assert state["state"] == "failure" and state["context"] == "evalbot"
     assert state["target_url"] == "https://github.com/acme/app/actions/runs/9"
-    assert (tmp_path / "summary.md").read_text("utf-8") == body
+    summary = (tmp_path / "summary.md").read_text("utf-8")
+    assert summary.splitlines()[:3] == body.splitlines()[:3]
+    assert "<details>" not in summary and "### Metrics" not in summary
+    assert "[workflow run](https://github.com/acme/app/actions/runs/9)" in body
     assert "ghs_SECRET_TOKEN" not in out + err + body
 
 
@@ -103,7 +108,7 @@ def test_a_cost_budget_in_the_report_still_gates(tmp_path: Path) -> None:
     code, _, err = invoke(tmp_path, path)
     assert code == 1, err
     body = json.loads(create.calls[-1].request.body)["body"]
-    assert "cost per trial up 37% (fail_on_cost_increase: 0.3)" in body
+    assert "> ❌ **evalbot fails**: cost per trial up 37% (budget +30%)" in body
     assert json.loads(status.calls[-1].request.body)["state"] == "failure"
 
 
