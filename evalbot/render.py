@@ -1324,6 +1324,7 @@ def build_view(
             f"Pass rate over the last {plural(len(points) - 1, 'baseline run')}"
             + (" on the base branch" if branch else "")
             + " and this PR"
+            + (f" ({comparison.trend.direction.value})" if comparison.trend else "")
         )
         if points
         else None,

@@ -663,7 +663,7 @@ def test_mermaid_chart_from_three_runs_with_a_text_fallback() -> None:
     body = render(history_outcome(3))
     assert (
         "<details><summary>Pass rate over the last 3 baseline runs on the base branch and this "
-        "PR</summary>\n\n```mermaid\nxychart-beta\n"
+        "PR (improving)</summary>\n\n```mermaid\nxychart-beta\n"
         '    x-axis "runs ago" ["-3", "-2", "-1", "PR"]\n'
         '    y-axis "pass rate (%)" 0 --> 100\n'
         "    line [95.0, 100.0, 100.0, 90.0]\n```\n\n</details>"
