@@ -114,8 +114,8 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 
 def trials(scenario: Scenario) -> str:
-    """'2/3 (67%)'."""
-    return f"{count(scenario.passed)}/{count(scenario.total)} ({pct(scenario.rate)})"
+    """'2/3 (67%)', thousands separated."""
+    return f"{scenario.passed:,}/{scenario.total:,} ({pct(scenario.rate)})"
 
 
 def num(value: float | None) -> str:
@@ -452,12 +452,6 @@ def _cost_scale(cost: CostDelta) -> tuple[float, str, str, int]:
     return 1.0, "", "", decimals_for(values)
 
 
-def cost_value(measure: CostMeasure, value: float | None) -> str:
-    """A latency in ms or s, a token count, or a cost in dollars."""
-    delta = CostDelta(measure, value, value, None, None, False, False)
-    return _cost_text(delta, value)
-
-
 def _cost_text(cost: CostDelta, value: float | None, *, sign: bool = False) -> str:
     if value is None:
         return "n/a"
@@ -655,7 +649,7 @@ def build_sections(comparison: Comparison) -> dict[str, Section]:
         comparison.baseline_only,
         comparison.baseline,
     )
-    sections["evidence"] = _evidence_section(comparison)
+    sections["evidence"] = _evidence_section(comparison, sections)
     return sections
 
 
@@ -788,10 +782,6 @@ class Headline:
     why: str
     # The why already gives both pass rates (the summary line then omits them).
     rates: bool = False
-
-    def line(self, style: Style) -> str:
-        """'❌ **evalbot fails**: why'."""
-        return f"{self.icon} {style.strong(self.verdict)}: {self.why}"
 
 
 def _move(row: ScenarioComparison, style: Style) -> str:
@@ -1083,19 +1073,18 @@ def statistics_lines(comparison: Comparison) -> list[str]:
     return lines
 
 
-def _evidence_section(comparison: Comparison) -> Section:
-    """p and q per flagged scenario (folded under How sure we are)."""
+def _evidence_section(comparison: Comparison, sections: dict[str, Section]) -> Section:
+    """p and q per flagged scenario (folded under How sure we are).
+
+    Reuses the scenario cells of the verdict sections (same order), so no name
+    is escaped twice.
+    """
     rows = []
     for verdict in (*ATTENTION, Verdict.UNRELIABLE_BASELINE):
-        for row in sorted(comparison.of(verdict), key=_attention_key):
-            rows.append(
-                (
-                    escape_text(row.label or row.key),
-                    VERDICT_CELL[row.verdict],
-                    pvalue(shown_p(row)),
-                    pvalue(row.q) if row.q is not None else "",
-                )
-            )
+        ordered = sorted(comparison.of(verdict), key=_attention_key)
+        for row, cells in zip(ordered, sections[verdict.value].rows, strict=True):
+            q = "" if row.q is None else pvalue(row.q)
+            rows.append((cells[1], cells[0], pvalue(shown_p(row)), q))
     return Section(
         id="evidence",
         title="Evidence per flagged scenario",
