@@ -1253,6 +1253,13 @@ def build_view(
     run = link("workflow run", links.run_url) if safe_url(links.run_url) else None
     if not isinstance(outcome, Ok):
         body: list[str] = []
+        if isinstance(outcome, FetchFailed):
+            body.append(
+                "The check fails because `on_fetch_failure` is `fail`."
+                if gate.failed
+                else "The check passes because `on_fetch_failure` is `neutral`, but it says "
+                "nothing about regressions."
+            )
         provenance = None
         if isinstance(outcome, NoBaseline | SelfBaseline):
             side = _provenance(outcome.pr, links)
