@@ -509,7 +509,12 @@ def publish_report(
     gate = decide_gate(outcome, fail_on=fail_on, on_fetch_failure=on_fetch)
     result = Result(outcome=outcome, gate=gate, report=report)
     run_url = run.get("html_url") if isinstance(run, dict) else None
-    links = RunLinks(run_url=run_url if isinstance(run_url, str) else None, head_sha=head_sha)
+    server = env.get("GITHUB_SERVER_URL")
+    links = RunLinks(
+        repository_url=f"{server}/{target.repository}" if server else None,
+        run_url=run_url if isinstance(run_url, str) else None,
+        head_sha=head_sha,
+    )
     body = render_comment(outcome, gate, comment_key=key, reproduce="evalbot publish", links=links)
     summary = render_comment(
         outcome, gate, comment_key=key, reproduce="evalbot publish", links=links, summary=True,
