@@ -5,13 +5,12 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-from dataclasses import replace
 
 from evalbot.compare import compare_buckets, decide_gate, settle
 from evalbot.experiment_file import load_experiment
