@@ -72,9 +72,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from evalbot.errors import InputError
+from evalbot.markdown import truncate
 from evalbot.models import TARGET_ERROR, Bucket, Measures, Scenario
 
 PREVIEW_CHARS = 60
+# At most this many feedback keys are listed in an error message.
+MAX_KEYS_LISTED = 20
 # Where a run's output text is looked for, in order (rule 7).
 OUTPUT_KEYS = ("output", "answer", "response", "content", "text", "result")
 _MILLISECOND = timedelta(milliseconds=1)
@@ -142,9 +145,17 @@ def check_pass_keys(pass_keys: Sequence[str], runs: Iterable[Mapping[str, Any]])
     that comparison ends as ``nothing_compared``.
     """
     seen = feedback_keys(runs)
+    if not seen:
+        # No feedback at all (no runs, or every target raised before any
+        # evaluator ran): nothing shows the key is wrong. Such runs are failed
+        # or unscored trials, and an empty comparison is nothing_compared.
+        return
     for key in pass_keys:
         if key not in seen:
-            listed = ", ".join(seen) if seen else "none"
+            # Keys are the workspace's own names, but one line must stay one line.
+            listed = ", ".join(truncate(k, PREVIEW_CHARS) for k in seen[:MAX_KEYS_LISTED])
+            if len(seen) > MAX_KEYS_LISTED:
+                listed += f" …and {len(seen) - MAX_KEYS_LISTED} more"
             raise InputError(
                 f"--pass-key: no run carries the feedback key {key!r}; keys seen: {listed}"
             )
@@ -468,11 +479,14 @@ def bucket_runs(
         key_rule=key_rule,
     )
     if repeated:
-        notes += (f"{_runs(repeated)} repeated an earlier run id and were counted once",)
+        notes += (
+            f"{_runs(repeated)} repeated an earlier run id and "
+            f"{'was' if repeated == 1 else 'were'} counted once",
+        )
     if invalid:
         notes += (
             f"{_runs(invalid)} had a NaN, infinite or non-numeric pass-key score and "
-            "were left unscored",
+            f"{'was' if invalid == 1 else 'were'} left unscored",
         )
     return Bucket(
         name=experiment.name,

@@ -494,3 +494,44 @@ def test_publish_rebuilds_nothing_compared_from_an_ok_report(files: Path) -> Non
     assert rebuilt.kind is OutcomeKind.NOTHING_COMPARED
     assert isinstance(rebuilt, NothingCompared)
     assert isinstance(rebuilt.comparison.pr, Bucket)
+
+
+# --- the bucketing rules on plain run data ----------------------------------------------------
+
+
+def run_json(run_id: str | None, example: str, stats: dict[str, Any] | None) -> dict[str, Any]:
+    return {"id": run_id, "reference_example_id": example, "feedback_stats": stats}
+
+
+def test_check_pass_keys_names_the_missing_one_of_several() -> None:
+    from evalbot.errors import InputError
+    from evalbot.langsmith_bucket import check_pass_keys
+
+    runs = [run_json("r1", "e1", {"correctness": {"avg": 1}, "helpful": {"avg": 0.5}})]
+    check_pass_keys(["correctness", "helpful"], runs)
+    with pytest.raises(InputError) as caught:
+        check_pass_keys(["correctness", "typo"], runs)
+    assert str(caught.value) == (
+        "--pass-key: no run carries the feedback key 'typo'; keys seen: correctness, helpful"
+    )
+    # Without any feedback at all nothing shows the key is wrong: those runs are failed
+    # (target errors) or unscored, never a green comparison.
+    check_pass_keys(["correctness"], [run_json("r1", "e1", None)])
+    check_pass_keys(["correctness"], [])
+
+
+def test_runs_without_ids_are_never_merged() -> None:
+    from evalbot.langsmith_bucket import BucketRules, ExperimentInfo, bucket_runs
+
+    stats = {"correctness": {"avg": 1.0}}
+    runs = [run_json(None, "e1", stats), run_json(None, "e1", stats), run_json("r", "e1", stats)]
+    runs.append(run_json("r", "e1", {"correctness": {"avg": 0.0}}))
+    bucket = bucket_runs(
+        ExperimentInfo(name="x"),
+        runs,
+        {},
+        rules=BucketRules(),
+        pass_keys=("correctness",),
+    )
+    assert (bucket.scenarios["e1"].passed, bucket.scenarios["e1"].total) == (3, 3)
+    assert bucket.notes == ("1 run repeated an earlier run id and was counted once",)
