@@ -95,8 +95,7 @@ def reports(pr: Bucket, baseline: Bucket) -> dict[str, Report]:
 def nothing_compared(pr: Bucket, baseline: Bucket) -> Outcome:
     """The examples with every PR trial unscored: shared scenarios, nothing compared."""
     unscored = {
-        key: Scenario(key, 0, 0, label=s.label, unscored=s.total)
-        for key, s in pr.scenarios.items()
+        key: Scenario(key, 0, 0, label=s.label, unscored=s.total) for key, s in pr.scenarios.items()
     }
     outcome = settle(compare_buckets(replace(pr, scenarios=unscored), baseline, THRESHOLDS))
     assert outcome.kind is OutcomeKind.NOTHING_COMPARED
