@@ -42,6 +42,7 @@ from evalbot.models import (
     FailOn,
     FetchFailed,
     NoBaseline,
+    NothingCompared,
     Ok,
     OnFetchFailure,
     Outcome,
@@ -256,6 +257,12 @@ def status_description(outcome: Outcome, gate_failed: bool) -> str:
         return f"Regression detection did not run: {outcome.error}"
     if isinstance(outcome, NoBaseline):
         return "No baseline experiment found: regression detection did not run"
+    if isinstance(outcome, NothingCompared):
+        shared = len(outcome.comparison.scenarios)
+        return (
+            "Regression detection did not run: nothing compared "
+            f"({shared} shared scenarios, none with trials on both sides)"
+        )
     if not isinstance(outcome, Ok):
         return "This run is the baseline: nothing to compare"
     comparison = outcome.comparison
@@ -269,14 +276,17 @@ def status_description(outcome: Outcome, gate_failed: bool) -> str:
     if not parts:
         parts.append("No regressions")
     agg = comparison.aggregate
-    return f"{', '.join(parts)} · {pct(agg.pr.rate)} vs {pct(agg.baseline.rate)}"
+    text = f"{', '.join(parts)} · {pct(agg.pr.rate)} vs {pct(agg.baseline.rate)}"
+    if comparison.low_coverage:
+        text += f" · only {comparison.compared}/{len(comparison.baseline.scenarios)} compared"
+    return text
 
 
 def status_state(result: Result) -> StatusState:
-    """failure when the gate fails, error when detection could not run and that fails it."""
+    """failure when the gate fails, error when detection did not run and that fails it."""
     if not result.gate.failed:
         return StatusState.SUCCESS
-    if isinstance(result.outcome, FetchFailed):
+    if isinstance(result.outcome, FetchFailed | NothingCompared):
         return StatusState.ERROR
     return StatusState.FAILURE
 
@@ -295,6 +305,14 @@ def workflow_annotations(result: Result) -> list[str]:
         lines.append(
             runtime.command(
                 "warning", f"No baseline: nothing matched {outcome.searched}", title="evalbot"
+            )
+        )
+    elif isinstance(outcome, NothingCompared):
+        lines.append(
+            runtime.command(
+                "warning",
+                f"Regression detection did not run: {result.gate.reason}",
+                title="evalbot",
             )
         )
     elif isinstance(outcome, Ok):

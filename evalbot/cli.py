@@ -41,7 +41,7 @@ from evalbot.errors import (
     EvalbotError,
     InputError,
 )
-from evalbot.models import FailOn, Ok, Sensitivity
+from evalbot.models import FailOn, NothingCompared, Ok, Sensitivity
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_files, run_live
 from evalbot.render import render_comment, render_text
 from evalbot.report import dumps
@@ -60,8 +60,9 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
     if fmt == "text":
         return render_text(result.outcome, result.gate)
     if fmt == "csv":
-        # Nothing compared, no rows: an empty output (compare() says why on stderr).
-        if not isinstance(result.outcome, Ok):
+        # No comparison, no rows: an empty output (compare() says why on stderr).
+        # With nothing compared the rows still say what each side held.
+        if not isinstance(result.outcome, Ok | NothingCompared):
             return ""
         return comparison_csv(result.outcome.comparison)
     return render_comment(
@@ -335,14 +336,28 @@ def compare(
         raise InputError("--history-file: only with --pr-file/--baseline-file")
     if live_config is None:
         assert pr_file is not None and baseline_file is not None
-        result = run_files(pr_file, baseline_file, settings, history_files=history_files)
+        result = run_files(
+            pr_file,
+            baseline_file,
+            settings,
+            history_files=history_files,
+            pass_keys=live.get("pass_keys") or (),
+        )
     else:
         result = run_live(live_config, settings)
         if verbose:
             _print_fetch(result)
     argv = (click.get_current_context().obj or {}).get("argv", sys.argv[1:])
     text = format_output(result, settings=settings, fmt=fmt, reproduce=reproduce_command(argv))
-    if fmt == "csv" and not isinstance(result.outcome, Ok):
+    if fmt == "csv" and isinstance(result.outcome, NothingCompared):
+        # Rows, but no verdicts: say so where a script's log will show it.
+        _write(text, output)
+        click.echo(
+            f"evalbot: --format csv: no verdicts, {result.gate.reason}; the rows show "
+            "each side's scenarios; --format json or text says more",
+            err=True,
+        )
+    elif fmt == "csv" and not isinstance(result.outcome, Ok):
         # The exit code still follows the gate (a missing baseline passes, an outage
         # follows on_fetch_failure): only the rows are missing, not the verdict.
         click.echo(

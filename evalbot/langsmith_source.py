@@ -16,6 +16,7 @@ run); one paginated ``GET /examples`` per dataset; a few session look-ups.
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 import re
 import threading
@@ -28,7 +29,13 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from evalbot.errors import FetchError, InputError
-from evalbot.langsmith_bucket import BucketRules, ExperimentInfo, bucket_runs, infer_pass_keys
+from evalbot.langsmith_bucket import (
+    BucketRules,
+    ExperimentInfo,
+    bucket_runs,
+    check_pass_keys,
+    infer_pass_keys,
+)
 from evalbot.models import Bucket
 
 DEFAULT_ENDPOINT = "https://api.smith.langchain.com"
@@ -770,6 +777,7 @@ def fetch(
             _, stats[f"dataset:{dataset_id}"] = count_jobs[dataset_id].result()
         counts = {dataset_id: count_of(dataset_id) for dataset_id in count_jobs}
     pass_keys = infer_pass_keys(pr_runs, rules)
+    check_pass_keys(rules.pass_keys, itertools.chain(pr_runs, base_runs or (), *history_runs))
 
     def bucket(experiment: Experiment, runs: list[dict[str, Any]]) -> Bucket:
         info = _info(experiment, counts.get(experiment.dataset_id or ""))
@@ -805,6 +813,7 @@ def export(source: LangSmithSource, ref: str, *, rules: BucketRules) -> Bucket:
         )
         runs = runs_job.result()
         examples = examples_job.result() if examples_job is not None else {}
+    check_pass_keys(rules.pass_keys, runs)
     return bucket_runs(
         _info(experiment, count),
         runs,
@@ -851,6 +860,7 @@ def fetch_history(
         for job in example_jobs.values():
             listed.update(job.result())
     keys = pass_keys if pass_keys is not None else infer_pass_keys(runs[0], rules)
+    check_pass_keys(rules.pass_keys, itertools.chain.from_iterable(runs))
     counts = example_counts or {}
     return [
         bucket_runs(

@@ -43,6 +43,7 @@ from evalbot.models import (
     MetricComparison,
     MetricVerdict,
     NoBaseline,
+    NothingCompared,
     Ok,
     Outcome,
     Scenario,
@@ -493,7 +494,67 @@ def _alert(comparison: Comparison) -> str:
     for verdict, alert in _ALERTS:
         if comparison.count(verdict):
             return alert
-    return "TIP"
+    # Most of the baseline went unchecked: not the green "all clear" tip.
+    return "WARNING" if comparison.low_coverage else "TIP"
+
+
+def coverage_line(comparison: Comparison) -> str | None:
+    """'only 4 of the baseline's 10 scenarios compared' when under half; else None."""
+    if not comparison.low_coverage:
+        return None
+    total = len(comparison.baseline.scenarios)
+    return f"only {comparison.compared} of the baseline's {total} scenarios compared"
+
+
+def nothing_compared_causes(comparison: Comparison) -> list[str]:
+    """The likely causes of ``nothing_compared``, most specific first (plain text)."""
+    pr_n, base_n = len(comparison.pr.scenarios), len(comparison.baseline.scenarios)
+    causes = []
+    if pr_n == 0:
+        causes.append(
+            "the PR experiment has no scenarios: its run crashed, was cancelled, "
+            "or recorded no runs"
+        )
+    if base_n == 0:
+        causes.append("the baseline experiment has no scenarios")
+    if pr_n and base_n and not comparison.scenarios:
+        causes.append(
+            "the two experiments share no scenario key: another dataset, or a "
+            "`scenario_key` that names scenarios differently on each side"
+        )
+    rows = comparison.scenarios
+    empty = []
+    for side, trials, unscored in (
+        ("PR", sum(r.pr.total for r in rows), sum(r.pr.unscored for r in rows)),
+        (
+            "baseline",
+            sum((r.pooled or r.baseline).total for r in rows),
+            sum(r.baseline.unscored for r in rows),
+        ),
+    ):
+        if rows and trials == 0 and unscored:
+            causes.append(
+                f"every trial of the shared scenarios is unscored on the {side} side: the "
+                "evaluator crashed, gave NaN, infinite or non-numeric scores, or does not "
+                "score the `pass_key`"
+            )
+        if rows and trials == 0:
+            empty.append(side)
+    if rows and not empty:
+        causes.append(
+            "each shared scenario has trials on one side only: unscored on the other, "
+            "or missing there"
+        )
+    elif rows and not any("unscored" in c for c in causes):
+        causes.append(f"the shared scenarios have no trials on the {' and '.join(empty)} side")
+    return causes
+
+
+NOTHING_COMPARED_CHECKS = (
+    "`scenario_key` is the same for both experiments (default: the dataset example)",
+    "both experiments ran on the same dataset and the PR run finished",
+    "`pass_key` names the evaluator that scores every run",
+)
 
 
 _COUNT_WORDS = {
@@ -591,6 +652,7 @@ def comment_context(
             counts={v.value: comparison.count(v) for v in Verdict},
             counts_line=_counts_line(comparison),
             alert=_alert(comparison),
+            coverage_line=coverage_line(comparison),
             pr=_provenance(comparison.pr),
             baseline=_provenance(comparison.baseline),
             baseline_age=baseline_age(comparison.pr, comparison.baseline),
@@ -604,6 +666,28 @@ def comment_context(
                 comparison.trend,
                 comparison.scenario_trends,
             ),
+        )
+    elif isinstance(outcome, NothingCompared):
+        comparison = outcome.comparison
+        sections = build_sections(comparison)
+        reason = (
+            f"nothing could be compared: no shared scenario has trials on both sides "
+            f"({len(comparison.scenarios)} shared, {len(comparison.pr_only)} only in the PR, "
+            f"{len(comparison.baseline_only)} only in the baseline)"
+        )
+        context.update(
+            comparison=comparison,
+            pr=_provenance(comparison.pr),
+            baseline=_provenance(comparison.baseline),
+            shared=len(comparison.scenarios),
+            pr_only=len(comparison.pr_only),
+            baseline_only=len(comparison.baseline_only),
+            causes=nothing_compared_causes(comparison),
+            checks=list(NOTHING_COMPARED_CHECKS),
+            sections={k: sections[k] for k in ("insufficient_data", "pr_only", "baseline_only")},
+            # A custom template written before this outcome existed treats any
+            # unknown outcome as fetch_failed and prints `error`: give it one.
+            error=reason,
         )
     elif isinstance(outcome, NoBaseline):
         context.update(pr=_provenance(outcome.pr), searched=outcome.searched)
@@ -750,11 +834,39 @@ def render_text(outcome: Outcome, gate: Gate) -> str:
         lines.append(f"evalbot: no baseline experiment matched {plain(outcome.searched, 200)}")
     elif isinstance(outcome, Ok):
         lines.extend(_text_comparison(outcome.comparison))
+    elif isinstance(outcome, NothingCompared):
+        lines.extend(_text_nothing(outcome.comparison))
     else:
         lines.append(f"evalbot: {plain(outcome.pr.name)} is its own baseline; nothing to compare")
     status = "FAILED" if gate.failed else "passed"
     lines.append(f"gate: {status} — {gate.reason}")
     return "\n".join(lines) + "\n"
+
+
+def _text_nothing(comparison: Comparison) -> list[str]:
+    lines = [
+        "evalbot: nothing could be compared, so regression detection did not run",
+        f"PR {plain(comparison.pr.name)} ({len(comparison.pr.scenarios)} scenarios) vs "
+        f"baseline {plain(comparison.baseline.name)} ({len(comparison.baseline.scenarios)} "
+        f"scenarios): {len(comparison.scenarios)} shared, none with trials on both sides; "
+        f"{len(comparison.pr_only)} only in the PR, {len(comparison.baseline_only)} only "
+        "in the baseline",
+    ]
+    causes = nothing_compared_causes(comparison)
+    lines.extend(f"likely: {cause.replace('`', '')}" for cause in causes)
+    lines.extend(_text_notes(comparison))
+    lines.extend(_text_one_sided(comparison))
+    return lines
+
+
+def _text_notes(comparison: Comparison) -> list[str]:
+    """The unscored counts and completeness notes of each side, one line each."""
+    lines = []
+    for side, bucket in (("PR", comparison.pr), ("baseline", comparison.baseline)):
+        if bucket.unscored:
+            lines.append(f"{side}: {bucket.unscored} trials unscored, left out of the pass rates")
+        lines.extend(f"{side} experiment {plain(note, 200)}" for note in bucket.notes)
+    return lines
 
 
 def _text_comparison(comparison: Comparison) -> list[str]:
@@ -765,6 +877,9 @@ def _text_comparison(comparison: Comparison) -> list[str]:
         f"{pct(agg.pr.rate, 1)} vs {pct(agg.baseline.rate, 1)} ({pp(agg.delta)}) "
         f"over {agg.scenarios} shared scenarios",
     ]
+    if (line := coverage_line(comparison)) is not None:
+        lines.append(f"coverage: {line}")
+    lines.extend(_text_notes(comparison))
     beyond = _beyond_parts(comparison, lambda key: plain(key, MAX_METRIC_NAME))
     if beyond:
         lines.append("beyond pass/fail: " + " · ".join(beyond))
@@ -779,6 +894,12 @@ def _text_comparison(comparison: Comparison) -> list[str]:
                 f"{row.verdict.value:<20} {plain(row.label or row.key, 40):<40} "
                 f"{pr:>7} {base:>8} {pp(row.delta):>8}  {pvalue(shown_p(row))}"
             )
+    lines.extend(_text_one_sided(comparison))
+    return lines
+
+
+def _text_one_sided(comparison: Comparison) -> list[str]:
+    lines = []
     for title, scenarios in (
         ("only in PR", comparison.pr_only),
         ("only in baseline", comparison.baseline_only),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from evalbot import __version__
-from evalbot.compare import compare_buckets
+from evalbot.compare import compare_buckets, settle
 from evalbot.config import parse_config
 from evalbot.errors import EvalbotError, InputError
 from evalbot.experiment_file import measures_document, parse_measures
@@ -32,6 +32,7 @@ from evalbot.models import (
     Measures,
     MetricComparison,
     NoBaseline,
+    NothingCompared,
     Ok,
     Outcome,
     OutcomeKind,
@@ -45,7 +46,7 @@ from evalbot.models import (
 )
 from evalbot.trend import trend_report
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _experiment(bucket: Bucket) -> dict[str, Any]:
@@ -141,6 +142,27 @@ def _history(comparison: Comparison) -> dict[str, Any]:
             for bucket in runs
         ],
     }
+
+
+def coverage(comparison: Comparison) -> dict[str, Any]:
+    """How much of each side the comparison covered (schema v4, issue 11 §5)."""
+    return {
+        "pr_scenarios": len(comparison.pr.scenarios),
+        "baseline_scenarios": len(comparison.baseline.scenarios),
+        "shared": len(comparison.scenarios),
+        "compared": comparison.compared,
+        "low": comparison.low_coverage,
+    }
+
+
+def nothing_compared_message(comparison: Comparison) -> str:
+    """One line: why nothing was compared, in counts."""
+    shared = len(comparison.scenarios)
+    return (
+        f"nothing could be compared: no shared scenario has trials on both sides "
+        f"({shared} shared, {len(comparison.pr_only)} only in the PR, "
+        f"{len(comparison.baseline_only)} only in the baseline)"
+    )
 
 
 def _power(power: Power) -> dict[str, Any]:
@@ -305,6 +327,7 @@ def build_report(
         "costs": [],
         "drift": [],
         "win_loss": None,
+        "coverage": None,
         "fetch": None if fetch is None else dict(fetch),
     }
     if isinstance(outcome, FetchFailed):
@@ -312,8 +335,22 @@ def build_report(
     elif isinstance(outcome, NoBaseline):
         report["message"] = f"no baseline experiment matched {outcome.searched}"
         report["pr"] = _experiment(outcome.pr)
+    elif isinstance(outcome, NothingCompared):
+        # What each side held, so a script (and `evalbot publish`) sees why;
+        # no aggregate, test, power or metrics: they would describe nothing.
+        comparison = outcome.comparison
+        report["message"] = nothing_compared_message(comparison)
+        report["pr"] = _experiment(comparison.pr)
+        report["baseline"] = _experiment(comparison.baseline)
+        report["counts"] = {verdict.value: comparison.count(verdict) for verdict in Verdict}
+        report["scenarios"] = [_row(row) for row in comparison.scenarios]
+        report["pr_only"] = [_one_side(s) for s in comparison.pr_only]
+        report["baseline_only"] = [_one_side(s) for s in comparison.baseline_only]
+        report["history"] = _history(comparison)
+        report["coverage"] = coverage(comparison)
     elif isinstance(outcome, Ok):
         comparison = outcome.comparison
+        report["coverage"] = coverage(comparison)
         report["pr"] = _experiment(comparison.pr)
         report["baseline"] = _experiment(comparison.baseline)
         report["counts"] = {verdict.value: comparison.count(verdict) for verdict in Verdict}
@@ -469,8 +506,10 @@ def outcome_from_report(report: Any) -> Outcome:
         return NoBaseline(pr=pr_bucket, searched=searched)
     if kind == OutcomeKind.SELF_BASELINE.value:
         return SelfBaseline(pr=pr_bucket)
-    if kind != OutcomeKind.OK.value:
-        raise ValueError("outcome: must be ok, no_baseline, self_baseline or fetch_failed")
+    if kind not in (OutcomeKind.OK.value, OutcomeKind.NOTHING_COMPARED.value):
+        raise ValueError(
+            "outcome: must be ok, no_baseline, self_baseline, fetch_failed or nothing_compared"
+        )
     base_bucket = _bucket(_need(report, "baseline", dict, ""), base, "baseline.")
     raw = report.get("thresholds")
     if not isinstance(raw, dict):
@@ -495,4 +534,6 @@ def outcome_from_report(report: Any) -> Outcome:
         ).thresholds
     except EvalbotError as exc:
         raise ValueError(str(exc)) from None
-    return Ok(compare_buckets(pr_bucket, base_bucket, thresholds))
+    # Decided again from the data: a report saying "ok" over nothing compared
+    # is published as nothing_compared, never as green.
+    return settle(compare_buckets(pr_bucket, base_bucket, thresholds))

@@ -156,3 +156,27 @@ def test_missing_token_is_an_input_error(tmp_path: Path) -> None:
         env={"GITHUB_TOKEN": "", "GITHUB_REPOSITORY": REPO},
     )  # fmt: skip
     assert code == 2 and "--github-token: required" in err
+
+
+@responses.activate
+def test_a_report_with_nothing_compared_is_published_as_such(tmp_path: Path) -> None:
+    """Every PR trial unscored: the fork flow posts "nothing could be compared", and a
+    report forged to say "ok" over the same data is not published as green."""
+
+    def unscore(report: dict) -> None:  # type: ignore[type-arg]
+        for row in report["scenarios"]:
+            pr = row["pr"]
+            pr.update(passed=0, total=0, unscored=pr["unscored"] + pr["total"], categories={})
+            pr["measures"] = {}
+        report["pr_only"] = []
+        report["outcome"] = "ok"
+        report["policy"]["on_fetch_failure"] = "fail"
+
+    create, status = mock_github()
+    code, _, err = invoke(tmp_path, report_file(tmp_path, unscore))
+    assert code == 1, err
+    body = json.loads(create.calls[0].request.body)["body"]
+    assert body.startswith("<!-- evalbot:default -->\n## evalbot: nothing could be compared")
+    state = json.loads(status.calls[0].request.body)
+    assert state["state"] == "error"
+    assert state["description"].startswith("Regression detection did not run: nothing compared")
