@@ -4,15 +4,22 @@ settings (validated once, before any request) -> the same pipeline as
 ``evalbot compare`` -> report, job summary and outputs (always written) ->
 comment and status (best effort: a GitHub refusal is a warning) -> exit code
 of the gate.
+
+The check always reports (issue 10 §4): once the event is read, every ending
+writes the job summary and the outputs and sets the status. An input error
+found mid-run (no such experiment, a broken template, an unreadable config)
+sets the status to ``error`` naming the input and exits 2; a report, summary
+or outputs file that cannot be written is a warning that loses nothing else.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,6 +45,7 @@ from evalbot.github_publish import (
     make_github,
     publish,
 )
+from evalbot.markdown import code_span, escape_text
 from evalbot.models import (
     FailOn,
     FetchFailed,
@@ -322,8 +330,123 @@ def workflow_annotations(result: Result) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True, slots=True)
+class Reporting:
+    """Where a run reports, known as soon as the event is read: enough to report an
+    error even when the rest of the settings are invalid."""
+
+    github: GitHubTarget | None
+    pr_number: int | None
+    head_sha: str | None
+    status_context: str
+    run_url: str | None
+    output_path: str | None
+    summary_path: str | None
+    secrets: tuple[str, ...] = ()
+
+
+_SHA_RE = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
+
+
+def reporting_of(settings: ActionSettings) -> Reporting:
+    """The reporting half of valid settings."""
+    secrets: tuple[str, ...] = (settings.live.connection.api_key,)
+    if settings.github is not None:
+        secrets += (settings.github.token,)
+    return Reporting(
+        github=settings.github,
+        pr_number=settings.event.pr_number,
+        head_sha=settings.event.head_sha,
+        status_context=settings.status_context,
+        run_url=settings.run_url,
+        output_path=settings.output_path,
+        summary_path=settings.summary_path,
+        secrets=secrets,
+    )
+
+
+def reporting_from_env(env: Mapping[str, str]) -> Reporting:
+    """Where to report when ``parse_settings`` failed: read leniently, never raises.
+
+    An unreadable event or an invalid head SHA leaves no commit for the status
+    (the summary and outputs are still written); an invalid ``status_context``
+    falls back to ``evalbot``.
+    """
+    try:
+        event: runtime.Event | None = runtime.read_event(env)
+    except InputError:
+        event = None
+    head = event.head_sha if event is not None else None
+    if head is not None and not _SHA_RE.fullmatch(head):
+        head = None
+    repository = env.get("GITHUB_REPOSITORY") or ""
+    token = runtime.read_input(env, "github_token")
+    github = None
+    if token and re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+        github = GitHubTarget(
+            token=token,
+            repository=repository,
+            api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+        )
+    context = runtime.read_input(env, "status_context") or "evalbot"
+    server, run_id = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_RUN_ID")
+    secrets = tuple(
+        value
+        for value in (token, runtime.read_input(env, "langsmith_api_key"))
+        if value is not None
+    )
+    return Reporting(
+        github=github,
+        pr_number=event.pr_number if event is not None else None,
+        head_sha=head,
+        status_context=context if len(context) <= 100 else "evalbot",
+        run_url=f"{server}/{repository}/actions/runs/{run_id}" if server and run_id else None,
+        output_path=env.get("GITHUB_OUTPUT"),
+        summary_path=env.get("GITHUB_STEP_SUMMARY"),
+        secrets=secrets,
+    )
+
+
+def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _write_safely(stdout: TextIO, what: str, write: Callable[[], None]) -> bool:
+    """Run ``write``; a file that cannot be written is a warning, not the end of the run."""
+    try:
+        write()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        runtime.emit(
+            stdout,
+            [runtime.command("warning", f"evalbot could not write the {what}: {reason}")],
+        )
+        return False
+    return True
+
+
 def run(settings: ActionSettings, *, stdout: TextIO, client: Any | None = None) -> int:
-    """Run the pipeline and publish; returns the exit code of the gate."""
+    """Run the pipeline and publish; returns the exit code of the gate.
+
+    An input error found on the way (no such experiment, a broken template) is
+    still reported: ``::error``, job summary, outputs and an ``error`` status; exit 2.
+    """
+    reporting = reporting_of(settings)
+    try:
+        return _run(settings, reporting, stdout=stdout, client=client)
+    except InputError as exc:
+        return report_input_error(reporting, exc, stdout=stdout)
+    except Exception:
+        report_internal_error(reporting, stdout=stdout)
+        raise
+
+
+def _run(
+    settings: ActionSettings, reporting: Reporting, *, stdout: TextIO, client: Any | None
+) -> int:
     result = run_live(settings.live, settings.settings, client=client)
     key = settings.settings.comment_key
     common: dict[str, Any] = {
@@ -339,26 +462,38 @@ def run(settings: ActionSettings, *, stdout: TextIO, client: Any | None = None) 
         max_chars=runtime.SUMMARY_LIMIT_BYTES,
         size=lambda text: len(text.encode("utf-8")),
     )  # fmt: skip
-    # Nothing lost: report, summary and outputs are written before GitHub is asked.
-    settings.report_path.parent.mkdir(parents=True, exist_ok=True)
-    settings.report_path.write_text(dumps(result.report), encoding="utf-8")
-    runtime.write_summary(settings.summary_path, summary)
+    # Nothing lost: report, summary and outputs are written before GitHub is asked,
+    # and one that cannot be written is a warning that loses none of the others.
+    path = settings.report_path
+
+    def write_report() -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(dumps(result.report), encoding="utf-8")
+
+    wrote_report = _write_safely(stdout, f"report to {path} (report_path)", write_report)
+    _write_safely(
+        stdout,
+        "job summary (GITHUB_STEP_SUMMARY)",
+        lambda: runtime.write_summary(settings.summary_path, summary),
+    )
     runtime.emit(stdout, workflow_annotations(result))
     published = _publish(settings, result, comment)
     for problem in published.problems:
         runtime.emit(stdout, [runtime.command("warning", problem.message, title="evalbot")])
     counts = result.report["counts"]
-    runtime.write_outputs(
-        settings.output_path,
-        {
-            "outcome": result.outcome.kind.value,
-            "gate": "fail" if result.gate.failed else "pass",
-            "hard_regressions": str(counts[Verdict.HARD_REGRESSION.value]),
-            "soft_regressions": str(counts[Verdict.SOFT_REGRESSION.value]),
-            "improvements": str(counts[Verdict.IMPROVEMENT.value]),
-            "report_path": str(settings.report_path),
-            "comment_url": published.comment_url or "",
-        },
+    outputs = {
+        "outcome": result.outcome.kind.value,
+        "gate": "fail" if result.gate.failed else "pass",
+        "hard_regressions": str(counts[Verdict.HARD_REGRESSION.value]),
+        "soft_regressions": str(counts[Verdict.SOFT_REGRESSION.value]),
+        "improvements": str(counts[Verdict.IMPROVEMENT.value]),
+        "report_path": str(path) if wrote_report else "",
+        "comment_url": published.comment_url or "",
+    }
+    _write_safely(
+        stdout,
+        "outputs (GITHUB_OUTPUT)",
+        lambda: runtime.write_outputs(settings.output_path, outputs),
     )
     print(
         f"evalbot: {result.outcome.kind.value}; gate {'failed' if result.gate.failed else 'passed'}"
@@ -386,6 +521,86 @@ def _publish(settings: ActionSettings, result: Result, comment: str) -> Publishe
             settings.status_context,
             settings.run_url,
         ),
+    )
+
+
+ERROR_OUTPUTS = {
+    "outcome": "error",
+    "gate": "fail",
+    "hard_regressions": "",
+    "soft_regressions": "",
+    "improvements": "",
+    "report_path": "",
+    "comment_url": "",
+}
+"""The outputs when evalbot could not run: no outcome, no counts, no report."""
+
+
+def _report_failure(
+    reporting: Reporting, *, stdout: TextIO, headline: str, detail: str, description: str
+) -> None:
+    """Job summary, outputs and an ``error`` status for a run that could not finish.
+
+    Best effort by design: each part that fails is a warning, never an exception.
+    """
+    summary = (
+        f"## evalbot could not run\n\n**{headline}:** {code_span(detail, 2000)}\n\n"
+        f"The `{escape_text(reporting.status_context, 100)}` status is set to `error`; "
+        "no comparison was made, so there is no report.\n"
+    )
+    _write_safely(
+        stdout,
+        "job summary (GITHUB_STEP_SUMMARY)",
+        lambda: runtime.write_summary(reporting.summary_path, summary),
+    )
+    _write_safely(
+        stdout,
+        "outputs (GITHUB_OUTPUT)",
+        lambda: runtime.write_outputs(reporting.output_path, ERROR_OUTPUTS),
+    )
+    if reporting.github is None or reporting.head_sha is None:
+        return
+    try:
+        published = publish(
+            make_github(reporting.github),
+            reporting.github,
+            pr_number=reporting.pr_number,
+            head_sha=reporting.head_sha,
+            comment_body=None,
+            marker="",
+            mode=CommentMode.OFF,
+            status=(StatusState.ERROR, description, reporting.status_context, reporting.run_url),
+        )
+    except Exception as exc:
+        message = f"evalbot could not set the status: {type(exc).__name__}"
+        runtime.emit(stdout, [runtime.command("warning", message, title="evalbot")])
+        return
+    for problem in published.problems:
+        runtime.emit(stdout, [runtime.command("warning", problem.message, title="evalbot")])
+
+
+def report_input_error(reporting: Reporting, exc: InputError, *, stdout: TextIO) -> int:
+    """``::error`` naming the input, then summary, outputs and an ``error`` status; 2."""
+    detail = _redact(str(_named(exc)), reporting.secrets)
+    runtime.emit(stdout, [runtime.command("error", f"Invalid input: {detail}", title="evalbot")])
+    _report_failure(
+        reporting,
+        stdout=stdout,
+        headline="Invalid input",
+        detail=detail,
+        description=f"Invalid input: {detail}",
+    )
+    return EXIT_USAGE
+
+
+def report_internal_error(reporting: Reporting, *, stdout: TextIO) -> None:
+    """Summary, outputs and an ``error`` status before a bug's traceback (exit 3)."""
+    _report_failure(
+        reporting,
+        stdout=stdout,
+        headline="Internal error",
+        detail="evalbot hit a bug; the traceback is in the job log.",
+        description="evalbot internal error: see the job log",
     )
 
 
@@ -427,12 +642,15 @@ def main(env: Mapping[str, str] | None = None, *, stdout: TextIO | None = None) 
     env = os.environ if env is None else env
     out = stdout or sys.stdout
     try:
-        return run(parse_settings(env), stdout=out)
+        settings = parse_settings(env)
     except InputError as exc:
-        # Also for errors found mid-run (no such experiment): name the input.
-        message = f"Invalid input: {_named(exc)}"
-        runtime.emit(out, [runtime.command("error", message, title="evalbot")])
-        return EXIT_USAGE
+        # The check still reports: status error naming the input, summary, outputs.
+        return report_input_error(reporting_from_env(env), exc, stdout=out)
+    except Exception:
+        report_internal_error(reporting_from_env(env), stdout=out)
+        raise
+    # run() reports input errors found mid-run (no such experiment) the same way.
+    return run(settings, stdout=out)
 
 
 # --- evalbot publish: the second phase of the fork-PR pattern ----------------------
