@@ -653,94 +653,216 @@ def main(env: Mapping[str, str] | None = None, *, stdout: TextIO | None = None) 
     return run(settings, stdout=out)
 
 
-# --- evalbot publish: the second phase of the fork-PR pattern ----------------------
+# --- evalbot publish: the privileged phase of the fork-PR flow ---------------------------
 
 
-def publish_report(
-    report_path: Path,
-    *,
-    pr_number: int,
-    head_sha: str | None,
-    target: GitHubTarget,
-    comment: CommentMode,
-    status_context: str,
-    env: Mapping[str, str],
-    stdout: TextIO,
-) -> int:
-    """Post the comment and status for a report made by a ``comment: off`` run.
+@dataclass(frozen=True, slots=True)
+class PublishSettings:
+    """``evalbot publish``: what to read from LangSmith and where to report it.
 
-    Runs in a ``workflow_run`` job with a write token and no PR code. The
-    report is untrusted data: the outcome is rebuilt from its counts and the
-    comment re-rendered by evalbot; the PR's head commit must match the
-    commit the triggering workflow ran on.
+    Nothing here comes from the pull request: the head commit comes from the
+    trusted event (``workflow_run.head_sha``, or ``pull_request.head.sha`` of a
+    ``pull_request_target`` event), the experiment is the one on ``dataset``
+    whose metadata ``commit_key`` is that commit, read with the repository's key.
     """
-    from evalbot.compare import decide_gate
-    from evalbot.report import outcome_from_report
 
-    try:
-        report = json.loads(report_path.read_text(encoding="utf-8"))
-        outcome = outcome_from_report(report)
-        policy = report.get("policy") or {}
-        fail_on = parse_enum(
-            FailOn, policy.get("fail_on", "hard_regression"), name="policy.fail_on"
-        )
-        on_fetch = parse_enum(
-            OnFetchFailure,
-            policy.get("on_fetch_failure", "neutral"),
-            name="policy.on_fetch_failure",
-        )
-        key = parse_comment_key(policy.get("comment_key", "default"), name="policy.comment_key")
-    except (OSError, ValueError, InputError) as exc:
-        raise InputError(f"--report: {report_path}: {exc}") from None
+    live: LiveConfig
+    settings: Settings
+    target: GitHubTarget
+    head_sha: str
+    head_label: str | None  # "owner:branch" of the PR head, from the event
+    pr_number: int | None  # given explicitly (then verified), else found by commit
+    when_missing: StatusState
+    comment: CommentMode
+    status_context: str
+    run_url: str | None
+    summary_path: str | None
+    output_path: str | None
+
+
+def event_head(env: Mapping[str, str], head_sha: str | None) -> tuple[str, str | None, str | None]:
+    """(head SHA, "owner:branch" of the head, run URL) from the trusted event.
+
+    ``workflow_run``: its ``head_sha`` (its ``pull_requests`` list is empty for
+    PRs from forks, so the PR is found through the API); ``pull_request_target``:
+    ``pull_request.head``. ``head_sha`` (``--head-sha``) overrides both.
+    """
     event = runtime.read_event(env)
-    run = event.payload.get("workflow_run")
-    if head_sha is None and isinstance(run, dict):
-        head_sha = run.get("head_sha") if isinstance(run.get("head_sha"), str) else None
+    payload = event.payload
+    label = run_url = None
+    run = payload.get("workflow_run")
+    if isinstance(run, dict):
+        repo = run.get("head_repository")
+        owner = (repo.get("owner") or {}).get("login") if isinstance(repo, dict) else None
+        branch = run.get("head_branch")
+        if isinstance(owner, str) and isinstance(branch, str):
+            label = f"{owner}:{branch}"
+        run_url = run.get("html_url") if isinstance(run.get("html_url"), str) else None
+        if head_sha is None and isinstance(run.get("head_sha"), str):
+            head_sha = run["head_sha"]
+    pull = payload.get("pull_request")
+    if isinstance(pull, dict):
+        head = pull.get("head") or {}
+        if isinstance(head.get("label"), str):
+            label = head["label"]
+        if head_sha is None:
+            head_sha = event.head_sha
     if not head_sha:
-        raise InputError("--head-sha: required outside a workflow_run event")
-    client = make_github(target)
-    verified = _verify_head(client, target, pr_number, head_sha)
-    if verified is not None:
-        raise InputError(verified)
-    gate = decide_gate(outcome, fail_on=fail_on, on_fetch_failure=on_fetch)
-    result = Result(outcome=outcome, gate=gate, report=report)
-    run_url = run.get("html_url") if isinstance(run, dict) else None
-    body = render_comment(outcome, gate, comment_key=key, reproduce="evalbot publish")
-    runtime.write_summary(env.get("GITHUB_STEP_SUMMARY"), body)
+        raise InputError("--head-sha: required outside workflow_run and pull_request_target events")
+    if not _SHA_RE.fullmatch(head_sha):
+        raise InputError(f"--head-sha: must be 40 or 64 hex characters; got {head_sha[:80]!r}")
+    return head_sha, label, run_url
+
+
+def _missing_body(key: str, head_sha: str, state: StatusState) -> str:
+    return (
+        f"{marker(key)}\n## evalbot: no eval results for `{head_sha[:12]}` yet\n\n"
+        "No LangSmith experiment ran for this commit. Evals for pull requests from forks "
+        "run only after a maintainer approves them (see the repository's evalbot workflow); "
+        f"until then the `evalbot` check is `{state.value}`.\n"
+    )
+
+
+def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | None = None) -> int:
+    """Find the PR of the trusted head commit, read its experiment from LangSmith,
+    compare, then comment and set the status; returns the gate's exit code.
+
+    No experiment for the head (evals never ran for a fork's commit): the status
+    is ``when_missing`` (pending or failure, never success) and the exit code 0
+    for pending, 1 for failure. Input errors set an ``error`` status and exit 2.
+    """
+    from evalbot.errors import ExperimentNotFound
+    from evalbot.github_publish import (
+        find_pull_for_commit,
+        github_errors,
+        github_problem,
+        pull_head,
+    )
+
+    target, head = settings.target, settings.head_sha
+    reporting = Reporting(
+        github=target,
+        pr_number=settings.pr_number,
+        head_sha=head,
+        status_context=settings.status_context,
+        run_url=settings.run_url,
+        output_path=settings.output_path,
+        summary_path=settings.summary_path,
+        secrets=(target.token, settings.live.connection.api_key),
+    )
+    github = make_github(target)
+    pr_number = settings.pr_number
+    try:
+        if pr_number is not None:
+            actual = pull_head(github, target, pr_number)
+            if actual != head:
+                raise InputError(
+                    f"--pr-number: PR #{pr_number}'s head is {actual[:12]}, not the commit "
+                    f"the workflow ran on ({head[:12]}); refusing to publish"
+                )
+        else:
+            pr_number = find_pull_for_commit(github, target, head, head_label=settings.head_label)
+    except github_errors() as exc:
+        lookup = github_problem("PR lookup", exc, target.token, repository=target.repository)
+        runtime.emit(stdout, [runtime.command("warning", lookup, title="evalbot")])
+    except InputError as exc:
+        return report_input_error(reporting, exc, stdout=stdout)
+    if pr_number is None:
+        print(f"evalbot: no open pull request has head {head[:12]}; status only", file=stdout)
+    key = settings.settings.comment_key
+    try:
+        result = run_live(settings.live, settings.settings, client=client)
+    except ExperimentNotFound:
+        state = settings.when_missing
+        body = _missing_body(key, head, state)
+        _write_safely(
+            stdout,
+            "job summary (GITHUB_STEP_SUMMARY)",
+            lambda: runtime.write_summary(settings.summary_path, body),
+        )
+        description = (
+            f"No eval results for {head[:12]}: evals for this commit have not run "
+            "(forks: after a maintainer approves)"
+        )
+        published = publish(
+            github,
+            target,
+            pr_number=pr_number,
+            head_sha=head,
+            comment_body=body,
+            marker=marker(key),
+            mode=settings.comment,
+            status=(state, description, settings.status_context, settings.run_url),
+        )
+        for problem in published.problems:
+            runtime.emit(stdout, [runtime.command("warning", problem.message, title="evalbot")])
+        _write_safely(
+            stdout,
+            "outputs (GITHUB_OUTPUT)",
+            lambda: runtime.write_outputs(
+                settings.output_path,
+                {**ERROR_OUTPUTS, "outcome": "missing", "comment_url": published.comment_url or ""},
+            ),
+        )
+        print(f"evalbot: no experiment for {head[:12]}; status {state.value}", file=stdout)
+        return EXIT_GATE_FAILED if state is StatusState.FAILURE else EXIT_PASS
+    except InputError as exc:
+        return report_input_error(reporting, exc, stdout=stdout)
+    try:
+        comment = render_comment(
+            result.outcome,
+            result.gate,
+            comment_key=key,
+            reproduce="evalbot publish",
+            template=settings.settings.template,
+            selection=result.selection,
+        )
+    except InputError as exc:
+        return report_input_error(reporting, exc, stdout=stdout)
+    _write_safely(
+        stdout,
+        "job summary (GITHUB_STEP_SUMMARY)",
+        lambda: runtime.write_summary(settings.summary_path, comment),
+    )
+    runtime.emit(stdout, workflow_annotations(result))
     published = publish(
-        client,
+        github,
         target,
         pr_number=pr_number,
-        head_sha=head_sha,
-        comment_body=body,
+        head_sha=head,
+        comment_body=comment,
         marker=marker(key),
-        mode=comment,
+        mode=settings.comment,
         status=(
             status_state(result),
-            status_description(outcome, gate.failed),
-            status_context,
-            run_url if isinstance(run_url, str) else None,
+            status_description(result.outcome, result.gate.failed),
+            settings.status_context,
+            settings.run_url,
         ),
     )
     for problem in published.problems:
         runtime.emit(stdout, [runtime.command("warning", problem.message, title="evalbot")])
-    print(f"evalbot: published {outcome.kind.value} for PR #{pr_number}", file=stdout)
-    return EXIT_GATE_FAILED if gate.failed else EXIT_PASS
-
-
-def _verify_head(client: Any, target: GitHubTarget, pr_number: int, head_sha: str) -> str | None:
-    """None when PR ``pr_number``'s head is ``head_sha``, else why not (one line)."""
-    import requests
-    from github import GithubException
-
-    try:
-        pull = client.get_repo(target.repository).get_pull(pr_number)
-        actual = pull.head.sha
-    except (GithubException, requests.RequestException) as exc:
-        return f"--pr-number: cannot read PR #{pr_number} ({getattr(exc, 'status', '')})"
-    if actual != head_sha:
-        return (
-            f"--pr-number: PR #{pr_number}'s head is {actual[:12]}, not the commit the "
-            f"workflow ran on ({head_sha[:12]}); refusing to publish"
-        )
-    return None
+    counts = result.report["counts"]
+    _write_safely(
+        stdout,
+        "outputs (GITHUB_OUTPUT)",
+        lambda: runtime.write_outputs(
+            settings.output_path,
+            {
+                "outcome": result.outcome.kind.value,
+                "gate": "fail" if result.gate.failed else "pass",
+                "hard_regressions": str(counts[Verdict.HARD_REGRESSION.value]),
+                "soft_regressions": str(counts[Verdict.SOFT_REGRESSION.value]),
+                "improvements": str(counts[Verdict.IMPROVEMENT.value]),
+                "report_path": "",
+                "comment_url": published.comment_url or "",
+            },
+        ),
+    )
+    where = f"PR #{pr_number}" if pr_number is not None else f"commit {head[:12]}"
+    print(
+        f"evalbot: published {result.outcome.kind.value} for {where}; gate "
+        f"{'failed' if result.gate.failed else 'passed'}: {result.gate.reason}",
+        file=stdout,
+    )
+    return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS

@@ -55,6 +55,7 @@ class StatusState(enum.StrEnum):
     SUCCESS = "success"
     FAILURE = "failure"
     ERROR = "error"
+    PENDING = "pending"
 
 
 @dataclass(frozen=True, slots=True)
