@@ -214,7 +214,7 @@ def test_explicit_pr_number_whose_head_moved_is_refused(
 ) -> None:
     tag(langsmith, "fork-pr", HEAD, fail_s0=False)
     github.add_pull(REPO, PR, OTHER)
-    code, out, err = publish(tmp_path, langsmith, github, "--pr-number", str(PR))
+    code, out, _ = publish(tmp_path, langsmith, github, "--pr-number", str(PR))
     assert code == 2
     assert f"PR #{PR}'s head is {OTHER[:12]}" in out
     assert github.comments_on(REPO, PR) == [] and "success" not in statuses(github)
