@@ -106,7 +106,9 @@ class BoundedRetry(Retry):
       an hour later and GitHub asks for at least a minute on a secondary one,
       far past any budget an Action step can spend. The caller reports them.
     * All back-off sleeps, ``Retry-After`` included, come out of one budget of
-      ``budget_s`` seconds; once it is spent nothing more is retried.
+      ``budget_s`` seconds from the client's creation; once it is spent no
+      retry starts (so a GitHub that never answers costs one
+      :data:`REQUEST_TIMEOUT_S` per call).
     * ``raise_on_status=False``: when retries end, PyGithub sees GitHub's last
       answer and raises its usual exception.
     """
@@ -130,6 +132,17 @@ class BoundedRetry(Retry):
         kw.setdefault("deadline", self.deadline)
         kw.setdefault("budget_s", self.budget_s)
         return super().new(**kw)
+
+    def increment(self, *args: Any, **kwargs: Any) -> Self:
+        # Once the budget is spent no retry starts, whatever the error: a GitHub that
+        # times out on every request costs one timeout per call, not four.
+        if self.deadline.left() <= 0:
+            from urllib3.exceptions import MaxRetryError
+
+            url = kwargs.get("url") or (args[1] if len(args) > 1 else None)
+            pool: Any = kwargs.get("_pool")  # urllib3 passes its pool; None in unit tests
+            raise MaxRetryError(pool, url or "", kwargs.get("error"))
+        return super().increment(*args, **kwargs)
 
     def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
         if status_code in (403, 429) or self.deadline.left() <= 0:

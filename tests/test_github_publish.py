@@ -313,3 +313,15 @@ def test_a_422_on_create_is_not_retried() -> None:
     status_mock(responses.mock)
     result = run()
     assert len(create.calls) == 1 and "422" in result.problems[0].message
+
+
+def test_no_retry_starts_once_the_budget_is_spent() -> None:
+    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+
+    from evalbot.github_publish import BoundedRetry
+
+    fresh = BoundedRetry()
+    error = ReadTimeoutError(None, "/x", "read timed out")  # type: ignore[arg-type]
+    assert fresh.increment("GET", "/x", error=error).total == 2
+    with pytest.raises(MaxRetryError):
+        BoundedRetry(budget_s=0).increment("GET", "/x", error=error)
