@@ -579,9 +579,14 @@ def _report_failure(
         runtime.emit(stdout, [runtime.command("warning", problem.message, title="evalbot")])
 
 
-def report_input_error(reporting: Reporting, exc: InputError, *, stdout: TextIO) -> int:
-    """``::error`` naming the input, then summary, outputs and an ``error`` status; 2."""
-    detail = _redact(str(_named(exc)), reporting.secrets)
+def report_input_error(
+    reporting: Reporting, exc: InputError, *, stdout: TextIO, cli: bool = False
+) -> int:
+    """``::error`` naming the input, then summary, outputs and an ``error`` status; 2.
+
+    ``cli``: keep option names (``--dataset``) instead of the action's input names.
+    """
+    detail = _redact(str(exc if cli else _named(exc)), reporting.secrets)
     runtime.emit(stdout, [runtime.command("error", f"Invalid input: {detail}", title="evalbot")])
     _report_failure(
         reporting,
@@ -766,7 +771,7 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
         lookup = github_problem("PR lookup", exc, target.token, repository=target.repository)
         runtime.emit(stdout, [runtime.command("warning", lookup, title="evalbot")])
     except InputError as exc:
-        return report_input_error(reporting, exc, stdout=stdout)
+        return report_input_error(reporting, exc, stdout=stdout, cli=True)
     if pr_number is None:
         print(f"evalbot: no open pull request has head {head[:12]}; status only", file=stdout)
     key = settings.settings.comment_key
@@ -807,7 +812,7 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
         print(f"evalbot: no experiment for {head[:12]}; status {state.value}", file=stdout)
         return EXIT_GATE_FAILED if state is StatusState.FAILURE else EXIT_PASS
     except InputError as exc:
-        return report_input_error(reporting, exc, stdout=stdout)
+        return report_input_error(reporting, exc, stdout=stdout, cli=True)
     try:
         comment = render_comment(
             result.outcome,
@@ -818,7 +823,7 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
             selection=result.selection,
         )
     except InputError as exc:
-        return report_input_error(reporting, exc, stdout=stdout)
+        return report_input_error(reporting, exc, stdout=stdout, cli=True)
     _write_safely(
         stdout,
         "job summary (GITHUB_STEP_SUMMARY)",

@@ -715,7 +715,13 @@ def publish_command(
     """
     import os
 
-    from evalbot.action import PublishSettings, event_head, publish_live
+    from evalbot.action import (
+        PublishSettings,
+        Reporting,
+        event_head,
+        publish_live,
+        report_input_error,
+    )
     from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget, StatusState
 
     if not github_token:
@@ -735,30 +741,44 @@ def publish_command(
     if not status_context or len(status_context) > 100:
         raise InputError("--status-context: must be 1 to 100 characters")
     head, label, run_url = event_head(os.environ, head_sha)
-    config = parse_live(
-        pr=None,
-        pr_metadata=json.dumps({commit_key: head}),
-        dataset=dataset,
-        baseline=baseline,
-        baseline_prefix=baseline_prefix,
-        baseline_metadata=baseline_metadata,
-        allow_dataset_mismatch=False,
-        **live,
-    )
-    settings = load_config(config_path)
-    settings = override(
-        settings,
-        fail_on=None if fail_on is None else parse_enum(FailOn, fail_on, name="--fail-on"),
-        comment_key=None
-        if comment_key is None
-        else parse_comment_key(comment_key, name="--comment-key"),
-    )
     target = GitHubTarget(
         token=github_token,
         repository=repository,
         api_url=api_url or DEFAULT_API_URL,
         bot_login=bot_login,
     )
+    try:
+        config = parse_live(
+            pr=None,
+            pr_metadata=json.dumps({commit_key: head}),
+            dataset=dataset,
+            baseline=baseline,
+            baseline_prefix=baseline_prefix,
+            baseline_metadata=baseline_metadata,
+            allow_dataset_mismatch=False,
+            **live,
+        )
+        settings = load_config(config_path)
+        settings = override(
+            settings,
+            fail_on=None if fail_on is None else parse_enum(FailOn, fail_on, name="--fail-on"),
+            comment_key=None
+            if comment_key is None
+            else parse_comment_key(comment_key, name="--comment-key"),
+        )
+    except InputError as exc:
+        # The commit is known: the check still reports (status error naming the option).
+        reporting = Reporting(
+            github=target,
+            pr_number=pr_number,
+            head_sha=head,
+            status_context=status_context,
+            run_url=run_url,
+            output_path=os.environ.get("GITHUB_OUTPUT"),
+            summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
+            secrets=(github_token, live.get("langsmith_api_key") or ""),
+        )
+        return report_input_error(reporting, exc, stdout=sys.stdout, cli=True)
     return publish_live(
         PublishSettings(
             live=config,

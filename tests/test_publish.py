@@ -265,6 +265,32 @@ def test_bad_input_is_exit_2(
     assert github.all_statuses() == {}
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--langsmith-api-key", ""], "--langsmith-api-key: required"),
+        (["--dataset", "nope"], "--dataset: no dataset named"),
+        (["--baseline-metadata", "{main"], "--baseline-metadata: not valid JSON"),
+    ],
+)
+def test_input_error_once_the_commit_is_known_sets_an_error_status(
+    tmp_path: Path,
+    langsmith: LangSmith,
+    github: FakeGitHub,
+    args: list[str],
+    needle: str,
+) -> None:
+    github.add_pull(REPO, PR, HEAD)
+    code, out, _ = publish(tmp_path, langsmith, github, *args)
+    assert code == 2
+    (error,) = [line for line in out.splitlines() if line.startswith("::error")]
+    assert needle in error, error
+    (status,) = github.statuses_on(REPO, HEAD)
+    assert status["state"] == "error" and needle in status["description"]
+    assert "could not run" in (tmp_path / "summary.md").read_text("utf-8")
+    assert github.comments_on(REPO, PR) == []
+
+
 def test_missing_token_is_an_input_error() -> None:
     code, _, err = run_cli(
         "publish", "--dataset", "support", env={"GITHUB_TOKEN": "", "GITHUB_REPOSITORY": REPO}
