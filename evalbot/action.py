@@ -422,7 +422,11 @@ def _write_safely(stdout: TextIO, what: str, write: Callable[[], None]) -> bool:
         reason = exc.strerror or type(exc).__name__
         runtime.emit(
             stdout,
-            [runtime.command("warning", f"evalbot could not write the {what}: {reason}")],
+            [
+                runtime.command(
+                    "warning", f"evalbot could not write the {what}: {reason}", title="evalbot"
+                )
+            ],
         )
         return False
     return True
@@ -436,7 +440,7 @@ def run(settings: ActionSettings, *, stdout: TextIO, client: Any | None = None) 
     """
     reporting = reporting_of(settings)
     try:
-        return _run(settings, reporting, stdout=stdout, client=client)
+        return _run(settings, stdout=stdout, client=client)
     except InputError as exc:
         return report_input_error(reporting, exc, stdout=stdout)
     except Exception:
@@ -444,9 +448,7 @@ def run(settings: ActionSettings, *, stdout: TextIO, client: Any | None = None) 
         raise
 
 
-def _run(
-    settings: ActionSettings, reporting: Reporting, *, stdout: TextIO, client: Any | None
-) -> int:
+def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int:
     result = run_live(settings.live, settings.settings, client=client)
     key = settings.settings.comment_key
     common: dict[str, Any] = {
