@@ -770,8 +770,12 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
         else:
             pr_number = find_pull_for_commit(github, target, head, head_label=settings.head_label)
     except github_errors() as exc:
-        lookup = github_problem("PR lookup", exc, target.token, repository=target.repository)
+        where = f"PR #{pr_number}" if pr_number is not None else f"commit {head[:12]}"
+        lookup = github_problem(
+            "PR lookup", exc, target.token, where=where, repository=target.repository
+        )
         runtime.emit(stdout, [runtime.command("warning", lookup, title="evalbot")])
+        pr_number = None  # an unverified PR gets no comment; the commit still gets the status
     except InputError as exc:
         return report_input_error(reporting, exc, stdout=stdout, cli=True)
     if pr_number is None:

@@ -220,6 +220,18 @@ def test_explicit_pr_number_whose_head_moved_is_refused(
     assert github.comments_on(REPO, PR) == [] and "success" not in statuses(github)
 
 
+def test_explicit_pr_number_that_cannot_be_verified_gets_no_comment(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    tag(langsmith, "fork-pr", HEAD, fail_s0=True)
+    github.add_pull(REPO, PR, HEAD)
+    github.fail("get_pull", 502, "Bad Gateway")
+    code, out, err = publish(tmp_path, langsmith, github, "--pr-number", str(PR))
+    assert code == 1, out + err
+    assert "PR lookup" in out and "502" in out
+    assert github.comments_on(REPO, PR) == [] and statuses(github) == ["failure"]
+
+
 def test_pull_request_target_event_gives_the_head(
     tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
 ) -> None:
