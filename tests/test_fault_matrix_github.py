@@ -363,3 +363,18 @@ def test_internal_error_sets_an_error_status_then_raises(
     assert status["state"] == "error" and "internal error" in status["description"]
     assert runner.outputs()["outcome"] == "error"
     assert "Internal error" in runner.summary.read_text("utf-8")
+
+
+def test_unreadable_event_still_writes_summary_and_outputs(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    env = env_for(langsmith, github.url, runner)
+    runner.event.write_text("{not json", encoding="utf-8")
+    code, stdout = run_bounded(env)
+    assert code == 2 and "Traceback" not in stdout
+    (error,) = lines_of(stdout, "error")
+    assert "GITHUB_EVENT_PATH" in error
+    # No commit to put a status on (the documented exception); the rest is written.
+    assert github.requests == [] and langsmith.fake.requests == []
+    assert runner.outputs()["outcome"] == "error"
+    assert "could not run" in runner.summary.read_text("utf-8")
