@@ -621,23 +621,59 @@ def action_command() -> int:
 
 @cli.command("publish")
 @click.option(
-    "--report",
-    "report_path",
-    required=True,
+    "--dataset",
+    envvar=_env("dataset"),
+    show_envvar=True,
+    help="Dataset name or id the PR's experiment ran on (required).",
+)
+@click.option(
+    "--commit-key",
+    default="commit",
+    show_default=True,
+    envvar=_env("commit_key"),
+    help="Experiment metadata key that holds the commit the evals ran on.",
+)
+@click.option("--baseline", envvar=_env("baseline"), help="Baseline experiment: name or id.")
+@click.option(
+    "--baseline-prefix",
+    envvar=_env("baseline_prefix"),
+    help="Or: the newest complete experiment whose name starts with this.",
+)
+@click.option(
+    "--baseline-metadata",
+    envvar=_env("baseline_metadata"),
+    help='Or: the newest complete experiment with this metadata (default {"branch": "main"}).',
+)
+@live_options
+@click.option(
+    "--config",
+    "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The JSON report of a `comment: off` run (e.g. a downloaded artifact).",
+    envvar=_env("config"),
+    help="A YAML config file from the base branch (never from the pull request).",
+)
+@click.option(
+    "--fail-on", envvar=_env("fail_on"), help="hard_regression (default), soft_regression or never."
+)
+@click.option("--comment-key", envvar=_env("comment_key"), help="Marker key of the comment.")
+@click.option(
+    "--when-missing",
+    default="pending",
+    show_default=True,
+    envvar=_env("when_missing"),
+    help="Status when no experiment ran for the head commit: pending or failure.",
 )
 @click.option(
     "--pr-number",
     type=int,
-    required=True,
     envvar=_env("pr_number"),
-    help="The pull request to comment on; its head must be the workflow's commit.",
+    help="The pull request (default: the open PR whose head is the commit); its head "
+    "must be the commit.",
 )
 @click.option(
     "--head-sha",
     envvar=_env("head_sha"),
-    help="The commit for the status (default: workflow_run.head_sha of the event).",
+    help="The commit (default: workflow_run.head_sha or pull_request.head.sha of the event).",
 )
 @click.option(
     "--github-token",
@@ -665,8 +701,16 @@ def action_command() -> int:
     help="Login of the account that posts the comment.",
 )
 def publish_command(
-    report_path: Path,
-    pr_number: int,
+    dataset: str | None,
+    commit_key: str,
+    baseline: str | None,
+    baseline_prefix: str | None,
+    baseline_metadata: str | None,
+    config_path: Path | None,
+    fail_on: str | None,
+    comment_key: str | None,
+    when_missing: str,
+    pr_number: int | None,
     head_sha: str | None,
     github_token: str | None,
     repository: str | None,
@@ -674,33 +718,97 @@ def publish_command(
     comment_mode: str,
     status_context: str,
     bot_login: str,
+    **live: Any,
 ) -> int:
-    """Post the comment and status of a report (the fork-PR two-phase pattern)."""
+    """Comment and set the status for a PR from a fork, trusting nothing from the fork.
+
+    Run it with a write token where no PR code runs (a workflow_run or
+    pull_request_target job). The commit comes from the event; the PR is the
+    open one whose head is that commit; the experiment is read from LangSmith
+    (the one on --dataset whose metadata --commit-key is the commit). No
+    experiment: the status is --when-missing, never success.
+    """
     import os
 
-    from evalbot.action import publish_report
-    from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget
+    from evalbot.action import (
+        PublishSettings,
+        Reporting,
+        event_head,
+        publish_live,
+        report_input_error,
+    )
+    from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget, StatusState
 
     if not github_token:
         raise InputError("--github-token: required (or set GITHUB_TOKEN)")
     if not repository or "/" not in repository:
         raise InputError("--repository: required as owner/name (or set GITHUB_REPOSITORY)")
-    if pr_number < 1:
+    if pr_number is not None and pr_number < 1:
         raise InputError("--pr-number: must be a positive integer")
+    if not dataset:
+        raise InputError("--dataset: required (the dataset the PR's evals ran on)")
+    if not commit_key.strip():
+        raise InputError("--commit-key: must not be empty")
+    missing = parse_enum(StatusState, when_missing, name="--when-missing")
+    if missing not in (StatusState.PENDING, StatusState.FAILURE):
+        raise InputError(f"--when-missing: must be pending or failure; got {when_missing!r}")
+    mode = parse_enum(CommentMode, comment_mode, name="--comment")
+    if not status_context or len(status_context) > 100:
+        raise InputError("--status-context: must be 1 to 100 characters")
+    head, label, run_url = event_head(os.environ, head_sha)
     target = GitHubTarget(
         token=github_token,
         repository=repository,
         api_url=api_url or DEFAULT_API_URL,
         bot_login=bot_login,
     )
-    return publish_report(
-        report_path,
-        pr_number=pr_number,
-        head_sha=head_sha,
-        target=target,
-        comment=parse_enum(CommentMode, comment_mode, name="--comment"),
-        status_context=status_context,
-        env=os.environ,
+    try:
+        config = parse_live(
+            pr=None,
+            pr_metadata=json.dumps({commit_key: head}),
+            dataset=dataset,
+            baseline=baseline,
+            baseline_prefix=baseline_prefix,
+            baseline_metadata=baseline_metadata,
+            allow_dataset_mismatch=False,
+            **live,
+        )
+        settings = load_config(config_path)
+        settings = override(
+            settings,
+            fail_on=None if fail_on is None else parse_enum(FailOn, fail_on, name="--fail-on"),
+            comment_key=None
+            if comment_key is None
+            else parse_comment_key(comment_key, name="--comment-key"),
+        )
+    except InputError as exc:
+        # The commit is known: the check still reports (status error naming the option).
+        reporting = Reporting(
+            github=target,
+            pr_number=pr_number,
+            head_sha=head,
+            status_context=status_context,
+            run_url=run_url,
+            output_path=os.environ.get("GITHUB_OUTPUT"),
+            summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
+            secrets=(github_token, live.get("langsmith_api_key") or ""),
+        )
+        return report_input_error(reporting, exc, stdout=sys.stdout, cli=True)
+    return publish_live(
+        PublishSettings(
+            live=config,
+            settings=settings,
+            target=target,
+            head_sha=head,
+            head_label=label,
+            pr_number=pr_number,
+            when_missing=missing,
+            comment=mode,
+            status_context=status_context,
+            run_url=run_url,
+            summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
+            output_path=os.environ.get("GITHUB_OUTPUT"),
+        ),
         stdout=sys.stdout,
     )
 

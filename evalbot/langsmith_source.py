@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from evalbot.errors import FetchError, InputError
+from evalbot.errors import ExperimentNotFound, FetchError, InputError
 from evalbot.langsmith_bucket import (
     BucketRules,
     ExperimentInfo,
@@ -473,7 +473,7 @@ class LangSmithSource:
         dataset_id = self.dataset_id(query.dataset)
         for experiment in self._candidates(dataset_id, metadata=query.metadata, name_contains=None):
             return experiment
-        raise InputError(
+        raise ExperimentNotFound(
             f"--pr-metadata: no experiment on dataset {query.dataset!r} has metadata "
             f"{json.dumps(query.metadata)}"
         )

@@ -298,7 +298,7 @@ def test_github_enterprise_api_url_with_prefix(langsmith: LangSmith, runner: Run
         assert lines_of(stdout, "warning") == []
 
 
-# --- invalid inputs: exit 2, one ::error, no request --------------------------------------
+# --- invalid inputs: exit 2, one ::error, no LangSmith request, an error status -------------
 
 
 INVALID = [
@@ -369,7 +369,12 @@ def test_invalid_input_exits_2_before_any_request(
     for text in expected:
         assert text in lines[0], (text, lines[0])
     assert langsmith.fake.requests == []
-    assert github.requests == []
+    # The check still reports (issue 10): one request, the error status naming the input.
+    assert [r.endpoint for r in github.requests] == ["create_status"]
+    (status,) = github.statuses_on(REPO, HEAD_SHA)
+    assert status["state"] == "error" and status["description"].startswith("Invalid input: ")
+    assert expected[0].split(" ")[0] in status["description"]
+    assert runner.outputs()["outcome"] == "error"
     assert not (runner.workspace / "evalbot-report.json").exists()
 
 

@@ -36,11 +36,9 @@ from fake_langsmith import FakeRun
 from evalbot.compare import compare_buckets, decide_gate, settle
 from evalbot.config import Settings
 from evalbot.models import (
-    Bucket,
     NothingCompared,
     Ok,
     OnFetchFailure,
-    OutcomeKind,
     Scenario,
     Thresholds,
 )
@@ -479,21 +477,6 @@ def test_action_low_coverage_status_description(
     assert "## evalbot: no regressions — only 2 of the baseline's 5 scenarios compared" in (
         comment.body
     )
-
-
-def test_publish_rebuilds_nothing_compared_from_an_ok_report(files: Path) -> None:
-    """A report claiming "ok" over nothing compared is not published as green."""
-    from evalbot.report import build_report, outcome_from_report
-
-    pr, base = make_bucket("pr", {"x": (1, 1)}), make_bucket("b", {"y": (1, 1)})
-    comparison = compare_buckets(pr, base, Thresholds())
-    forged = Ok(comparison)
-    gate = decide_gate(forged, fail_on=Settings().fail_on, on_fetch_failure=OnFetchFailure.FAIL)
-    report = json.loads(json.dumps(build_report(forged, gate, thresholds=Thresholds())))
-    rebuilt = outcome_from_report(report)
-    assert rebuilt.kind is OutcomeKind.NOTHING_COMPARED
-    assert isinstance(rebuilt, NothingCompared)
-    assert isinstance(rebuilt.comparison.pr, Bucket)
 
 
 # --- the bucketing rules on plain run data ----------------------------------------------------
