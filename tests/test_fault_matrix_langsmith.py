@@ -40,6 +40,7 @@ from action_harness import (
 )
 from fake_github import FakeGitHub
 from fake_langsmith import FakeLangSmith
+
 from helpers import run_cli
 
 PASSWORD = "pw-SECRET789"

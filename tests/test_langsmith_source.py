@@ -233,7 +233,7 @@ def test_query_runs_rejects_a_malformed_body(
     api: responses.RequestsMock, source: LangSmithSource, body: bytes
 ) -> None:
     api.add(responses.POST, f"{ENDPOINT}/runs/query", body=body, status=200)
-    with pytest.raises(FetchError, match="wrong shape|not JSON"):
+    with pytest.raises(FetchError, match=r"wrong shape|not JSON"):
         source.query_runs(experiment())
 
 
