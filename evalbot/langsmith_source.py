@@ -26,7 +26,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 from evalbot.errors import FetchError, InputError
 from evalbot.langsmith_bucket import BucketRules, ExperimentInfo, bucket_runs, infer_pass_keys
@@ -202,9 +202,10 @@ def redact_url(text: str) -> str:
 def endpoint_password(endpoint: str) -> str | None:
     """The password in ``endpoint``'s userinfo (percent-decoded), if any."""
     try:
-        return urlsplit(endpoint).password or None
+        password = urlsplit(endpoint).password
     except ValueError:
         return None
+    return unquote(password) if password else None
 
 
 def validate_endpoint(endpoint: str, *, name: str) -> str:
@@ -214,7 +215,7 @@ def validate_endpoint(endpoint: str, *, name: str) -> str:
     never echoed with its userinfo.
     """
     shown = redact_url(endpoint)
-    if "@" in shown:  # userinfo without a scheme: hide everything before the host
+    if "://" not in shown and "@" in shown:  # userinfo without a scheme: hide it all
         shown = "***@" + shown.rsplit("@", 1)[1]
     problem = f"{name}: must be an http(s) URL like {DEFAULT_ENDPOINT}; got {shown!r}"
     if any(ch.isspace() for ch in endpoint):

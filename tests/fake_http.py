@@ -24,6 +24,7 @@ class Trickle:
 
     data: bytes
     interval_s: float
+    headers: bool = False  # trickle the status line and headers too, not only the body
 
 
 DROP = b"\x00evalbot-fake-drop"
@@ -99,6 +100,12 @@ class _Handler(BaseHTTPRequestHandler):
             return
         trickle = payload if isinstance(payload, Trickle) else None
         data = trickle.data if trickle is not None else payload
+        if trickle is not None and trickle.headers:
+            head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+            head += [f"{name}: {value}" for name, value in headers.items()]
+            head += [f"Content-Length: {len(data)}", "", ""]
+            self._trickle("\r\n".join(head).encode("latin-1") + data, trickle.interval_s)
+            return
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -110,12 +117,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
             return
         self.wfile.flush()
+        self._trickle(data, trickle.interval_s)
+
+    def _trickle(self, data: bytes, interval_s: float) -> None:
         for i in range(len(data)):
             if self.server.fake._server is None:  # stopped: stop trickling
                 break
             self.wfile.write(data[i : i + 1])
             self.wfile.flush()
-            time.sleep(trickle.interval_s)
+            time.sleep(interval_s)
 
 
 class FakeHTTPServer:

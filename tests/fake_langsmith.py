@@ -183,6 +183,7 @@ class _Fault:
     retry_after: str | None
     body: bytes | None
     trickle_s: float | None = None  # send the (real or given) body one byte at a time
+    trickle_headers: bool = False  # ... and the status line and headers before it
     drop: bool = False  # close the connection without answering
 
     def matches(self, method: str, path: str) -> bool:
@@ -353,14 +354,28 @@ class FakeLangSmith(FakeHTTPServer):
         self.fail_next(path=path, status=200, times=times, body=body, method=method)
 
     def trickle_next(
-        self, path: str, *, interval_s: float, times: int = 1, method: str | None = None
+        self,
+        path: str,
+        *,
+        interval_s: float,
+        times: int = 1,
+        method: str | None = None,
+        headers: bool = False,
     ) -> None:
         """The next ``times`` answers under ``path`` (the real ones) are sent one byte every
-        ``interval_s`` seconds: every read succeeds, the whole answer takes ages."""
+        ``interval_s`` seconds: every read succeeds, the whole answer takes ages.
+        ``headers``: the status line and headers too (no client hook sees them early)."""
         with self._lock:
             self._faults.append(
                 _Fault(
-                    path, method and method.upper(), 200, times, None, None, trickle_s=interval_s
+                    path,
+                    method and method.upper(),
+                    200,
+                    times,
+                    None,
+                    None,
+                    trickle_s=interval_s,
+                    trickle_headers=headers,
                 )
             )
 
@@ -461,7 +476,11 @@ class FakeLangSmith(FakeHTTPServer):
             payload = json.dumps(result).encode()
         record.status = status
         if trickled is not None:
-            return status, out_headers, Trickle(payload, trickled.trickle_s or 0.0)
+            return (
+                status,
+                out_headers,
+                Trickle(payload, trickled.trickle_s or 0.0, headers=trickled.trickle_headers),
+            )
         return status, out_headers, payload
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> Any:

@@ -133,6 +133,10 @@ FAULTS: dict[str, Fault] = {
         _injector("trickle_next", "/runs/query", interval_s=0.1, times=20),
         ("within", "timeout"),
     ),
+    "runs: headers trickled too": Fault(
+        _injector("trickle_next", "/runs/query", interval_s=0.1, times=20, headers=True),
+        ("no complete answer within the request deadline of 1.3 s", "retry_budget 0.3 s"),
+    ),
     "every request slow: the fetch deadline passes": Fault(
         lambda fake, dataset: setattr(fake, "latency_s", 0.35),
         ("fetch_deadline", "1 s"),
@@ -329,3 +333,149 @@ def test_cli_fault_is_fetch_failed_neutral_by_default(
     assert_no_secret(out, err)
     assert len(langsmith.fake.requests) <= MAX_REQUESTS
     assert elapsed < MAX_SECONDS
+
+
+# --- one fault, one detail --------------------------------------------------------------
+
+
+def cli_args(fake: FakeLangSmith, *extra: str, endpoint: str | None = None) -> list[str]:
+    return [
+        "compare",
+        "--pr",
+        "pr-bad",
+        "--langsmith-endpoint",
+        endpoint or with_password(fake.url),
+        "--langsmith-api-key",
+        LS_KEY,
+        "--timeout",
+        TIMEOUT,
+        "--retry-budget",
+        RETRY_BUDGET,
+        *extra,
+    ]
+
+
+def test_verbose_prints_each_attempt_and_its_cause(langsmith: LangSmith) -> None:
+    langsmith.fake.fail_next(path="/runs/query", status=503, times=100)
+    code, out, err = run_cli(*cli_args(langsmith.fake, "--format", "json", "-v"))
+    assert code == 0
+    lines = err.splitlines()
+    assert any(
+        "attempt 1 failed: HTTP 503 Service Unavailable; retrying in" in line for line in lines
+    ), err
+    assert any("not retried: the next retry" in line for line in lines), err
+    assert any(line.startswith("evalbot: LangSmith: failed: fetching runs of") for line in lines)
+    assert any("POST /runs/query: HTTP 503" in line for line in lines), err
+    assert_no_secret(out, err)
+
+
+def test_the_whole_cause_is_kept(langsmith: LangSmith) -> None:
+    detail = "upstream said: " + " ".join(f"word{i}" for i in range(60))  # ~400 characters
+    body = json.dumps({"detail": detail}).encode()
+    langsmith.fake.fail_next(path="/runs/query", status=502, times=100, body=body)
+    _, out, _ = run_cli(*cli_args(langsmith.fake, "--format", "json"))
+    message = json.loads(out)["message"]
+    assert detail in message  # not cut mid-word at 200 characters
+    assert message.startswith("fetching runs of 'pr-bad': HTTP 502 Bad Gateway: ")
+    assert "endpoint http://***@127.0.0.1:" in message
+
+
+def test_the_endpoint_password_never_shows_on_a_healthy_run(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    env = runner_env(runner, langsmith_url=with_password(langsmith.fake.url), github_url=github.url)
+    code, stdout = run_main(env)
+    assert code == 1  # pr-bad's hard regression: the password did not get in the way
+    assert stdout.splitlines()[0] == f"::add-mask::{PASSWORD}"
+    (comment,) = github.comments_on(REPO, PR_NUMBER)
+    (status,) = github.statuses_on(REPO, HEAD_SHA)
+    assert_no_secret(
+        stdout,
+        comment.body,
+        json.dumps(status),
+        runner.summary.read_text(encoding="utf-8"),
+        runner.output.read_text(encoding="utf-8"),
+        (runner.workspace / "evalbot-report.json").read_text(encoding="utf-8"),
+    )
+    # The reproduce line of the CLI's comment: the endpoint shown without its password.
+    code, out, err = run_cli(*cli_args(langsmith.fake, "--format", "markdown"))
+    assert code == 1, err
+    assert "http://***@127.0.0.1:" in out
+    assert_no_secret(out, err)
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("ftp://admin:pw-SECRET789@example.com", "'ftp://***@example.com'"),
+        ("admin:pw-SECRET789@example.com", "'***@example.com'"),
+        ("http://", "'http://'"),
+        ("http://exa mple.com", "'http://exa mple.com'"),
+        ("http://example.com:99999", "'http://example.com:99999'"),
+        ("example.com", "'example.com'"),
+    ],
+)
+def test_the_endpoint_must_be_http_and_is_never_echoed_with_its_password(
+    github: FakeGitHub, runner: Runner, value: str, shown: str
+) -> None:
+    message = f"must be an http(s) URL like https://api.smith.langchain.com; got {shown}"
+    env = runner_env(runner, langsmith_url=value, github_url=github.url)
+    code, stdout = run_main(env)
+    assert code == 2
+    (error,) = lines_of(stdout, "error")
+    assert f"langsmith_endpoint: {message}" in error, error
+    assert_no_secret(stdout)
+    code, out, err = run_cli("compare", "--pr", "x", "--langsmith-endpoint", value,
+                             "--langsmith-api-key", LS_KEY)  # fmt: skip
+    assert code == 2
+    assert err == f"evalbot: error: --langsmith-endpoint: {message}\n"
+    assert_no_secret(out, err)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "nan", "inf", "21601"])
+def test_a_bad_fetch_deadline_is_exit_2_naming_it(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner, tmp_path: Path, value: str
+) -> None:
+    env = runner_env(
+        runner, langsmith_url=langsmith.fake.url, github_url=github.url, fetch_deadline=value
+    )
+    code, stdout = run_main(env)
+    assert code == 2
+    (error,) = lines_of(stdout, "error")
+    assert "fetch_deadline: must be a" in error, error
+    assert langsmith.fake.requests == []  # validated before any request
+
+    # "abc" is click's own usage error ("Invalid value for '--fetch-deadline'"), also exit 2.
+    code, _, err = run_cli(*cli_args(langsmith.fake, "--fetch-deadline", value))
+    assert code == 2
+    assert "--fetch-deadline" in err and "Traceback" not in err
+    code, _, err = run_cli(*cli_args(langsmith.fake), env={"EVALBOT_FETCH_DEADLINE": value})
+    assert code == 2 and "--fetch-deadline" in err, err
+
+    config = tmp_path / "evalbot.yml"
+    config.write_text(f"fetch_deadline: {value}\n", encoding="utf-8")
+    code, _, err = run_cli(*cli_args(langsmith.fake, "--config", str(config)))
+    assert code == 2
+    assert f"{config}: fetch_deadline: must be a" in err, err
+
+
+def test_the_config_files_fetch_deadline_applies_and_the_input_wins(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    config = runner.workspace / ".github" / "evalbot.yml"
+    config.parent.mkdir()
+    config.write_text("fetch_deadline: 0.5\n", encoding="utf-8")
+    langsmith.fake.latency_s = 0.2
+    env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url)
+    (code, stdout), elapsed = bounded(MAX_SECONDS, lambda: run_main(env))
+    assert code == 0, stdout  # fetch_failed, neutral
+    assert runner.outputs()["outcome"] == "fetch_failed"
+    assert "the fetch deadline of 0.5 s (fetch_deadline)" in stdout
+    assert elapsed < 2
+
+    # The input overrides the file: 30 s is plenty.
+    runner.output.write_text("", encoding="utf-8")
+    env["INPUT_FETCH_DEADLINE"] = "30"
+    code, stdout = run_main(env)
+    assert code == 1, stdout  # pr-bad's hard regression
+    langsmith.fake.latency_s = 0.0

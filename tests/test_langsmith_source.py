@@ -37,7 +37,9 @@ from evalbot.langsmith_source import (
     Experiment,
     LangSmithSource,
     Strategy,
+    endpoint_password,
     make_client,
+    redact_url,
 )
 from evalbot.pipeline import Result, parse_live, run_live
 
@@ -466,6 +468,56 @@ def test_the_client_retries_reads_within_a_budget() -> None:
 
 def test_the_connection_repr_hides_the_key() -> None:
     assert KEY not in repr(Connection(api_key=KEY, endpoint=ENDPOINT))
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://ls.test/api", "https://ls.test/api"),
+        ("http://admin:pw@ls.test", "http://***@ls.test"),
+        ("https://admin:p@ss@ls.test/api?x=1", "https://***@ls.test/api?x=1"),
+        ("https://token@ls.test", "https://***@ls.test"),
+        (
+            "connection refused (http://a:b@h:1/x): see HTTP://c:d@h2/y",
+            "connection refused (http://***@h:1/x): see HTTP://***@h2/y",
+        ),
+        ("mailto-ish user@example.com", "mailto-ish user@example.com"),
+    ],
+)
+def test_redact_url_hides_userinfo_in_urls_and_messages(text: str, shown: str) -> None:
+    assert redact_url(text) == shown
+
+
+def test_endpoint_password_is_percent_decoded() -> None:
+    assert endpoint_password("http://admin:p%40ss@h") == "p@ss"
+    assert endpoint_password("http://admin@h") is None
+    assert endpoint_password("http://h") is None
+
+
+def test_the_experiment_link_never_carries_the_endpoint_password(
+    api: responses.RequestsMock,
+) -> None:
+    # The SDK builds the link from the endpoint, userinfo included (not for 127.0.0.1,
+    # which it links as http://localhost, so this needs a real-looking host).
+    endpoint = "https://admin:pw-SECRET@ls.test/api"
+    api.add(responses.GET, f"{endpoint}/sessions", json=[session_payload("pr-7")])
+    source = LangSmithSource(Connection(api_key=KEY, endpoint=endpoint))
+    found = source.read_experiment("pr-7", option="--pr")
+    assert found.url is not None and found.url.startswith("https://***@ls.test/o/")
+    # The password still reaches the server, as HTTP basic auth.
+    assert api.calls[0].request.headers["Authorization"].startswith("Basic ")
+
+
+def test_a_host_name_that_does_not_resolve_is_not_retried() -> None:
+    from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
+
+    retry = make_client(Connection(api_key=KEY, endpoint=ENDPOINT, retry_budget_s=60)).session
+    policy = retry.get_adapter(f"{ENDPOINT}/runs/query").max_retries
+    dns = NameResolutionError("ls.tset", None, OSError("Name or service not known"))  # type: ignore[arg-type]
+    with pytest.raises(MaxRetryError, match="host not found"):
+        policy.increment("GET", "/sessions", error=dns)
+    refused = NewConnectionError(None, "[Errno 111] Connection refused")  # type: ignore[arg-type]
+    assert policy.increment("GET", "/sessions", error=refused).total == policy.total - 1
 
 
 # =====================================================================================
