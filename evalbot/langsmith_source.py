@@ -52,11 +52,14 @@ RUN_FIELDS = (
 # How many candidate baselines to look at before giving up (newest first).
 MAX_CANDIDATES = 200
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
-# Every paging loop is bounded (issue 10 §2). Run pages: the experiment's run
-# count fills run_count // 100 + 1 pages, plus one for a trailing empty page
-# (or a few runs added while paging); when LangSmith does not give the count,
-# at most this many pages (100,000 root runs):
+# Every paging loop is bounded (issue 10 §2). Run pages: at most twice the pages
+# the experiment's run count fills, plus RUN_PAGE_SLACK — the count comes from
+# session stats, which can lag behind an experiment that has just finished (the
+# PR's, typically), so a tight bound would fail healthy fetches; a repeated
+# cursor or page is caught at once anyway. When LangSmith gives no count, at
+# most MAX_RUN_PAGES pages (100,000 root runs).
 MAX_RUN_PAGES = 1000
+RUN_PAGE_SLACK = 10
 # Examples: at most this many pages of 100 (a dataset of 100,000 examples).
 MAX_EXAMPLE_PAGES = 1000
 DEFAULT_FETCH_DEADLINE_S = 300.0
@@ -300,7 +303,7 @@ def _budget_retry_class() -> type[Any]:
             if request is not None:
                 request.failures.append(cause)
             if isinstance(error, NameResolutionError):
-                self._give_up(request, cause, "a host name that does not resolve is not retried")
+                self._give_up(request, cause, "a DNS failure, most often a typo in the endpoint")
             retry: BudgetRetry = super().increment(
                 method, url, response=response, error=error, _pool=_pool, _stacktrace=_stacktrace
             )
@@ -1081,8 +1084,11 @@ class LangSmithSource:
         if experiment.run_count is None:
             max_pages, allowed = MAX_RUN_PAGES, f"the cap of {MAX_RUN_PAGES} pages"
         else:
-            max_pages = experiment.run_count // PAGE_SIZE + 2
-            allowed = f"its {experiment.run_count} runs fill ({max_pages} pages of {PAGE_SIZE})"
+            max_pages = 2 * -(-experiment.run_count // PAGE_SIZE) + RUN_PAGE_SLACK
+            allowed = (
+                f"its {experiment.run_count} runs allow ({max_pages} pages of {PAGE_SIZE}, "
+                "slack included)"
+            )
         runs: list[dict[str, Any]] = []
         cursors: set[str] = set()
         pages: set[tuple[str, ...]] = set()

@@ -28,6 +28,7 @@ import pytest
 import responses
 from fake_langsmith import FakeLangSmith
 
+from evalbot import langsmith_source
 from evalbot.config import Settings
 from evalbot.errors import FetchError, InputError
 from evalbot.langsmith_source import (
@@ -195,7 +196,9 @@ def test_query_runs_sends_the_documented_body_and_follows_cursors(
         return 200, {}, json.dumps({"runs": runs, "cursors": {"next": cursor}})
 
     api.add_callback(responses.POST, f"{ENDPOINT}/runs/query", callback=callback)
-    runs = source.query_runs(experiment(run_count=237))
+    # The session's run count (5) lags behind the runs (237), as LangSmith's stats can
+    # right after an experiment ends: within the slack, so still a healthy fetch.
+    runs = source.query_runs(experiment(run_count=5))
 
     assert len(runs) == 237
     assert runs[0]["id"] == "run-1-0" and runs[-1]["id"] == "run-3-36"
@@ -207,6 +210,28 @@ def test_query_runs_sends_the_documented_body_and_follows_cursors(
         assert body["limit"] == 100  # the server rejects more than 100
         assert body.get("cursor") == (None if page == 0 else f"cursor-{page}")
         assert set(body) <= {"session", "is_root", "select", "limit", "cursor"}
+
+
+def test_query_runs_stops_after_more_pages_than_the_run_count_allows(
+    api: responses.RequestsMock, source: LangSmithSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = iter(range(10_000))
+
+    def callback(request: Any) -> tuple[int, dict[str, str], str]:
+        page = next(calls)
+        runs = [{"id": f"run-{page}-{i}"} for i in range(100)]
+        return 200, {}, json.dumps({"runs": runs, "cursors": {"next": f"c{page}"}})
+
+    api.add_callback(responses.POST, f"{ENDPOINT}/runs/query", callback=callback)
+    with pytest.raises(FetchError, match=r"more pages than its 150 runs allow \(14 pages"):
+        source.query_runs(experiment(run_count=150))
+    assert len(api.calls) == 14
+    # Without a run count, the hard cap (1,000 pages; 40 here to keep the test fast).
+    monkeypatch.setattr(langsmith_source, "MAX_RUN_PAGES", 40)
+    fresh = LangSmithSource(Connection(api_key=KEY, endpoint=ENDPOINT, retry_budget_s=0))
+    with pytest.raises(FetchError, match="more pages than the cap of 40 pages"):
+        fresh.query_runs(experiment(run_count=None))
+    assert len(api.calls) == 14 + 40
 
 
 def test_query_runs_stops_on_an_empty_page_even_with_a_cursor(
