@@ -80,6 +80,7 @@ INPUTS = (
     "category_key",
     "timeout",
     "retry_budget",
+    "fetch_deadline",
     "history",
     "alpha",
     "correction",
@@ -158,6 +159,7 @@ def _named(exc: InputError) -> InputError:
         "--comment-key": "comment_key",
         "--timeout": "timeout",
         "--retry-budget": "retry_budget",
+        "--fetch-deadline": "fetch_deadline",
     }
     for option, name in renames.items():
         text = text.replace(option, name)
@@ -188,6 +190,7 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
             category_key=get("category_key"),
             timeout=_float(get("timeout"), name="timeout"),
             retry_budget=_float(get("retry_budget"), name="retry_budget"),
+            fetch_deadline=_float(get("fetch_deadline"), name="fetch_deadline"),
         )
     except InputError as exc:
         raise _named(exc) from None
@@ -662,10 +665,31 @@ def _reproduce(settings: ActionSettings) -> str:
     return shlex.join(args)
 
 
+def endpoint_masks(env: Mapping[str, str]) -> list[str]:
+    """``::add-mask::`` lines for the password in ``langsmith_endpoint``, if it has one.
+
+    First thing the action prints, before the input is even validated: the
+    runner then hides the password in every later log line, whatever prints it.
+    (Messages, links and reports also redact the userinfo themselves.)
+    """
+    from urllib.parse import unquote
+
+    endpoint = runtime.read_input(env, "langsmith_endpoint")
+    if not endpoint or "@" not in endpoint:
+        return []
+    # Userinfo is what comes before the last "@" of the authority, "user:password".
+    authority = endpoint.split("://", 1)[-1].split("/", 1)[0]
+    userinfo = authority.rsplit("@", 1)[0] if "@" in authority else ""
+    password = userinfo.split(":", 1)[1] if ":" in userinfo else ""
+    secrets = {password, unquote(password)} - {""}
+    return [runtime.command("add-mask", secret) for secret in sorted(secrets)]
+
+
 def main(env: Mapping[str, str] | None = None, *, stdout: TextIO | None = None) -> int:
     """Entry point for ``evalbot action``: input errors become ``::error`` and exit 2."""
     env = os.environ if env is None else env
     out = stdout or sys.stdout
+    runtime.emit(out, endpoint_masks(env))
     try:
         settings = parse_settings(env)
     except InputError as exc:

@@ -11,6 +11,7 @@ Every option can also be set through an environment variable (shown in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shlex
@@ -41,6 +42,7 @@ from evalbot.errors import (
     EvalbotError,
     InputError,
 )
+from evalbot.langsmith_source import redact_url
 from evalbot.models import FailOn, NothingCompared, Ok, Sensitivity
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_files, run_live
 from evalbot.render import render_comment, render_text
@@ -76,7 +78,8 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
 
 
 def reproduce_command(argv: Sequence[str]) -> str:
-    """The command line that reproduces this run, without secrets."""
+    """The command line that reproduces this run, without secrets (an endpoint's
+    password included)."""
     kept: list[str] = []
     skip = False
     for arg in argv:
@@ -87,7 +90,7 @@ def reproduce_command(argv: Sequence[str]) -> str:
         if name in _SECRET_OPTIONS:
             skip = "=" not in arg
             continue
-        kept.append(arg)
+        kept.append(redact_url(arg))
     return shlex.join(["evalbot", *kept])
 
 
@@ -143,14 +146,23 @@ def live_options(func: F) -> F:
             type=float,
             envvar=_env("timeout"),
             show_envvar=True,
-            help="Seconds per HTTP request (default 30).",
+            help="Seconds one HTTP attempt may take, connect to last byte (default 30).",
         ),
         click.option(
             "--retry-budget",
             type=float,
             envvar=_env("retry_budget"),
             show_envvar=True,
-            help="Total seconds one request may spend retrying 408/429/5xx (default 60).",
+            help="Total seconds one request may spend retrying 408/429/5xx and connection "
+            "errors (default 60).",
+        ),
+        click.option(
+            "--fetch-deadline",
+            type=float,
+            envvar=_env("fetch_deadline"),
+            show_envvar=True,
+            help="Seconds the whole LangSmith fetch may take (default 300; config key "
+            "fetch_deadline).",
         ),
     ]
     for option in reversed(options):
@@ -249,7 +261,12 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of standard output.",
 )
-@click.option("--verbose", "-v", is_flag=True, help="Print LangSmith requests and timings.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Print each LangSmith request, failed attempt and cause, and the timings.",
+)
 @click.option(
     "--history-file",
     "history_files",
@@ -344,6 +361,10 @@ def compare(
             pass_keys=live.get("pass_keys") or (),
         )
     else:
+        if verbose:
+            # Each request and each failed attempt as it happens (stderr).
+            connection = dataclasses.replace(live_config.connection, log=_log_line)
+            live_config = dataclasses.replace(live_config, connection=connection)
         result = run_live(live_config, settings)
         if verbose:
             _print_fetch(result)
@@ -390,6 +411,10 @@ def _mode(
             "--pr-file/--baseline-file or --pr/--pr-metadata: say which experiments to compare"
         )
     return parse_live(**live)
+
+
+def _log_line(line: str) -> None:
+    click.echo(f"evalbot: LangSmith: {line}", err=True)
 
 
 def _print_fetch(result: Result) -> None:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from evalbot.compare import compare_buckets, decide_gate, settle
-from evalbot.config import Settings
+from evalbot.config import Settings, parse_fetch_deadline
 from evalbot.errors import FetchError, InputError
 from evalbot.experiment_file import load_experiment
 from evalbot.langsmith_bucket import BucketRules, ScenarioKey
@@ -27,6 +26,7 @@ from evalbot.langsmith_source import (
     Connection,
     PrQuery,
     Strategy,
+    validate_endpoint,
 )
 from evalbot.models import (
     Bucket,
@@ -97,6 +97,7 @@ def parse_live(
     category_key: str | None,
     timeout: float | None = None,
     retry_budget: float | None = None,
+    fetch_deadline: float | None = None,
 ) -> LiveConfig:
     """Validate every LangSmith option at once, before any request is made."""
     if (pr is None) == (pr_metadata is None):
@@ -129,9 +130,9 @@ def parse_live(
         value = parse_json_object(text, name=name) if strategy is Strategy.METADATA else text
     if not langsmith_api_key:
         raise InputError("--langsmith-api-key: required (or set LANGSMITH_API_KEY)")
-    endpoint = (langsmith_endpoint or DEFAULT_ENDPOINT).rstrip("/")
-    if not re.match(r"https?://[^\s/]+", endpoint):
-        raise InputError(f"--langsmith-endpoint: must be an http(s) URL; got {endpoint!r}")
+    endpoint = validate_endpoint(
+        langsmith_endpoint or DEFAULT_ENDPOINT, name="--langsmith-endpoint"
+    )
     if any(not key for key in pass_keys):
         raise InputError("--pass-key: must not be empty")
     if pass_threshold is not None and not math.isfinite(pass_threshold):
@@ -146,6 +147,9 @@ def parse_live(
             retry_budget_s=_positive(
                 retry_budget, name="--retry-budget", default=60.0, zero_ok=True
             ),
+            fetch_deadline_s=None
+            if fetch_deadline is None
+            else parse_fetch_deadline(fetch_deadline, name="--fetch-deadline"),
         ),
         pr=pr_query,
         baseline=BaselineQuery(strategy, value, allow_other_dataset=allow_dataset_mismatch),
@@ -277,7 +281,11 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
     """
     from evalbot.langsmith_source import LangSmithSource, fetch
 
-    source = LangSmithSource(config.connection, client=client)
+    connection = config.connection
+    if connection.fetch_deadline_s is None:
+        # The flag or input wins; else the config file's fetch_deadline (or the default).
+        connection = replace(connection, fetch_deadline_s=settings.fetch_deadline)
+    source = LangSmithSource(connection, client=client)
     try:
         fetched = fetch(
             source,
