@@ -627,10 +627,15 @@ def comment_context(
 # .environ }}` prints the job's secrets. The sandbox refuses underscore and
 # internal attributes (function globals, frames, code objects, mro), str.format
 # tricks, and any method that mutates a list, dict or set; `range` is capped at
-# 100,000 items. The loader (below) keeps a user's includes inside the
-# template's own directory.
+# 100,000 items; `*` and `**` may not build huge values. The loader (below)
+# keeps a user's includes inside the template's own directory.
 
 _MAX_ERROR = 300  # characters of a template's exception text shown in the one-line error
+# `*` and `**` are the two operators that can build a huge value from a short
+# template ({{ "x" * 10**12 }}): bounded far above anything a comment needs
+# (the job summary, the largest output, is 1 MiB).
+_MAX_REPEAT = 2**21
+_MAX_POWER_BITS = 2**20
 
 
 def _builtin_dir() -> str:
@@ -667,12 +672,37 @@ class _TemplateDirLoader(jinja2.FileSystemLoader):
         return super().get_source(environment, template)
 
 
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, with ``*`` and ``**`` bounded in the size they build."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and right > 0
+                and abs(left).bit_length() * right > _MAX_POWER_BITS
+            ):
+                raise SecurityError(f"'**' would make a number of over {_MAX_POWER_BITS:,} bits")
+            return left**right
+        for items, count in ((left, right), (right, left)):
+            if (
+                isinstance(items, str | list | tuple)
+                and isinstance(count, int)
+                and len(items) * count > _MAX_REPEAT
+            ):
+                raise SecurityError(f"'*' would make a value of over {_MAX_REPEAT:,} items")
+        return left * right
+
+
 @lru_cache(maxsize=8)
 def _environment(user_dir: str | None, entry: str | None = None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(_builtin_dir())]
     if user_dir is not None and entry is not None:
         loaders.insert(0, _TemplateDirLoader(user_dir, entry))
-    env = ImmutableSandboxedEnvironment(
+    env = _Sandbox(
         loader=jinja2.ChoiceLoader(loaders),
         # Undefined variables are template bugs, not empty strings.
         undefined=jinja2.StrictUndefined,

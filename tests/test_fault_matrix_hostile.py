@@ -246,6 +246,50 @@ def test_cli_hostile_template_is_exit_2_one_line(
     assert_nothing_leaked({"stdout": out, "stderr": err})
 
 
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ('{{ "x" * 10**12 }}', "'*' would make a value of over"),
+        ("{{ [0] * 10**9 }}", "'*' would make a value of over"),
+        ("{{ 10 ** (10 ** 10) }}", "'**' would make a number of over"),
+    ],
+)
+def test_cli_template_that_builds_a_huge_value_is_exit_2(
+    tmp_path: Path, body: str, expected: str
+) -> None:
+    # Not run against the code before the bound: it would exhaust the machine's memory.
+    template = tmp_path / "big.md.j2"
+    template.write_text(template_text(body), encoding="utf-8")
+    code, out, err = run_cli(
+        "compare",
+        "--pr-file",
+        str(EXAMPLES / "pr.json"),
+        "--baseline-file",
+        str(EXAMPLES / "baseline.json"),
+        "--template",
+        str(template),
+    )
+    assert (code, out) == (2, "")
+    assert err.startswith(f"evalbot: error: template: {template}: refused by the sandbox: ")
+    assert expected in err and err.count("\n") == 1
+
+
+def test_cli_template_with_modest_arithmetic_still_renders(tmp_path: Path) -> None:
+    template = tmp_path / "ok.md.j2"
+    template.write_text(template_text('{{ "-" * 3 }} {{ 2 ** 10 }} {{ [1] * 2 }}'), "utf-8")
+    code, out, err = run_cli(
+        "compare",
+        "--pr-file",
+        str(EXAMPLES / "pr.json"),
+        "--baseline-file",
+        str(EXAMPLES / "baseline.json"),
+        "--template",
+        str(template),
+    )
+    assert code == 1, err
+    assert out == "<!-- evalbot:default -->\n--- 1024 [1, 1]\n"
+
+
 # --- secrets are masked first ----------------------------------------------------------------
 
 
