@@ -51,9 +51,9 @@ SECRET_INPUTS = ("langsmith_api_key", "github_token")
 # sequences, BEL, bidi overrides) would reach the runner's log and the checks UI.
 _ANNOTATIONS = frozenset({"error", "warning", "notice", "debug"})
 
-# A line the runner would take for a command: "::" after leading whitespace
-# (.NET's String.TrimStart; Python's \s is a superset of its whitespace).
-_COMMAND_START = re.compile(r"(^|[\r\n])([^\S\r\n]*):(?=:)")
+# A line the runner takes for a command starts with "::" after leading
+# whitespace (.NET's String.TrimStart; Python's str.isspace covers the same
+# characters and more), or holds "##[" anywhere.
 _LEGACY_COMMAND = "##["
 
 # Git object ids: SHA-1 (40 hex) or SHA-256 (64 hex) repositories.
@@ -166,10 +166,20 @@ def mask_commands(env: Mapping[str, str]) -> list[str]:
 
 
 def neutralise(text: str) -> str:
-    """``text`` with no line the runner would run as a workflow command (module docstring)."""
-    if ":" not in text and "#" not in text:
-        return text
-    text = _COMMAND_START.sub(lambda m: f"{m.group(1)}{m.group(2)}:{ZWSP}", text)
+    """``text`` with no line the runner would run as a workflow command (module docstring).
+
+    ``str.splitlines`` breaks at CR, LF and more (FF, U+2028 …), so each of the
+    runner's lines starts a piece here: a piece that is whitespace and then
+    ``::`` gets the zero-width space. Linear, with C-speed scans: it runs over
+    whole reports on the CLI's stdout (20 MB of JSON in ~0.1-0.3 s).
+    """
+    if "::" in text:
+        lines = text.splitlines(keepends=True)
+        for i, line in enumerate(lines):
+            if "::" in line and line.lstrip().startswith("::"):
+                at = line.index("::")
+                lines[i] = line[: at + 1] + ZWSP + line[at + 1 :]
+        text = "".join(lines)
     return text.replace(_LEGACY_COMMAND, "#" + ZWSP + "#[")
 
 

@@ -522,6 +522,9 @@ def test_cli_csv_on_stdout_still_parses_and_a_file_keeps_names_exact(tmp_path: P
         ("::error::x", ":\u200b:error::x"),
         (" \t::x", " \t:\u200b:x"),
         ("a\n::b\r::c\r\n ::d", "a\n:\u200b:b\r:\u200b:c\r\n :\u200b:d"),
+        # .NET's TrimStart also strips form feeds and Unicode separators.
+        ("a\n\x0c::b", "a\n\x0c:\u200b:b"),
+        ("a\n\u2028 ::b", "a\n\u2028 :\u200b:b"),
         ("evalbot: a::b", "evalbot: a::b"),
         ("x ##[error]y", "x #\u200b#[error]y"),
         ("plain text", "plain text"),
