@@ -170,8 +170,9 @@ def neutralise(text: str) -> str:
 
     ``str.splitlines`` breaks at CR, LF and more (FF, U+2028 …), so each of the
     runner's lines starts a piece here: a piece that is whitespace and then
-    ``::`` gets the zero-width space. Linear, with C-speed scans: it runs over
-    whole reports on the CLI's stdout (20 MB of JSON in ~0.1-0.3 s).
+    ``::`` gets the zero-width space. Linear, with C-speed scans where it can:
+    it runs over whole reports on the CLI's stdout (measured: 21.6 MB of JSON
+    without ``::`` in 0.12 s; 11.4 MB with ``::`` on every line in 0.64 s).
     """
     if "::" in text:
         lines = text.splitlines(keepends=True)
