@@ -213,8 +213,20 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         if on_fetch is None
         else parse_enum(OnFetchFailure, on_fetch, name="on_fetch_failure"),
         comment_key=None if comment_key is None else parse_comment_key(comment_key),
-        template=None if template is None else workspace / template,
     )
+    # The template is code a pull request can change (the input, or the config
+    # file's `template:`): it must be a file inside the workspace, symlinks
+    # followed; render.py runs it sandboxed and keeps its includes beside it.
+    if template is not None:
+        settings = override(
+            settings, template=runtime.inside_workspace(workspace, template, name="template")
+        )
+    elif settings.template is not None:
+        where = f"{config_input or DEFAULT_CONFIG}: template"
+        settings = override(
+            settings,
+            template=runtime.inside_workspace(workspace, settings.template, name=where),
+        )
     settings = override_statistics(
         settings,
         alpha=_float(get("alpha"), name="alpha"),
@@ -255,7 +267,9 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         status_context=status_context,
         github=github,
         event=event,
-        report_path=workspace / (get("report_path") or default_report),
+        report_path=runtime.inside_workspace(
+            workspace, get("report_path") or default_report, name="report_path"
+        ),
         run_url=run_url,
         output_path=env.get("GITHUB_OUTPUT"),
         summary_path=env.get("GITHUB_STEP_SUMMARY"),
@@ -518,10 +532,10 @@ def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int
         "outputs (GITHUB_OUTPUT)",
         lambda: runtime.write_outputs(settings.output_path, outputs),
     )
-    print(
+    runtime.say(
+        stdout,
         f"evalbot: {result.outcome.kind.value}; gate {'failed' if result.gate.failed else 'passed'}"
         f": {result.gate.reason}",
-        file=stdout,
     )
     return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
 
@@ -689,7 +703,9 @@ def main(env: Mapping[str, str] | None = None, *, stdout: TextIO | None = None) 
     """Entry point for ``evalbot action``: input errors become ``::error`` and exit 2."""
     env = os.environ if env is None else env
     out = stdout or sys.stdout
-    runtime.emit(out, endpoint_masks(env))
+    # First, before anything can print them: the runner hides these values
+    # from the rest of the job's log (the key, the token, an endpoint's password).
+    runtime.emit(out, [*runtime.mask_commands(env), *endpoint_masks(env)])
     try:
         settings = parse_settings(env)
     except InputError as exc:

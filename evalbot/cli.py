@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import click
 
 from evalbot import __version__
+from evalbot.actions_runtime import neutralise
 from evalbot.config import (
     Settings,
     load_config,
@@ -434,7 +435,10 @@ def _print_fetch(result: Result) -> None:
 
 def _write(text: str, output: Path | None) -> None:
     if output is None:
-        click.echo(text, nl=False)
+        # On stdout in a workflow step, a line starting with "::" would be run
+        # as a workflow command; a CSV cell may hold a newline (RFC 4180), so
+        # a scenario name could start such a line. --output files stay exact.
+        click.echo(neutralise(text), nl=False)
         return
     try:
         output.write_text(text, encoding="utf-8")
@@ -852,10 +856,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("evalbot: aborted", err=True)
         return EXIT_USAGE
     except EvalbotError as exc:
-        click.echo(f"evalbot: error: {exc}", err=True)
+        click.echo(neutralise(f"evalbot: error: {exc}"), err=True)
         return exc.exit_code
     except Exception:
-        traceback.print_exc()
+        # The traceback may quote untrusted text (names, server answers).
+        click.echo(neutralise(traceback.format_exc()), err=True, nl=False)
         click.echo(
             f"evalbot {__version__}: internal error — this is a bug in evalbot, "
             f"please report it with the traceback above: {ISSUES_URL}",

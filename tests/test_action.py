@@ -36,6 +36,7 @@ from action_harness import (
     run_entrypoint,
     run_main,
     runner_env,
+    unmasked,
 )
 from fake_github import FakeGitHub
 from fake_langsmith import FakeLangSmith
@@ -364,7 +365,7 @@ def test_invalid_input_exits_2_before_any_request(
     env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url, **inputs)
     code, stdout = run_main(env)
     assert code == 2
-    lines = stdout.splitlines()
+    lines = unmasked(stdout).splitlines()
     assert len(lines) == 1 and lines[0].startswith("::error"), stdout
     for text in expected:
         assert text in lines[0], (text, lines[0])
@@ -400,7 +401,7 @@ def test_secrets_never_appear_in_any_output(
         published += [json.dumps(s) for s in gh.statuses_on(REPO, HEAD_SHA)]
     outputs = runner.outputs()
     texts = {
-        "stdout": proc.stdout,
+        "stdout": unmasked(proc.stdout),
         "stderr": proc.stderr,
         "summary": runner.summary.read_text(encoding="utf-8"),
         "outputs": runner.output.read_text(encoding="utf-8"),

@@ -30,6 +30,7 @@ from action_harness import (
     free_port,
     lines_of,
     runner_env,
+    unmasked,
 )
 from fake_github import FakeGitHub
 
@@ -77,7 +78,7 @@ class Seen:
 
     def texts(self) -> dict[str, str]:
         return {
-            "stdout": self.stdout,
+            "stdout": unmasked(self.stdout),
             "outputs": json.dumps(self.outputs),
             "summary": self.summary,
             "report": self.report or "",

@@ -37,6 +37,7 @@ from action_harness import (
     lines_of,
     run_main,
     runner_env,
+    unmasked,
 )
 from fake_github import FakeGitHub
 from fake_langsmith import FakeLangSmith
@@ -226,7 +227,7 @@ def broken(request: pytest.FixtureRequest, langsmith: LangSmith) -> Iterator[tup
 
 def assert_no_secret(*texts: str) -> None:
     for text in texts:
-        shown = "\n".join(line for line in text.splitlines() if not line.startswith("::add-mask::"))
+        shown = unmasked(text)
         for secret in SECRETS:
             assert secret not in shown, f"{secret!r} leaked: {shown[:2000]}"
 
@@ -278,7 +279,9 @@ def test_action_fault_is_fetch_failed_and_reported(
     assert any("did not run" in line for line in warnings), stdout
 
     # The endpoint's password is masked before anything else is printed.
-    assert stdout.splitlines()[0] == f"::add-mask::{PASSWORD}" or (
+    # Masked first, with the key and the token, before anything else is printed.
+    masks = [line for line in stdout.splitlines() if line.startswith("::add-mask::")]
+    assert (stdout.splitlines()[: len(masks)] == masks and f"::add-mask::{PASSWORD}" in masks) or (
         f"::add-mask::{PASSWORD}" in stdout.splitlines()
     )
     assert_no_secret(
@@ -386,7 +389,9 @@ def test_the_endpoint_password_never_shows_on_a_healthy_run(
     env = runner_env(runner, langsmith_url=with_password(langsmith.fake.url), github_url=github.url)
     code, stdout = run_main(env)
     assert code == 1  # pr-bad's hard regression: the password did not get in the way
-    assert stdout.splitlines()[0] == f"::add-mask::{PASSWORD}"
+    # Masked first, with the key and the token, before anything else is printed.
+    masks = [line for line in stdout.splitlines() if line.startswith("::add-mask::")]
+    assert stdout.splitlines()[: len(masks)] == masks and f"::add-mask::{PASSWORD}" in masks
     (comment,) = github.comments_on(REPO, PR_NUMBER)
     (status,) = github.statuses_on(REPO, HEAD_SHA)
     assert_no_secret(
