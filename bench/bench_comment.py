@@ -31,12 +31,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evalbot.compare import compare_buckets, decide_gate  # noqa: E402
+from evalbot.compare import compare_buckets, decide_gate, settle  # noqa: E402
 from evalbot.experiment_file import load_experiment  # noqa: E402
 from evalbot.models import (  # noqa: E402
     FailOn,
@@ -151,6 +152,11 @@ def comments() -> dict[str, str]:
         ),
         "no baseline": (
             NoBaseline(pr=pr, searched="prefix 'support-agent-main'"),
+            OnFetchFailure.NEUTRAL,
+        ),
+        # A baseline that recorded nothing: every PR scenario is PR-only.
+        "nothing compared (neutral)": (
+            settle(compare_buckets(pr, replace(baseline, scenarios={}), Thresholds())),
             OnFetchFailure.NEUTRAL,
         ),
         "fetch failed (fail)": (

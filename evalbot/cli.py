@@ -11,6 +11,7 @@ Every option can also be set through an environment variable (shown in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import shlex
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 import click
 
 from evalbot import __version__
+from evalbot.actions_runtime import neutralise
 from evalbot.config import (
     Settings,
     load_config,
@@ -41,7 +43,8 @@ from evalbot.errors import (
     EvalbotError,
     InputError,
 )
-from evalbot.models import FailOn, Ok, Sensitivity
+from evalbot.langsmith_source import redact_url
+from evalbot.models import FailOn, NothingCompared, Ok, Sensitivity
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_files, run_live
 from evalbot.render import render_comment, render_text
 from evalbot.report import dumps
@@ -60,8 +63,9 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
     if fmt == "text":
         return render_text(result.outcome, result.gate)
     if fmt == "csv":
-        # Nothing compared, no rows: an empty output (compare() says why on stderr).
-        if not isinstance(result.outcome, Ok):
+        # No comparison, no rows: an empty output (compare() says why on stderr).
+        # With nothing compared the rows still say what each side held.
+        if not isinstance(result.outcome, Ok | NothingCompared):
             return ""
         return comparison_csv(result.outcome.comparison)
     return render_comment(
@@ -75,7 +79,8 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
 
 
 def reproduce_command(argv: Sequence[str]) -> str:
-    """The command line that reproduces this run, without secrets."""
+    """The command line that reproduces this run, without secrets (an endpoint's
+    password included)."""
     kept: list[str] = []
     skip = False
     for arg in argv:
@@ -86,7 +91,7 @@ def reproduce_command(argv: Sequence[str]) -> str:
         if name in _SECRET_OPTIONS:
             skip = "=" not in arg
             continue
-        kept.append(arg)
+        kept.append(redact_url(arg))
     return shlex.join(["evalbot", *kept])
 
 
@@ -142,14 +147,23 @@ def live_options(func: F) -> F:
             type=float,
             envvar=_env("timeout"),
             show_envvar=True,
-            help="Seconds per HTTP request (default 30).",
+            help="Seconds one HTTP attempt may take, connect to last byte (default 30).",
         ),
         click.option(
             "--retry-budget",
             type=float,
             envvar=_env("retry_budget"),
             show_envvar=True,
-            help="Total seconds one request may spend retrying 408/429/5xx (default 60).",
+            help="Total seconds one request may spend retrying 408/429/5xx and connection "
+            "errors (default 60).",
+        ),
+        click.option(
+            "--fetch-deadline",
+            type=float,
+            envvar=_env("fetch_deadline"),
+            show_envvar=True,
+            help="Seconds the whole LangSmith fetch may take (default 300; config key "
+            "fetch_deadline).",
         ),
     ]
     for option in reversed(options):
@@ -248,7 +262,12 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of standard output.",
 )
-@click.option("--verbose", "-v", is_flag=True, help="Print LangSmith requests and timings.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Print each LangSmith request, failed attempt and cause, and the timings.",
+)
 @click.option(
     "--history-file",
     "history_files",
@@ -335,14 +354,32 @@ def compare(
         raise InputError("--history-file: only with --pr-file/--baseline-file")
     if live_config is None:
         assert pr_file is not None and baseline_file is not None
-        result = run_files(pr_file, baseline_file, settings, history_files=history_files)
+        result = run_files(
+            pr_file,
+            baseline_file,
+            settings,
+            history_files=history_files,
+            pass_keys=live.get("pass_keys") or (),
+        )
     else:
+        if verbose:
+            # Each request and each failed attempt as it happens (stderr).
+            connection = dataclasses.replace(live_config.connection, log=_log_line)
+            live_config = dataclasses.replace(live_config, connection=connection)
         result = run_live(live_config, settings)
         if verbose:
             _print_fetch(result)
     argv = (click.get_current_context().obj or {}).get("argv", sys.argv[1:])
     text = format_output(result, settings=settings, fmt=fmt, reproduce=reproduce_command(argv))
-    if fmt == "csv" and not isinstance(result.outcome, Ok):
+    if fmt == "csv" and isinstance(result.outcome, NothingCompared):
+        # Rows, but no verdicts: say so where a script's log will show it.
+        _write(text, output)
+        click.echo(
+            f"evalbot: --format csv: no verdicts, {result.gate.reason}; the rows show "
+            "each side's scenarios; --format json or text says more",
+            err=True,
+        )
+    elif fmt == "csv" and not isinstance(result.outcome, Ok):
         # The exit code still follows the gate (a missing baseline passes, an outage
         # follows on_fetch_failure): only the rows are missing, not the verdict.
         click.echo(
@@ -377,6 +414,10 @@ def _mode(
     return parse_live(**live)
 
 
+def _log_line(line: str) -> None:
+    click.echo(f"evalbot: LangSmith: {line}", err=True)
+
+
 def _print_fetch(result: Result) -> None:
     fetch = result.report.get("fetch") or {}
     for name, part in (fetch.get("parts") or {}).items():
@@ -394,7 +435,10 @@ def _print_fetch(result: Result) -> None:
 
 def _write(text: str, output: Path | None) -> None:
     if output is None:
-        click.echo(text, nl=False)
+        # On stdout in a workflow step, a line starting with "::" would be run
+        # as a workflow command; a CSV cell may hold a newline (RFC 4180), so
+        # a scenario name could start such a line. --output files stay exact.
+        click.echo(neutralise(text), nl=False)
         return
     try:
         output.write_text(text, encoding="utf-8")
@@ -606,23 +650,59 @@ def action_command() -> int:
 
 @cli.command("publish")
 @click.option(
-    "--report",
-    "report_path",
-    required=True,
+    "--dataset",
+    envvar=_env("dataset"),
+    show_envvar=True,
+    help="Dataset name or id the PR's experiment ran on (required).",
+)
+@click.option(
+    "--commit-key",
+    default="commit",
+    show_default=True,
+    envvar=_env("commit_key"),
+    help="Experiment metadata key that holds the commit the evals ran on.",
+)
+@click.option("--baseline", envvar=_env("baseline"), help="Baseline experiment: name or id.")
+@click.option(
+    "--baseline-prefix",
+    envvar=_env("baseline_prefix"),
+    help="Or: the newest complete experiment whose name starts with this.",
+)
+@click.option(
+    "--baseline-metadata",
+    envvar=_env("baseline_metadata"),
+    help='Or: the newest complete experiment with this metadata (default {"branch": "main"}).',
+)
+@live_options
+@click.option(
+    "--config",
+    "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The JSON report of a `comment: off` run (e.g. a downloaded artifact).",
+    envvar=_env("config"),
+    help="A YAML config file from the base branch (never from the pull request).",
+)
+@click.option(
+    "--fail-on", envvar=_env("fail_on"), help="hard_regression (default), soft_regression or never."
+)
+@click.option("--comment-key", envvar=_env("comment_key"), help="Marker key of the comment.")
+@click.option(
+    "--when-missing",
+    default="pending",
+    show_default=True,
+    envvar=_env("when_missing"),
+    help="Status when no experiment ran for the head commit: pending or failure.",
 )
 @click.option(
     "--pr-number",
     type=int,
-    required=True,
     envvar=_env("pr_number"),
-    help="The pull request to comment on; its head must be the workflow's commit.",
+    help="The pull request (default: the open PR whose head is the commit); its head "
+    "must be the commit.",
 )
 @click.option(
     "--head-sha",
     envvar=_env("head_sha"),
-    help="The commit for the status (default: workflow_run.head_sha of the event).",
+    help="The commit (default: workflow_run.head_sha or pull_request.head.sha of the event).",
 )
 @click.option(
     "--github-token",
@@ -650,8 +730,16 @@ def action_command() -> int:
     help="Login of the account that posts the comment.",
 )
 def publish_command(
-    report_path: Path,
-    pr_number: int,
+    dataset: str | None,
+    commit_key: str,
+    baseline: str | None,
+    baseline_prefix: str | None,
+    baseline_metadata: str | None,
+    config_path: Path | None,
+    fail_on: str | None,
+    comment_key: str | None,
+    when_missing: str,
+    pr_number: int | None,
     head_sha: str | None,
     github_token: str | None,
     repository: str | None,
@@ -659,33 +747,100 @@ def publish_command(
     comment_mode: str,
     status_context: str,
     bot_login: str,
+    **live: Any,
 ) -> int:
-    """Post the comment and status of a report (the fork-PR two-phase pattern)."""
+    """Comment and set the status for a PR from a fork, trusting nothing from the fork.
+
+    Run it with a write token where no PR code runs (a workflow_run or
+    pull_request_target job). The commit comes from the event; the PR is the
+    open one whose head is that commit; the experiment is read from LangSmith
+    (the one on --dataset whose metadata --commit-key is the commit). No
+    experiment: the status is --when-missing, never success.
+    """
     import os
 
-    from evalbot.action import publish_report
-    from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget
+    from evalbot.action import (
+        PublishSettings,
+        Reporting,
+        event_head,
+        publish_live,
+        report_input_error,
+    )
+    from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget, StatusState
 
     if not github_token:
         raise InputError("--github-token: required (or set GITHUB_TOKEN)")
     if not repository or "/" not in repository:
         raise InputError("--repository: required as owner/name (or set GITHUB_REPOSITORY)")
-    if pr_number < 1:
+    if pr_number is not None and pr_number < 1:
         raise InputError("--pr-number: must be a positive integer")
+    if not dataset:
+        raise InputError("--dataset: required (the dataset the PR's evals ran on)")
+    if not commit_key.strip():
+        raise InputError("--commit-key: must not be empty")
+    missing = parse_enum(StatusState, when_missing, name="--when-missing")
+    if missing not in (StatusState.PENDING, StatusState.FAILURE):
+        raise InputError(f"--when-missing: must be pending or failure; got {when_missing!r}")
+    mode = parse_enum(CommentMode, comment_mode, name="--comment")
+    if not status_context or len(status_context) > 100:
+        raise InputError("--status-context: must be 1 to 100 characters")
+    head, label, run_url = event_head(os.environ, head_sha)
     target = GitHubTarget(
         token=github_token,
         repository=repository,
         api_url=api_url or DEFAULT_API_URL,
         bot_login=bot_login,
     )
-    return publish_report(
-        report_path,
-        pr_number=pr_number,
-        head_sha=head_sha,
-        target=target,
-        comment=parse_enum(CommentMode, comment_mode, name="--comment"),
-        status_context=status_context,
-        env=os.environ,
+    try:
+        config = parse_live(
+            pr=None,
+            pr_metadata=json.dumps({commit_key: head}),
+            dataset=dataset,
+            baseline=baseline,
+            baseline_prefix=baseline_prefix,
+            baseline_metadata=baseline_metadata,
+            allow_dataset_mismatch=False,
+            **live,
+        )
+        settings = load_config(config_path)
+        settings = override(
+            settings,
+            fail_on=None if fail_on is None else parse_enum(FailOn, fail_on, name="--fail-on"),
+            comment_key=None
+            if comment_key is None
+            else parse_comment_key(comment_key, name="--comment-key"),
+        )
+    except InputError as exc:
+        # The commit is known: the check still reports (status error naming the option).
+        reporting = Reporting(
+            github=target,
+            pr_number=pr_number,
+            head_sha=head,
+            status_context=status_context,
+            run_url=run_url,
+            output_path=os.environ.get("GITHUB_OUTPUT"),
+            summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
+            secrets=(github_token, live.get("langsmith_api_key") or ""),
+        )
+        return report_input_error(reporting, exc, stdout=sys.stdout, cli=True)
+    return publish_live(
+        PublishSettings(
+            live=config,
+            settings=settings,
+            target=target,
+            head_sha=head,
+            head_label=label,
+            pr_number=pr_number,
+            when_missing=missing,
+            comment=mode,
+            status_context=status_context,
+            run_url=run_url,
+            summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
+            output_path=os.environ.get("GITHUB_OUTPUT"),
+            repository_url=f"{server}/{repository}"
+            if (server := os.environ.get("GITHUB_SERVER_URL"))
+            else None,
+        ),
         stdout=sys.stdout,
     )
 
@@ -704,10 +859,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("evalbot: aborted", err=True)
         return EXIT_USAGE
     except EvalbotError as exc:
-        click.echo(f"evalbot: error: {exc}", err=True)
+        click.echo(neutralise(f"evalbot: error: {exc}"), err=True)
         return exc.exit_code
     except Exception:
-        traceback.print_exc()
+        # The traceback may quote untrusted text (names, server answers).
+        click.echo(neutralise(traceback.format_exc()), err=True, nl=False)
         click.echo(
             f"evalbot {__version__}: internal error — this is a bug in evalbot, "
             f"please report it with the traceback above: {ISSUES_URL}",

@@ -32,6 +32,10 @@ from evalbot.models import (
 )
 
 DEFAULT_COMMENT_KEY = "default"
+# The whole LangSmith fetch: generous for 10,000 runs (a few seconds when healthy),
+# short enough that a hung server fails the check well inside a CI job's limit.
+DEFAULT_FETCH_DEADLINE = 300.0
+MAX_FETCH_DEADLINE = 6 * 3600.0  # GitHub's job time limit: a longer deadline never fires
 # The key goes inside an HTML comment marker (`<!-- evalbot:KEY -->`): keep it
 # to characters that cannot close the comment or break the marker search.
 _COMMENT_KEY = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -59,6 +63,8 @@ class Settings:
     # ones); 0 or 1 uses the latest baseline only (issue 5 §1).
     history: int = 10
     comment_when: CommentWhen = CommentWhen.ALWAYS
+    # Seconds the whole LangSmith fetch may take (issue 10 §2).
+    fetch_deadline: float = DEFAULT_FETCH_DEADLINE
 
 
 E = TypeVar("E", bound=enum.StrEnum)
@@ -171,6 +177,7 @@ _TOP_KEYS = (
     "fail_on_latency_increase",
     "fail_on_tokens_increase",
     "fail_on_cost_increase",
+    "fetch_deadline",
 )
 
 
@@ -311,6 +318,20 @@ def parse_history(value: object, *, name: str = "history") -> int:
     return value
 
 
+def parse_fetch_deadline(value: object, *, name: str = "fetch_deadline") -> float:
+    """Seconds the whole LangSmith fetch may take: above 0, at most 6 hours."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_FETCH_DEADLINE
+    ):
+        raise InputError(
+            f"{name}: must be a number of seconds above 0 and at most "
+            f"{MAX_FETCH_DEADLINE:g}; got {value!r}"
+        )
+    return float(value)
+
+
 def parse_alpha(value: object, *, name: str = "alpha") -> float:
     """The false-alarm budget: a probability in (0, 0.5]."""
     return _number(value, name=name, low=0.0, high=0.5, low_open=True)
@@ -383,6 +404,8 @@ def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None =
             updates["thresholds"] = dataclasses.replace(updates["thresholds"], **threshold_updates)
         if "history" in raw:
             updates["history"] = parse_history(raw["history"])
+        if "fetch_deadline" in raw:
+            updates["fetch_deadline"] = parse_fetch_deadline(raw["fetch_deadline"])
         if "template" in raw:
             if not isinstance(raw["template"], str) or not raw["template"]:
                 raise InputError(f"template: must be a file path; got {raw['template']!r}")

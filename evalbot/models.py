@@ -557,6 +557,20 @@ class Comparison:
         """The scenarios that got ``verdict``, in report order."""
         return tuple(s for s in self.scenarios if s.verdict is verdict)
 
+    @property
+    def compared(self) -> int:
+        """Shared scenarios with trials on both sides: what the verdicts rest on.
+
+        A shared scenario whose trials on one side were all unscored (or
+        absent) is in ``scenarios`` as insufficient data but compares nothing.
+        """
+        return sum(1 for s in self.scenarios if s.pr.total and (s.pooled or s.baseline).total)
+
+    @property
+    def low_coverage(self) -> bool:
+        """The PR compared fewer than half of the baseline's scenarios (issue 11 §5)."""
+        return 2 * self.compared < len(self.baseline.scenarios)
+
 
 # --- Outcomes: a tagged union the renderer and the gate handle distinctly ---
 
@@ -566,6 +580,7 @@ class OutcomeKind(enum.StrEnum):
     NO_BASELINE = "no_baseline"
     SELF_BASELINE = "self_baseline"
     FETCH_FAILED = "fetch_failed"
+    NOTHING_COMPARED = "nothing_compared"
 
 
 @dataclass(frozen=True, slots=True)
@@ -601,7 +616,22 @@ class FetchFailed:
     kind: OutcomeKind = OutcomeKind.FETCH_FAILED
 
 
-Outcome = Ok | NoBaseline | SelfBaseline | FetchFailed
+@dataclass(frozen=True, slots=True)
+class NothingCompared:
+    """Both experiments were found, but no shared scenario has trials on both sides.
+
+    Regression detection did not run: a wrong ``scenario_key``, a PR run that
+    crashed before any scored trial, another dataset, or a pass key the PR's
+    evaluators never scored. ``comparison`` still lists what each side held
+    (PR-only, baseline-only, shared scenarios without trials), so the comment
+    can say what to check; none of its verdicts or statistics mean anything.
+    """
+
+    comparison: Comparison
+    kind: OutcomeKind = OutcomeKind.NOTHING_COMPARED
+
+
+Outcome = Ok | NoBaseline | SelfBaseline | FetchFailed | NothingCompared
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from evalbot.compare import compare_buckets, decide_gate
-from evalbot.config import Settings
+from evalbot.compare import compare_buckets, decide_gate, settle
+from evalbot.config import Settings, parse_fetch_deadline
 from evalbot.errors import FetchError, InputError
 from evalbot.experiment_file import load_experiment
 from evalbot.langsmith_bucket import BucketRules, ScenarioKey
@@ -27,13 +26,13 @@ from evalbot.langsmith_source import (
     Connection,
     PrQuery,
     Strategy,
+    validate_endpoint,
 )
 from evalbot.models import (
     Bucket,
     FetchFailed,
     Gate,
     NoBaseline,
-    Ok,
     Outcome,
     SelfBaseline,
 )
@@ -98,6 +97,7 @@ def parse_live(
     category_key: str | None,
     timeout: float | None = None,
     retry_budget: float | None = None,
+    fetch_deadline: float | None = None,
 ) -> LiveConfig:
     """Validate every LangSmith option at once, before any request is made."""
     if (pr is None) == (pr_metadata is None):
@@ -130,9 +130,9 @@ def parse_live(
         value = parse_json_object(text, name=name) if strategy is Strategy.METADATA else text
     if not langsmith_api_key:
         raise InputError("--langsmith-api-key: required (or set LANGSMITH_API_KEY)")
-    endpoint = (langsmith_endpoint or DEFAULT_ENDPOINT).rstrip("/")
-    if not re.match(r"https?://[^\s/]+", endpoint):
-        raise InputError(f"--langsmith-endpoint: must be an http(s) URL; got {endpoint!r}")
+    endpoint = validate_endpoint(
+        langsmith_endpoint or DEFAULT_ENDPOINT, name="--langsmith-endpoint"
+    )
     if any(not key for key in pass_keys):
         raise InputError("--pass-key: must not be empty")
     if pass_threshold is not None and not math.isfinite(pass_threshold):
@@ -147,6 +147,9 @@ def parse_live(
             retry_budget_s=_positive(
                 retry_budget, name="--retry-budget", default=60.0, zero_ok=True
             ),
+            fetch_deadline_s=None
+            if fetch_deadline is None
+            else parse_fetch_deadline(fetch_deadline, name="--fetch-deadline"),
         ),
         pr=pr_query,
         baseline=BaselineQuery(strategy, value, allow_other_dataset=allow_dataset_mismatch),
@@ -178,18 +181,77 @@ def _finish(
     return Result(outcome=outcome, gate=gate, report=report, selection=selection)
 
 
+def _same_experiment(a: Bucket, b: Bucket) -> bool:
+    """Same experiment: by id when both have one, else by name (issue 11 §5)."""
+    if a.id is not None and b.id is not None:
+        return a.id == b.id
+    return a.name == b.name
+
+
+def distinct_history(
+    pr: Bucket, baseline: Bucket, history: Sequence[Bucket]
+) -> tuple[list[Bucket], tuple[str, ...]]:
+    """``history`` without the baseline, the PR, or any run given twice; and a note for each.
+
+    Pooling one experiment twice counts its trials twice and makes every
+    p-value look surer than it is (the baseline file passed again as
+    ``--history-file`` took a p-value from 0.004 to 6e-05), so a repeat is
+    pooled once, with a note. The newest occurrence is kept.
+    """
+    kept: list[Bucket] = []
+    notes: list[str] = []
+    for bucket in reversed(history):
+        basis = "id" if bucket.id is not None else "name"
+        if _same_experiment(bucket, pr):
+            notes.append(f"history: {bucket.name!r} is the PR experiment itself, left out")
+        elif any(_same_experiment(bucket, other) for other in (baseline, *kept)):
+            notes.append(f"history: {bucket.name!r} was given twice (same {basis}), pooled once")
+        else:
+            kept.append(bucket)
+    kept.reverse()
+    return kept, tuple(reversed(notes))
+
+
 def compare_loaded(
     pr: Bucket, baseline: Bucket, settings: Settings, *, history: Sequence[Bucket] = ()
 ) -> Outcome:
     """The outcome for two buckets: self_baseline when they are the same experiment.
 
-    ``history``: older baselines, oldest first; at most ``settings.history - 1``
-    of the newest are pooled with the baseline.
+    ``history``: older baselines, oldest first; repeats (and the PR itself)
+    are dropped with a note on the baseline, then at most
+    ``settings.history - 1`` of the newest are pooled with the baseline.
+    ``nothing_compared`` when no shared scenario has trials on both sides.
     """
     if pr.id is not None and pr.id == baseline.id:
         return SelfBaseline(pr=pr)
-    window = list(history)[-(settings.history - 1) :] if settings.history > 1 else []
-    return Ok(compare_buckets(pr, baseline, settings.thresholds, history=window))
+    distinct, notes = distinct_history(pr, baseline, history)
+    if notes:
+        baseline = replace(baseline, notes=(*baseline.notes, *notes))
+    window = distinct[-(settings.history - 1) :] if settings.history > 1 else []
+    return settle(compare_buckets(pr, baseline, settings.thresholds, history=window))
+
+
+def check_file_pass_keys(pass_keys: Sequence[str], buckets: Sequence[Bucket]) -> None:
+    """``--pass-key`` with experiment files: always an InputError that says why.
+
+    Files are already judged (``passed`` per trial or per scenario), so a
+    pass key cannot apply; a key no trial carries is most likely a typo for
+    the LangSmith mode, and silently ignoring it would look green on nothing.
+    """
+    if not pass_keys:
+        return
+    seen = sorted({key for b in buckets for s in b.scenarios.values() for key in s.measures.scores})
+    listed = ", ".join(seen) if seen else "none"
+    for key in pass_keys:
+        if key not in seen:
+            raise InputError(
+                f"--pass-key: no trial in the experiment files carries {key!r} (score keys "
+                f"seen: {listed}); files are judged by their passed field, so drop --pass-key"
+            )
+    raise InputError(
+        f"--pass-key: experiment files are judged by their passed field; {pass_keys[0]!r} is "
+        "only a score there and cannot re-judge them, so drop --pass-key"
+    )
 
 
 def run_files(
@@ -198,11 +260,16 @@ def run_files(
     settings: Settings,
     *,
     history_files: Sequence[Path] = (),
+    pass_keys: Sequence[str] = (),
 ) -> Result:
-    """Compare two experiment files (older baselines in ``history_files``, oldest first)."""
+    """Compare two experiment files (older baselines in ``history_files``, oldest first).
+
+    ``pass_keys`` (``--pass-key``) do not apply to files: any is an InputError.
+    """
     pr = load_experiment(pr_file)
     baseline = load_experiment(baseline_file)
     history = [load_experiment(path) for path in history_files]
+    check_file_pass_keys(pass_keys, [pr, baseline, *history])
     return _finish(compare_loaded(pr, baseline, settings, history=history), settings)
 
 
@@ -214,7 +281,11 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
     """
     from evalbot.langsmith_source import LangSmithSource, fetch
 
-    source = LangSmithSource(config.connection, client=client)
+    connection = config.connection
+    if connection.fetch_deadline_s is None:
+        # The flag or input wins; else the config file's fetch_deadline (or the default).
+        connection = replace(connection, fetch_deadline_s=settings.fetch_deadline)
+    source = LangSmithSource(connection, client=client)
     try:
         fetched = fetch(
             source,

@@ -21,6 +21,7 @@ line saying where the rows are; hard regressions are cut last.
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -33,10 +34,13 @@ from typing import Any
 from urllib.parse import quote
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.loaders import split_template_path
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from evalbot import __version__
 from evalbot.errors import InputError
-from evalbot.markdown import code_span, escape_text, truncate
+from evalbot.markdown import code_span, escape_text, one_line, truncate
 from evalbot.models import (
     Bucket,
     CategoryDrift,
@@ -52,6 +56,7 @@ from evalbot.models import (
     MetricComparison,
     MetricVerdict,
     NoBaseline,
+    NothingCompared,
     Ok,
     Outcome,
     Scenario,
@@ -182,7 +187,7 @@ def link(text: str, url: str | None) -> str:
 
 def plain(text: str, max_len: int = 60) -> str:
     """Untrusted text for a terminal: no control characters (no escape sequences)."""
-    return truncate(re.sub(r"[\x00-\x1f\x7f-\x9f]+", " ", text).strip(), max_len)
+    return truncate(one_line(text), max_len)
 
 
 FILTERS: dict[str, Callable[..., str | None]] = {
@@ -816,6 +821,18 @@ def _budget_why(comparison: Comparison) -> list[str]:
 
 
 def _ok_headline(comparison: Comparison, gate: Gate, style: Style) -> Headline:
+    head = _ok_headline_alone(comparison, gate, style)
+    coverage = coverage_line(comparison)
+    if coverage is None:
+        return head
+    # Issue 11 §5: most of the baseline went unchecked, so a clean pass is no
+    # green "all clear" tip, and every headline says how little was compared.
+    if head.alert == "TIP":
+        head = replace(head, alert="WARNING", icon="⚠️")
+    return replace(head, why=f"{head.why} — {coverage}")
+
+
+def _ok_headline_alone(comparison: Comparison, gate: Gate, style: Style) -> Headline:
     hard = comparison.of(Verdict.HARD_REGRESSION)
     soft = comparison.of(Verdict.SOFT_REGRESSION)
     watch = comparison.of(Verdict.WATCH)
@@ -837,6 +854,13 @@ def _ok_headline(comparison: Comparison, gate: Gate, style: Style) -> Headline:
         # Never silent: if the gate fails for a reason not listed here, say it.
         return Headline("CAUTION", "❌", "evalbot fails", "; ".join(causes) or gate.reason)
     disabled = " (fail_on: never)" if "fail_on: never" in gate.reason else ""
+    # Under low coverage most shared scenarios have no trials on one side: count
+    # only those compared, so the line does not claim more than was checked.
+    across = (
+        plural(comparison.compared, "scenario")
+        if comparison.low_coverage
+        else plural(agg.scenarios, "scenario")
+    )
     findings = []
     if hard:
         findings.append(_rows_why(hard, "hard regression", style))
@@ -855,7 +879,7 @@ def _ok_headline(comparison: Comparison, gate: Gate, style: Style) -> Headline:
             "WARNING",
             "⚠️",
             f"evalbot passes{disabled}",
-            f"no regression across {plural(agg.scenarios, 'scenario')} ({rates}), "
+            f"no regression across {across} ({rates}), "
             f"but {beyond[0]}" + (f" and {count(len(beyond) - 1)} more" if len(beyond) > 1 else ""),
             rates=True,
         )
@@ -865,7 +889,7 @@ def _ok_headline(comparison: Comparison, gate: Gate, style: Style) -> Headline:
         "TIP",
         "✅",
         f"evalbot passes{disabled}",
-        f"no regression across {plural(agg.scenarios, 'scenario')} ({rates}){better}",
+        f"no regression across {across} ({rates}){better}",
         rates=True,
     )
 
@@ -874,8 +898,9 @@ def headline(outcome: Outcome, gate: Gate, style: Style = MARKDOWN) -> Headline:
     """The verdict of the gate in words, with why; the alert type follows the gate.
 
     CAUTION whenever the check fails (any reason), WARNING for findings that do
-    not fail it or a neutral fetch failure, NOTE when nothing was compared, TIP
-    only for a clean pass. One branch per outcome kind.
+    not fail it, a neutral fetch failure or a pass over under half of the
+    baseline's scenarios, NOTE when nothing was compared, TIP only for a clean
+    pass. One branch per outcome kind.
     """
     if isinstance(outcome, FetchFailed):
         error = plain(outcome.error, 500) if style is TEXT else escape_text(outcome.error, 500)
@@ -906,6 +931,23 @@ def headline(outcome: Outcome, gate: Gate, style: Style = MARKDOWN) -> Headline:
             "evalbot passes, nothing compared",
             f"{style.name(outcome.pr.name)} is its own baseline (expected on the base branch)",
         )
+    if isinstance(outcome, NothingCompared):
+        # Issue 11 §5: never green on nothing. on_fetch_failure decides the gate
+        # (compare.decide_gate), and the first line names it either way.
+        comparison = outcome.comparison
+        why = (
+            "regression detection did not run — no shared scenario has trials on both sides "
+            f"({count(len(comparison.scenarios))} shared, "
+            f"{count(len(comparison.pr_only))} only in the PR, "
+            f"{count(len(comparison.baseline_only))} only in the baseline)"
+        )
+        if gate.failed:
+            return Headline(
+                "CAUTION", "❌", "evalbot fails, nothing compared (on_fetch_failure: fail)", why
+            )
+        return Headline(
+            "NOTE", "ℹ️", "evalbot passes, nothing compared (on_fetch_failure: neutral)", why
+        )
     return _ok_headline(outcome.comparison, gate, style)
 
 
@@ -921,6 +963,65 @@ def summary_line(comparison: Comparison, *, rates: bool = True) -> str | None:
         )
     parts.extend(_counts(comparison, include_stable=False))
     return " · ".join(parts) or None
+
+
+def coverage_line(comparison: Comparison) -> str | None:
+    """'only 4 of the baseline's 10 scenarios compared' when under half; else None."""
+    if not comparison.low_coverage:
+        return None
+    total = len(comparison.baseline.scenarios)
+    return f"only {comparison.compared} of the baseline's {total} scenarios compared"
+
+
+def nothing_compared_causes(comparison: Comparison) -> list[str]:
+    """The likely causes of ``nothing_compared``, most specific first (plain text)."""
+    pr_n, base_n = len(comparison.pr.scenarios), len(comparison.baseline.scenarios)
+    causes = []
+    if pr_n == 0:
+        causes.append(
+            "the PR experiment has no scenarios: its run crashed, was cancelled, "
+            "or recorded no runs"
+        )
+    if base_n == 0:
+        causes.append("the baseline experiment has no scenarios")
+    if pr_n and base_n and not comparison.scenarios:
+        causes.append(
+            "the two experiments share no scenario key: another dataset, or a "
+            "`scenario_key` that names scenarios differently on each side"
+        )
+    rows = comparison.scenarios
+    empty = []
+    for side, trials, unscored in (
+        ("PR", sum(r.pr.total for r in rows), sum(r.pr.unscored for r in rows)),
+        (
+            "baseline",
+            sum((r.pooled or r.baseline).total for r in rows),
+            sum(r.baseline.unscored for r in rows),
+        ),
+    ):
+        if rows and trials == 0 and unscored:
+            causes.append(
+                f"every trial of the shared scenarios is unscored on the {side} side: the "
+                "evaluator crashed, gave NaN, infinite or non-numeric scores, or does not "
+                "score the `pass_key`"
+            )
+        if rows and trials == 0:
+            empty.append(side)
+    if rows and not empty:
+        causes.append(
+            "each shared scenario has trials on one side only: unscored on the other, "
+            "or missing there"
+        )
+    elif rows and not any("unscored" in c for c in causes):
+        causes.append(f"the shared scenarios have no trials on the {' and '.join(empty)} side")
+    return causes
+
+
+NOTHING_COMPARED_CHECKS = (
+    "`scenario_key` is the same for both experiments (default: the dataset example)",
+    "both experiments ran on the same dataset and the PR run finished",
+    "`pass_key` names the evaluator that scores every run",
+)
 
 
 _COUNT_WORDS = {
@@ -980,6 +1081,11 @@ def what_next(outcome: Outcome, gate: Gate, compare: str | None = None) -> str:
         )
     if isinstance(outcome, SelfBaseline):
         return "nothing to do; pull requests will compare against this run."
+    if isinstance(outcome, NothingCompared):
+        return (
+            "fix what *Check that* points to (scenario key, dataset, pass key), then re-run "
+            "the evals; until then this check says nothing about regressions."
+        )
     comparison = outcome.comparison
     flagged = any(comparison.count(v) for v in (Verdict.HARD_REGRESSION, Verdict.SOFT_REGRESSION))
     if gate.failed:
@@ -1003,6 +1109,11 @@ def what_next(outcome: Outcome, gate: Gate, compare: str | None = None) -> str:
         )
     if _beyond_parts(comparison, str):
         return "check *Beyond pass/fail* below before merging."
+    if comparison.low_coverage:
+        return (
+            "run the PR's evals on the baseline's scenarios (see *Other scenarios*: missing "
+            "from the PR or without trials on one side); this check says nothing about them."
+        )
     return "nothing to do."
 
 
@@ -1225,6 +1336,84 @@ def _folds(comparison: Comparison, sections: dict[str, Section]) -> tuple[Fold, 
     return tuple(folds)
 
 
+def _side_notes(pr: dict[str, Any], baseline: dict[str, Any]) -> tuple[str, ...]:
+    """Unscored trials and completeness notes of each side, one paragraph each."""
+    notes = []
+    for name, side in (("PR", pr), ("Baseline", baseline)):
+        if side["unscored"]:
+            notes.append(
+                f"{name}: {plural(side['unscored'], 'trial')} unscored (evaluator error or no "
+                "score), left out of the pass rates."
+            )
+        notes.extend(f"{name} experiment {escape_text(n, 200)}." for n in side["notes"])
+    return tuple(notes)
+
+
+# The tables a nothing_compared comment can show: no verdict or statistic means anything.
+NOTHING_COMPARED_SECTIONS = ("insufficient_data", "pr_only", "baseline_only")
+
+
+def _nothing_view(
+    outcome: NothingCompared,
+    gate: Gate,
+    head: Headline,
+    sections: dict[str, Section],
+    *,
+    links: RunLinks,
+    run: str | None,
+) -> View:
+    """nothing_compared (issue 11 §5): what each side held, the likely causes, what to check."""
+    comparison = outcome.comparison
+    pr, baseline = _provenance(comparison.pr, links), _provenance(comparison.baseline, links)
+    found = (
+        f"**Found:** PR {_experiment_md(pr)} ({plural(pr['scenarios'], 'scenario')}) and "
+        f"baseline {_experiment_md(baseline)} ({plural(baseline['scenarios'], 'scenario')}): "
+        f"{count(len(comparison.scenarios))} shared, none with trials on both sides; "
+        f"{count(len(comparison.pr_only))} only in the PR, "
+        f"{count(len(comparison.baseline_only))} only in the baseline."
+    )
+    policy = (
+        "The check fails because `on_fetch_failure` is `fail`."
+        if gate.failed
+        else "The check passes because `on_fetch_failure` is `neutral`, but it says nothing "
+        "about regressions."
+    )
+    causes = "**Likely causes:**\n" + "\n".join(
+        f"- {cause}" for cause in nothing_compared_causes(comparison)
+    )
+    checks = "**Check that:**\n" + "\n".join(f"- {check}" for check in NOTHING_COMPARED_CHECKS)
+    present = [sid for sid in NOTHING_COMPARED_SECTIONS if sections[sid].total]
+    words = {"insufficient_data": "without data", "pr_only": "only in the PR"}
+    folds = (
+        (
+            Fold(
+                "scenarios",
+                "Scenarios: "
+                + " · ".join(
+                    f"{count(sections[sid].total)} {words.get(sid, 'only in the baseline')}"
+                    for sid in present
+                ),
+                tuple(present),
+            ),
+        )
+        if present
+        else ()
+    )
+    compare = compare_url(comparison.pr, comparison.baseline)
+    parts = [link("compare the experiments", compare)] if compare else []
+    if run:
+        parts.append(run)
+    return View(
+        headline=head,
+        stale=stale_warning(comparison.pr, links, MARKDOWN.sha),
+        what_next=what_next(outcome, gate),
+        body=(policy, found, causes, checks),
+        provenance=" · ".join(parts) or None,
+        notes=_side_notes(pr, baseline),
+        folds=folds,
+    )
+
+
 def build_view(
     outcome: Outcome,
     gate: Gate,
@@ -1251,6 +1440,13 @@ def build_view(
         more = f"in the JSON report {report}"
         note = f"This summary was cut to fit GitHub's 1 MiB job-summary limit; every row is {more}."
     run = link("workflow run", links.run_url) if safe_url(links.run_url) else None
+    if isinstance(outcome, NothingCompared):
+        return replace(
+            _nothing_view(outcome, gate, head, sections, links=links, run=run),
+            folded=folded,
+            more_where=more,
+            truncated_note=note,
+        )
     if not isinstance(outcome, Ok):
         body: list[str] = []
         if isinstance(outcome, FetchFailed):
@@ -1295,14 +1491,7 @@ def build_view(
         parts.append(compare_md)
     if run:
         parts.append(run)
-    notes = []
-    for name, side in (("PR", pr), ("Baseline", baseline)):
-        if side["unscored"]:
-            notes.append(
-                f"{name}: {plural(side['unscored'], 'trial')} unscored (evaluator error or no "
-                "score), left out of the pass rates."
-            )
-        notes.extend(f"{name} experiment {escape_text(n, 200)}." for n in side["notes"])
+    notes = _side_notes(pr, baseline)
     points = chart_points(comparison)
     branch = comparison.baseline.metadata.get("branch")
     return View(
@@ -1360,6 +1549,7 @@ def comment_context(
             aggregate=comparison.aggregate,
             counts={v.value: comparison.count(v) for v in Verdict},
             counts_line=_counts_line(comparison),
+            coverage_line=coverage_line(comparison),
             pr=_provenance(comparison.pr, links),
             baseline=_provenance(comparison.baseline, links),
             baseline_age=baseline_age(comparison.pr, comparison.baseline),
@@ -1374,6 +1564,28 @@ def comment_context(
                 comparison.trend,
                 comparison.scenario_trends,
             ),
+        )
+    elif isinstance(outcome, NothingCompared):
+        comparison = outcome.comparison
+        sections = build_sections(comparison)
+        reason = (
+            f"nothing could be compared: no shared scenario has trials on both sides "
+            f"({len(comparison.scenarios)} shared, {len(comparison.pr_only)} only in the PR, "
+            f"{len(comparison.baseline_only)} only in the baseline)"
+        )
+        context.update(
+            comparison=comparison,
+            pr=_provenance(comparison.pr, links),
+            baseline=_provenance(comparison.baseline, links),
+            shared=len(comparison.scenarios),
+            pr_only=len(comparison.pr_only),
+            baseline_only=len(comparison.baseline_only),
+            causes=nothing_compared_causes(comparison),
+            checks=list(NOTHING_COMPARED_CHECKS),
+            sections={k: sections[k] for k in NOTHING_COMPARED_SECTIONS},
+            # A custom template written before this outcome existed treats any
+            # unknown outcome as fetch_failed and prints `error`: give it one.
+            error=reason,
         )
     elif isinstance(outcome, NoBaseline):
         context.update(pr=_provenance(outcome.pr, links), searched=outcome.searched)
@@ -1394,15 +1606,87 @@ def comment_context(
 
 
 # --- Jinja --------------------------------------------------------------------
+#
+# Every template, built-in or the user's, runs in Jinja's immutable sandbox. A
+# user's template is untrusted code: in GitHub Actions its path may come from
+# .github/evalbot.yml, which a pull request can edit, and the rendered comment
+# is posted publicly. Without the sandbox `{{ cycler.__init__.__globals__.os
+# .environ }}` prints the job's secrets. The sandbox refuses underscore and
+# internal attributes (function globals, frames, code objects, mro), str.format
+# tricks, and any method that mutates a list, dict or set; `range` is capped at
+# 100,000 items; `*` and `**` may not build huge values. The loader (below)
+# keeps a user's includes inside the template's own directory.
+
+_MAX_ERROR = 300  # characters of a template's exception text shown in the one-line error
+# `*` and `**` are the two operators that can build a huge value from a short
+# template ({{ "x" * 10**12 }}): bounded far above anything a comment needs
+# (the job summary, the largest output, is 1 MiB).
+_MAX_REPEAT = 2**21
+_MAX_POWER_BITS = 2**20
 
 
 def _builtin_dir() -> str:
     return str(resources.files("evalbot.templates"))
 
 
+class _TemplateDirLoader(jinja2.FileSystemLoader):
+    """A user's template directory: what the template loads must stay inside it.
+
+    FileSystemLoader already refuses ``..``; this also refuses names whose file
+    (symlinks followed) lies outside the directory — a committed symlink to
+    ``/proc/self/environ`` would otherwise be included verbatim — and hidden
+    paths such as ``.git/config`` (where actions/checkout keeps the job's
+    token), except ``entry``, the template the user named.
+    """
+
+    def __init__(self, root: str, entry: str) -> None:
+        super().__init__(root)
+        self.root = os.path.realpath(root)
+        self.entry = entry
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str, Callable[[], bool]]:
+        pieces = split_template_path(template)  # TemplateNotFound for ".."
+        if template != self.entry and any(piece.startswith(".") for piece in pieces):
+            raise SecurityError(f"{template!r} is a hidden path; templates may not load it")
+        real = os.path.realpath(os.path.join(self.root, *pieces))
+        if os.path.commonpath([real, self.root]) != self.root:
+            raise SecurityError(
+                f"{template!r} resolves outside the template's directory; "
+                "templates may only load files beside them"
+            )
+        return super().get_source(environment, template)
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """Jinja's immutable sandbox, with ``*`` and ``**`` bounded in the size they build."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**":
+            if (
+                isinstance(left, int)
+                and isinstance(right, int)
+                and right > 0
+                and abs(left).bit_length() * right > _MAX_POWER_BITS
+            ):
+                raise SecurityError(f"'**' would make a number of over {_MAX_POWER_BITS:,} bits")
+            return left**right
+        for items, count in ((left, right), (right, left)):
+            if (
+                isinstance(items, str | list | tuple)
+                and isinstance(count, int)
+                and len(items) * count > _MAX_REPEAT
+            ):
+                raise SecurityError(f"'*' would make a value of over {_MAX_REPEAT:,} items")
+        return left * right
+
+
 def _make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
-    """The one place the Jinja environment is built (options and filters)."""
-    env = jinja2.Environment(
+    """The one place the Jinja environment is built (sandbox, options and filters)."""
+    env = _Sandbox(
         loader=loader,
         # Undefined variables are template bugs, not empty strings.
         undefined=jinja2.StrictUndefined,
@@ -1418,22 +1702,32 @@ def _make_environment(loader: jinja2.BaseLoader) -> jinja2.Environment:
 
 
 @lru_cache(maxsize=8)
-def _environment(user_dir: str | None) -> jinja2.Environment:
+def _environment(user_dir: str | None, entry: str | None = None) -> jinja2.Environment:
     loaders: list[jinja2.BaseLoader] = [jinja2.FileSystemLoader(_builtin_dir())]
-    if user_dir is not None:
-        loaders.insert(0, jinja2.FileSystemLoader(user_dir))
+    if user_dir is not None and entry is not None:
+        loaders.insert(0, _TemplateDirLoader(user_dir, entry))
     return _make_environment(jinja2.ChoiceLoader(loaders))
+
+
+def _problem(name: str, text: str) -> InputError:
+    """One line naming the template: its messages may quote the template's own text."""
+    return InputError(f"template: {one_line(name)}: {truncate(one_line(text), _MAX_ERROR)}")
 
 
 def _load_template(template: Path | None) -> jinja2.Template:
     if template is None:
         return _environment(None).get_template(COMMENT_TEMPLATE)
     try:
-        return _environment(str(template.parent.resolve())).get_template(template.name)
+        env = _environment(str(template.parent.resolve()), template.name)
+        return env.get_template(template.name)
     except jinja2.TemplateNotFound:
-        raise InputError(f"template: file not found: {template}") from None
+        raise InputError(f"template: file not found: {one_line(str(template))}") from None
     except jinja2.TemplateSyntaxError as exc:
-        raise InputError(f"template: {template}: line {exc.lineno}: {exc.message}") from None
+        raise _problem(str(template), f"line {exc.lineno}: {exc.message}") from None
+    except SecurityError as exc:
+        raise _problem(str(template), f"refused: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _problem(str(template), f"cannot read it ({exc})") from None
 
 
 _BLANK_RUNS = re.compile(r"\n{3,}")
@@ -1446,13 +1740,22 @@ def _render(template: jinja2.Template, context: dict[str, Any], name: str, *, us
         # in Markdown (it has no code block with blank lines; a user's might).
         return text if user else _BLANK_RUNS.sub("\n\n", text)
     except jinja2.UndefinedError as exc:
-        raise InputError(f"template: {name}: {exc.message}") from None
+        raise _problem(name, exc.message or "undefined") from None
+    except SecurityError as exc:
+        if not user:
+            raise  # the built-in template broke the sandbox's rules: a bug, exit 3
+        raise _problem(name, f"refused by the sandbox: {exc}") from None
+    except jinja2.TemplateNotFound as exc:
+        if not user:
+            raise
+        raise _problem(name, f"loads {exc.name!r}, which does not exist") from None
     except Exception as exc:
         if not user:
             raise  # a bug in the built-in template: exit 3 with a traceback
         # Anything a user's template raises ({{ 1 / 0 }}, a bad filter
-        # argument) is an input error in that template, not an evalbot bug.
-        raise InputError(f"template: {name}: {exc}") from None
+        # argument, a missing include) is an input error in that template,
+        # not an evalbot bug.
+        raise _problem(name, str(exc) or type(exc).__name__) from None
 
 
 def _shrink(
@@ -1555,7 +1858,7 @@ def render_text(outcome: Outcome, gate: Gate, *, links: RunLinks | None = None) 
     head = headline(outcome, gate, TEXT)
     lines: list[str] = [f"{head.verdict}: {head.why}"]
     stale = None
-    if isinstance(outcome, Ok):
+    if isinstance(outcome, Ok | NothingCompared):
         stale = stale_warning(outcome.comparison.pr, links or RunLinks(), TEXT.sha)
     elif isinstance(outcome, NoBaseline | SelfBaseline):
         stale = stale_warning(outcome.pr, links or RunLinks(), TEXT.sha)
@@ -1563,6 +1866,8 @@ def render_text(outcome: Outcome, gate: Gate, *, links: RunLinks | None = None) 
         lines.append(f"warning: {stale}")
     if isinstance(outcome, Ok):
         lines.extend(_text_comparison(outcome.comparison))
+    elif isinstance(outcome, NothingCompared):
+        lines.extend(_text_nothing(outcome.comparison))
     lines.append(f"what next: {_unmark(what_next(outcome, gate))}")
     status = "FAILED" if gate.failed else "passed"
     lines.append(f"gate: {status} — {gate.reason}")
@@ -1573,11 +1878,39 @@ def _unmark(text: str) -> str:
     return text.replace("*", "").replace("`", "")
 
 
+def _text_nothing(comparison: Comparison) -> list[str]:
+    # The headline line above already says nothing was compared and why the gate decided.
+    lines = [
+        f"PR {plain(comparison.pr.name)} ({len(comparison.pr.scenarios)} scenarios) vs "
+        f"baseline {plain(comparison.baseline.name)} ({len(comparison.baseline.scenarios)} "
+        f"scenarios): {len(comparison.scenarios)} shared, none with trials on both sides; "
+        f"{len(comparison.pr_only)} only in the PR, {len(comparison.baseline_only)} only "
+        "in the baseline",
+    ]
+    causes = nothing_compared_causes(comparison)
+    lines.extend(f"likely: {cause.replace('`', '')}" for cause in causes)
+    lines.extend(_text_notes(comparison))
+    lines.extend(_text_one_sided(comparison))
+    return lines
+
+
+def _text_notes(comparison: Comparison) -> list[str]:
+    """The unscored counts and completeness notes of each side, one line each."""
+    lines = []
+    for side, bucket in (("PR", comparison.pr), ("baseline", comparison.baseline)):
+        if bucket.unscored:
+            lines.append(f"{side}: {bucket.unscored} trials unscored, left out of the pass rates")
+        lines.extend(f"{side} experiment {plain(note, 200)}" for note in bucket.notes)
+    return lines
+
+
 def _text_comparison(comparison: Comparison) -> list[str]:
     lines = [
         f"PR {plain(comparison.pr.name)} vs baseline {plain(comparison.baseline.name)}: "
         + (summary_line(comparison) or "")
     ]
+    # Low coverage is in the headline line (headline()), not repeated here.
+    lines.extend(_text_notes(comparison))
     beyond = _beyond_parts(comparison, lambda key: plain(key, MAX_METRIC_NAME))
     if beyond:
         lines.append("beyond pass/fail: " + " · ".join(beyond))
@@ -1598,6 +1931,12 @@ def _text_comparison(comparison: Comparison) -> list[str]:
                 f"{row.verdict.value:<20} {plain(row.label or row.key, 40):<40} "
                 f"{pr:>7} {base:>8} {pp(row.delta):>8}  {pvalue(shown_p(row))}"
             )
+    lines.extend(_text_one_sided(comparison))
+    return lines
+
+
+def _text_one_sided(comparison: Comparison) -> list[str]:
+    lines = []
     for title, scenarios in (
         ("only in PR", comparison.pr_only),
         ("only in baseline", comparison.baseline_only),

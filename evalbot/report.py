@@ -13,10 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from evalbot import __version__
-from evalbot.compare import compare_buckets
-from evalbot.config import parse_config
-from evalbot.errors import EvalbotError, InputError
-from evalbot.experiment_file import measures_document, parse_measures
+from evalbot.experiment_file import measures_document
 from evalbot.models import (
     Aggregate,
     AggregateTest,
@@ -29,23 +26,21 @@ from evalbot.models import (
     Gate,
     Levels,
     MeanSummary,
-    Measures,
     MetricComparison,
     NoBaseline,
+    NothingCompared,
     Ok,
     Outcome,
-    OutcomeKind,
     Power,
     RateSummary,
     Scenario,
     ScenarioComparison,
-    SelfBaseline,
     Thresholds,
     Verdict,
 )
 from evalbot.trend import trend_report
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def _experiment(bucket: Bucket) -> dict[str, Any]:
@@ -141,6 +136,27 @@ def _history(comparison: Comparison) -> dict[str, Any]:
             for bucket in runs
         ],
     }
+
+
+def coverage(comparison: Comparison) -> dict[str, Any]:
+    """How much of each side the comparison covered (schema v4, issue 11 §5)."""
+    return {
+        "pr_scenarios": len(comparison.pr.scenarios),
+        "baseline_scenarios": len(comparison.baseline.scenarios),
+        "shared": len(comparison.scenarios),
+        "compared": comparison.compared,
+        "low": comparison.low_coverage,
+    }
+
+
+def nothing_compared_message(comparison: Comparison) -> str:
+    """One line: why nothing was compared, in counts."""
+    shared = len(comparison.scenarios)
+    return (
+        f"nothing could be compared: no shared scenario has trials on both sides "
+        f"({shared} shared, {len(comparison.pr_only)} only in the PR, "
+        f"{len(comparison.baseline_only)} only in the baseline)"
+    )
 
 
 def _power(power: Power) -> dict[str, Any]:
@@ -305,6 +321,7 @@ def build_report(
         "costs": [],
         "drift": [],
         "win_loss": None,
+        "coverage": None,
         "fetch": None if fetch is None else dict(fetch),
     }
     if isinstance(outcome, FetchFailed):
@@ -312,8 +329,22 @@ def build_report(
     elif isinstance(outcome, NoBaseline):
         report["message"] = f"no baseline experiment matched {outcome.searched}"
         report["pr"] = _experiment(outcome.pr)
+    elif isinstance(outcome, NothingCompared):
+        # What each side held, so a script (and `evalbot publish`) sees why;
+        # no aggregate, test, power or metrics: they would describe nothing.
+        comparison = outcome.comparison
+        report["message"] = nothing_compared_message(comparison)
+        report["pr"] = _experiment(comparison.pr)
+        report["baseline"] = _experiment(comparison.baseline)
+        report["counts"] = {verdict.value: comparison.count(verdict) for verdict in Verdict}
+        report["scenarios"] = [_row(row) for row in comparison.scenarios]
+        report["pr_only"] = [_one_side(s) for s in comparison.pr_only]
+        report["baseline_only"] = [_one_side(s) for s in comparison.baseline_only]
+        report["history"] = _history(comparison)
+        report["coverage"] = coverage(comparison)
     elif isinstance(outcome, Ok):
         comparison = outcome.comparison
+        report["coverage"] = coverage(comparison)
         report["pr"] = _experiment(comparison.pr)
         report["baseline"] = _experiment(comparison.baseline)
         report["counts"] = {verdict.value: comparison.count(verdict) for verdict in Verdict}
@@ -359,140 +390,3 @@ def dumps(report: dict[str, Any]) -> str:
     if rows + len(report.get("baseline_only") or ()) > PRETTY_MAX_SCENARIOS:
         return json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n"
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
-
-
-# --- reading a report back (``evalbot publish``) --------------------------------
-
-
-def _need(data: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    value = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ValueError(f"{where}{key}: missing or of the wrong type")
-    return value
-
-
-_Side = tuple[int, int, int, dict[str, int], Measures]
-
-
-def _side(row: Any, where: str) -> _Side:
-    passed = _need(row, "passed", int, where)
-    total = _need(row, "total", int, where)
-    unscored = _need(row, "unscored", int, where)
-    categories = _need(row, "categories", dict, where)
-    if not all(isinstance(k, str) and isinstance(v, int) and v >= 0 for k, v in categories.items()):
-        raise ValueError(f"{where}categories: must map names to counts")
-    if not 0 <= passed <= total or unscored < 0:
-        raise ValueError(f"{where}: need 0 <= passed <= total")
-    try:
-        measures = parse_measures(row.get("measures", {}), source=where, limit=total + unscored)
-    except InputError as exc:
-        raise ValueError(str(exc)) from None
-    return passed, total, unscored, categories, measures
-
-
-def _scenario(key: str, label: str, side: _Side) -> Scenario:
-    passed, total, unscored, categories, measures = side
-    return Scenario(
-        key,
-        passed,
-        total,
-        label=label,
-        categories=categories,
-        unscored=unscored,
-        measures=measures,
-    )
-
-
-def _bucket(info: Any, scenarios: dict[str, Scenario], where: str) -> Bucket:
-    name = _need(info, "name", str, where)
-    notes = info.get("notes") or []
-    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
-        raise ValueError(f"{where}notes: must be a list of strings")
-    metadata = info.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise ValueError(f"{where}metadata: must be an object")
-    optional = {k: info.get(k) for k in ("id", "url", "started_at")}
-    if any(v is not None and not isinstance(v, str) for v in optional.values()):
-        raise ValueError(f"{where}id/url/started_at: must be strings or null")
-    return Bucket(
-        name=name,
-        scenarios=scenarios,
-        metadata=metadata,
-        notes=tuple(notes),
-        **optional,
-    )
-
-
-def outcome_from_report(report: Any) -> Outcome:
-    """Rebuild the Outcome a report describes, from its data only.
-
-    Used by ``evalbot publish``: the report may come from an untrusted job
-    (a fork's pull request), so the comment is re-rendered by evalbot from
-    the counts, and verdicts are recomputed by the caller, instead of
-    trusting any Markdown or verdict in the file. Raises ValueError with the
-    offending field when the report does not have the documented shape.
-    """
-    if not isinstance(report, dict) or report.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"schema_version: must be {SCHEMA_VERSION}")
-    kind = report.get("outcome")
-    message = report.get("message")
-    if kind == OutcomeKind.FETCH_FAILED.value:
-        return FetchFailed(error=str(message or "regression detection did not run"))
-    pr_info = _need(report, "pr", dict, "")
-    pr: dict[str, Scenario] = {}
-    base: dict[str, Scenario] = {}
-    rows = _need(report, "scenarios", list, "")
-    for i, row in enumerate(rows):
-        where = f"scenarios[{i}]."
-        key = _need(row, "key", str, where)
-        label = _need(row, "label", str, where)
-        pr[key] = _scenario(key, label, _side(row.get("pr"), where + "pr."))
-        passed, total, unscored, categories, measures = _side(
-            row.get("baseline"), where + "baseline."
-        )
-        pooled = row.get("pooled")
-        if pooled is not None:
-            # The verdicts were made against the pooled window: rebuild that side.
-            passed = _need(pooled, "passed", int, where + "pooled.")
-            total = _need(pooled, "total", int, where + "pooled.")
-            if not 0 <= passed <= total:
-                raise ValueError(f"{where}pooled: need 0 <= passed <= total")
-        base[key] = _scenario(key, label, (passed, total, unscored, categories, measures))
-    for name, target in (("pr_only", pr), ("baseline_only", base)):
-        for i, row in enumerate(_need(report, name, list, "")):
-            where = f"{name}[{i}]."
-            key = _need(row, "key", str, where)
-            target[key] = _scenario(key, _need(row, "label", str, where), _side(row, where))
-    pr_bucket = _bucket(pr_info, pr, "pr.")
-    if kind == OutcomeKind.NO_BASELINE.value:
-        searched = str(message or "").removeprefix("no baseline experiment matched ")
-        return NoBaseline(pr=pr_bucket, searched=searched)
-    if kind == OutcomeKind.SELF_BASELINE.value:
-        return SelfBaseline(pr=pr_bucket)
-    if kind != OutcomeKind.OK.value:
-        raise ValueError("outcome: must be ok, no_baseline, self_baseline or fetch_failed")
-    base_bucket = _bucket(_need(report, "baseline", dict, ""), base, "baseline.")
-    raw = report.get("thresholds")
-    if not isinstance(raw, dict):
-        raise ValueError("thresholds: must be an object")
-    top_level = (
-        "alpha",
-        "correction",
-        "sensitivity",
-        "metrics",
-        "costs",
-        "drift",
-        "fail_on_latency_increase",
-        "fail_on_tokens_increase",
-        "fail_on_cost_increase",
-    )
-    # Unset budgets are null in the report and absent in a config file.
-    statistics = {k: raw[k] for k in top_level if raw.get(k) is not None}
-    core = {k: v for k, v in raw.items() if k not in (*top_level, "aggregate_alpha")}
-    try:
-        thresholds = parse_config(
-            {"thresholds": core, **statistics}, source="thresholds"
-        ).thresholds
-    except EvalbotError as exc:
-        raise ValueError(str(exc)) from None
-    return Ok(compare_buckets(pr_bucket, base_bucket, thresholds))

@@ -36,6 +36,7 @@ from action_harness import (
     run_entrypoint,
     run_main,
     runner_env,
+    unmasked,
 )
 from fake_github import FakeGitHub
 from fake_langsmith import FakeLangSmith
@@ -341,7 +342,7 @@ def test_github_enterprise_api_url_with_prefix(langsmith: LangSmith, runner: Run
         assert lines_of(stdout, "warning") == []
 
 
-# --- invalid inputs: exit 2, one ::error, no request --------------------------------------
+# --- invalid inputs: exit 2, one ::error, no LangSmith request, an error status -------------
 
 
 INVALID = [
@@ -412,12 +413,17 @@ def test_invalid_input_exits_2_before_any_request(
     env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url, **inputs)
     code, stdout = run_main(env)
     assert code == 2
-    lines = stdout.splitlines()
+    lines = unmasked(stdout).splitlines()
     assert len(lines) == 1 and lines[0].startswith("::error"), stdout
     for text in expected:
         assert text in lines[0], (text, lines[0])
     assert langsmith.fake.requests == []
-    assert github.requests == []
+    # The check still reports (issue 10): one request, the error status naming the input.
+    assert [r.endpoint for r in github.requests] == ["create_status"]
+    (status,) = github.statuses_on(REPO, HEAD_SHA)
+    assert status["state"] == "error" and status["description"].startswith("Invalid input: ")
+    assert expected[0].split(" ")[0] in status["description"]
+    assert runner.outputs()["outcome"] == "error"
     assert not (runner.workspace / "evalbot-report.json").exists()
 
 
@@ -443,7 +449,7 @@ def test_secrets_never_appear_in_any_output(
         published += [json.dumps(s) for s in gh.statuses_on(REPO, HEAD_SHA)]
     outputs = runner.outputs()
     texts = {
-        "stdout": proc.stdout,
+        "stdout": unmasked(proc.stdout),
         "stderr": proc.stderr,
         "summary": runner.summary.read_text(encoding="utf-8"),
         "outputs": runner.output.read_text(encoding="utf-8"),

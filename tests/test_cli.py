@@ -62,7 +62,7 @@ def test_json_report() -> None:
     code, out, _ = run("compare", "--pr-file", PR, "--baseline-file", BASE, "--format", "json")
     assert code == 1
     report = json.loads(out)
-    assert report["schema_version"] == 3
+    assert report["schema_version"] == 4
     assert report["outcome"] == "ok"
     assert report["gate"] == {
         "failed": True,

@@ -231,7 +231,8 @@ INVALID = {
     ),
     "endpoint": (
         ["--pr", "pr-7", "--langsmith-endpoint", "ftp://x"],
-        "--langsmith-endpoint: must be an http(s) URL; got 'ftp://x'",
+        "--langsmith-endpoint: must be an http(s) URL like https://api.smith.langchain.com; "
+        "got 'ftp://x'",
     ),
     "timeout": (["--pr", "pr-7", "--timeout", "0"], "--timeout: must be a positive number"),
     "retry-budget": (
