@@ -98,7 +98,7 @@ WORDS = (
     "&",
     "@support",
 )
-OMITTED_RE = re.compile(r"…and (\d+) more")
+OMITTED_RE = re.compile(r"…and ([\d,]+) more")
 
 
 # --- synthetic data ------------------------------------------------------------
@@ -254,7 +254,7 @@ def run_once(pr: Bucket, baseline: Bucket, thresholds: Thresholds) -> Run:
         json=t_json,
         comment_chars=len(comment),
         rows_total=_rows_total(comparison),
-        rows_cut=sum(int(n) for n in OMITTED_RE.findall(comment)),
+        rows_cut=sum(int(n.replace(",", "")) for n in OMITTED_RE.findall(comment)),
     )
 
 

@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 from evalbot import actions_runtime as runtime
 from evalbot.config import (
+    CommentWhen,
     Settings,
     load_config,
     override,
@@ -58,7 +59,7 @@ from evalbot.models import (
     Verdict,
 )
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_live
-from evalbot.render import marker, pct, render_comment
+from evalbot.render import RunLinks, is_notable, marker, pct, render_comment
 from evalbot.report import dumps
 
 DEFAULT_CONFIG = ".github/evalbot.yml"
@@ -91,6 +92,7 @@ INPUTS = (
     "on_fetch_failure",
     "comment",
     "comment_key",
+    "comment_when",
     "status_context",
     "github_token",
     "bot_login",
@@ -122,6 +124,10 @@ class ActionSettings:
     run_url: str | None
     output_path: str | None
     summary_path: str | None
+    # For links in the comment: https://github.com/owner/repo, and the report
+    # path as the user gave it (relative to the workspace).
+    repository_url: str | None = None
+    report_name: str | None = None
 
 
 def _float(value: str | None, *, name: str) -> float | None:
@@ -206,6 +212,7 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
     )
     fail_on, on_fetch = get("fail_on"), get("on_fetch_failure")
     comment_key, template = get("comment_key"), get("template")
+    comment_when = get("comment_when")
     settings = override(
         settings,
         fail_on=None if fail_on is None else parse_enum(FailOn, fail_on, name="fail_on"),
@@ -213,6 +220,9 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         if on_fetch is None
         else parse_enum(OnFetchFailure, on_fetch, name="on_fetch_failure"),
         comment_key=None if comment_key is None else parse_comment_key(comment_key),
+        comment_when=None
+        if comment_when is None
+        else parse_enum(CommentWhen, comment_when, name="comment_when"),
     )
     # The template is code a pull request can change (the input, or the config
     # file's `template:`): it must be a file inside the workspace, symlinks
@@ -273,6 +283,8 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         run_url=run_url,
         output_path=env.get("GITHUB_OUTPUT"),
         summary_path=env.get("GITHUB_STEP_SUMMARY"),
+        repository_url=f"{server}/{repository}" if server and repository else None,
+        report_name=get("report_path") or default_report,
     )
 
 
@@ -491,11 +503,17 @@ def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int
         "reproduce": _reproduce(settings),
         "template": settings.settings.template,
         "selection": result.selection,
+        "links": RunLinks(
+            repository_url=settings.repository_url,
+            run_url=settings.run_url,
+            head_sha=settings.event.head_sha,
+            report_path=settings.report_name,
+        ),
     }
     comment = render_comment(result.outcome, result.gate, **common)
-    # The summary holds the full report: rows cut from the comment for size.
+    # The summary holds the full report: every row, every section unfolded.
     summary = render_comment(
-        result.outcome, result.gate, **common,
+        result.outcome, result.gate, **common, summary=True,
         max_chars=runtime.SUMMARY_LIMIT_BYTES,
         size=lambda text: len(text.encode("utf-8")),
     )  # fmt: skip
@@ -552,6 +570,10 @@ def _publish(settings: ActionSettings, result: Result, comment: str) -> Publishe
         comment_body=comment,
         marker=marker(settings.settings.comment_key),
         mode=settings.comment,
+        # comment_when: notable: a clean pass creates no comment, but an existing
+        # one is still updated so it never shows a stale failure (issue 13 §12).
+        create=settings.settings.comment_when is CommentWhen.ALWAYS
+        or is_notable(result.outcome, result.gate),
         status=(
             status_state(result),
             status_description(result.outcome, result.gate.failed),
@@ -743,6 +765,8 @@ class PublishSettings:
     run_url: str | None
     summary_path: str | None
     output_path: str | None
+    # https://github.com/owner/repo, for commit links in the comment.
+    repository_url: str | None = None
 
 
 def event_head(env: Mapping[str, str], head_sha: str | None) -> tuple[str, str | None, str | None]:
@@ -877,21 +901,30 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
         return EXIT_GATE_FAILED if state is StatusState.FAILURE else EXIT_PASS
     except InputError as exc:
         return report_input_error(reporting, exc, stdout=stdout, cli=True)
+    common: dict[str, Any] = {
+        "comment_key": key,
+        "reproduce": "evalbot publish",
+        "template": settings.settings.template,
+        "selection": result.selection,
+        # Commit links and the stale-experiment warning: the head is the trusted one.
+        "links": RunLinks(
+            repository_url=settings.repository_url, run_url=settings.run_url, head_sha=head
+        ),
+    }
     try:
-        comment = render_comment(
-            result.outcome,
-            result.gate,
-            comment_key=key,
-            reproduce="evalbot publish",
-            template=settings.settings.template,
-            selection=result.selection,
-        )
+        comment = render_comment(result.outcome, result.gate, **common)
+        # The summary holds the full report: every row, every section unfolded.
+        summary = render_comment(
+            result.outcome, result.gate, **common, summary=True,
+            max_chars=runtime.SUMMARY_LIMIT_BYTES,
+            size=lambda text: len(text.encode("utf-8")),
+        )  # fmt: skip
     except InputError as exc:
         return report_input_error(reporting, exc, stdout=stdout, cli=True)
     _write_safely(
         stdout,
         "job summary (GITHUB_STEP_SUMMARY)",
-        lambda: runtime.write_summary(settings.summary_path, comment),
+        lambda: runtime.write_summary(settings.summary_path, summary),
     )
     runtime.emit(stdout, workflow_annotations(result))
     published = publish(
@@ -902,6 +935,9 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
         comment_body=comment,
         marker=marker(key),
         mode=settings.comment,
+        # comment_when (config file): as in the Action, a clean pass creates no comment.
+        create=settings.settings.comment_when is CommentWhen.ALWAYS
+        or is_notable(result.outcome, result.gate),
         status=(
             status_state(result),
             status_description(result.outcome, result.gate.failed),

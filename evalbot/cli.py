@@ -837,6 +837,9 @@ def publish_command(
             run_url=run_url,
             summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
             output_path=os.environ.get("GITHUB_OUTPUT"),
+            repository_url=f"{server}/{repository}"
+            if (server := os.environ.get("GITHUB_SERVER_URL"))
+            else None,
         ),
         stdout=sys.stdout,
     )

@@ -41,6 +41,15 @@ MAX_FETCH_DEADLINE = 6 * 3600.0  # GitHub's job time limit: a longer deadline ne
 _COMMENT_KEY = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+class CommentWhen(enum.StrEnum):
+    """When the Action posts a new PR comment (issue 13 §12)."""
+
+    ALWAYS = "always"
+    # Only when something needs a look: a clean pass posts no new comment (an
+    # existing evalbot comment is still updated, so it never shows a stale failure).
+    NOTABLE = "notable"
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything that decides what evalbot computes and how it reports it."""
@@ -53,6 +62,7 @@ class Settings:
     # Baseline runs pooled per comparison (the baseline and history - 1 older
     # ones); 0 or 1 uses the latest baseline only (issue 5 §1).
     history: int = 10
+    comment_when: CommentWhen = CommentWhen.ALWAYS
     # Seconds the whole LangSmith fetch may take (issue 10 §2).
     fetch_deadline: float = DEFAULT_FETCH_DEADLINE
 
@@ -154,6 +164,7 @@ _TOP_KEYS = (
     "on_fetch_failure",
     "thresholds",
     "comment_key",
+    "comment_when",
     "template",
     "alpha",
     "correction",
@@ -361,6 +372,10 @@ def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None =
             updates["thresholds"] = parse_thresholds(raw["thresholds"], base=base)
         if "comment_key" in raw:
             updates["comment_key"] = parse_comment_key(raw["comment_key"])
+        if "comment_when" in raw:
+            updates["comment_when"] = parse_enum(
+                CommentWhen, raw["comment_when"], name="comment_when"
+            )
         threshold_updates: dict[str, Any] = {}
         if "alpha" in raw:
             threshold_updates["alpha"] = parse_alpha(raw["alpha"])

@@ -81,7 +81,7 @@ class Published:
     """What happened on GitHub."""
 
     comment_url: str | None = None
-    comment_action: str | None = None  # "created", "updated" or None
+    comment_action: str | None = None  # "created", "updated", "skipped" or None
     status_set: bool = False
     problems: tuple[PublishProblem, ...] = ()
 
@@ -376,8 +376,12 @@ def publish(
     marker: str,
     mode: CommentMode,
     status: tuple[StatusState, str, str, str | None] | None,
+    create: bool = True,
 ) -> Published:
     """Post or update the comment and set the status; never raises for GitHub errors.
+
+    With ``create`` False an existing comment is updated but none is created
+    (``comment_when: notable`` on a clean pass).
 
     ``status`` is (state, description, context, target_url); the description
     is trimmed to GitHub's 140 characters here.
@@ -399,6 +403,8 @@ def publish(
             if existing is not None:
                 existing.edit(comment_body)
                 return str(existing.html_url), "updated"
+            if not create:
+                return "", "skipped"
             created, action = _create_comment(
                 issue, comment_body, marker=marker, bot_login=target.bot_login, mode=mode
             )
@@ -413,7 +419,7 @@ def publish(
             repository=target.repository,
         )
         if posted is not None:
-            comment_url, comment_action = posted
+            comment_url, comment_action = posted[0] or None, posted[1]
     status_set = False
     if status is not None and head_sha:
         state, description, context, target_url = status

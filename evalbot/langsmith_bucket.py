@@ -133,6 +133,9 @@ class ExperimentInfo:
     metadata: Mapping[str, Any] | None = None
     started_at: str | None = None
     example_count: int | None = None
+    # For links into LangSmith's web app (see Bucket.web_url).
+    dataset_id: str | None = None
+    web_url: str | None = None
 
 
 def check_pass_keys(pass_keys: Sequence[str], runs: Iterable[Mapping[str, Any]]) -> None:
@@ -496,6 +499,9 @@ def bucket_runs(
         metadata=experiment.metadata or {},
         started_at=experiment.started_at,
         notes=notes,
+        web_url=experiment.web_url,
+        dataset_id=experiment.dataset_id,
+        example_links=key_rule.field is None,
     )
 
 

@@ -144,6 +144,8 @@ class Experiment:
     metadata: Mapping[str, Any]
     run_count: int | None
     url: str | None
+    # The workspace in the web app, ``<web host>/o/<tenant>`` (see _web_url).
+    web_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -654,6 +656,7 @@ def _experiment(session: Any) -> Experiment:
         metadata=dict(getattr(session, "metadata", None) or {}),
         run_count=run_count if isinstance(run_count, int) else None,
         url=_shown_url(getattr(session, "url", None)),
+        web_url=_web_url(_shown_url(getattr(session, "url", None))),
     )
 
 
@@ -661,6 +664,22 @@ def _shown_url(url: Any) -> str | None:
     """The experiment's link, never with the endpoint's userinfo (the SDK builds it
     from the endpoint, password included)."""
     return redact_url(url) if isinstance(url, str) else None
+
+
+def _web_url(session_url: str | None) -> str | None:
+    """The workspace URL in LangSmith's web app, from the SDK's (redacted) session URL.
+
+    The SDK builds ``TracerSession.url`` as ``<web host>/o/<tenant>/projects/p/<id>``,
+    deriving the web host from the API endpoint (``langsmith.utils.get_host_url``:
+    ``api.smith.langchain.com`` -> ``smith.langchain.com``, ``eu.api…`` -> ``eu.smith…``,
+    a self-hosted ``<host>/api`` or ``<host>/api/v1`` -> ``<host>``, localhost ->
+    ``http://localhost``), so evalbot reuses that mapping rather than guessing its own.
+    It is given the URL already redacted: the endpoint's userinfo never reaches a link.
+    """
+    if session_url is None or "/o/" not in session_url:
+        return None
+    workspace, sep, _ = session_url.rpartition("/projects/p/")
+    return workspace if sep else None
 
 
 def _aware(value: Any) -> datetime | None:
@@ -1212,6 +1231,8 @@ def _info(experiment: Experiment, example_count: int | None) -> ExperimentInfo:
         metadata=experiment.metadata,
         started_at=experiment.start_time.isoformat() if experiment.start_time else None,
         example_count=example_count,
+        dataset_id=experiment.dataset_id,
+        web_url=experiment.web_url,
     )
 
 

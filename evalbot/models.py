@@ -114,6 +114,12 @@ class Bucket:
     started_at: str | None = None
     # Completeness remarks from the source, e.g. "partial: 27 of 30 runs".
     notes: tuple[str, ...] = ()
+    # Where the experiment lives in LangSmith's web app, for links (issue 13
+    # §4): the workspace URL (web host + ``/o/<tenant>``), the dataset id, and
+    # whether scenario keys are example ids (so each scenario has a page).
+    web_url: str | None = None
+    dataset_id: str | None = None
+    example_links: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scenarios", _frozen_map(self.scenarios))

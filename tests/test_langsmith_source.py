@@ -999,7 +999,7 @@ def test_markdown_for_a_fetch_failure(world: World) -> None:
     world.pr()
     code, out, _ = run(*live_args(world.fake, key=WRONG_KEY))
     assert code == 0
-    assert "Regression detection did not run" in out
+    assert "> ⚠️ **evalbot passes without checking**: regression detection did not run" in out
     assert "LangSmith rejected the API key for" in out
 
 
@@ -1240,3 +1240,64 @@ def test_request_budget_for_250_runs(fake: FakeLangSmith) -> None:
     assert parts["baseline_runs"]["requests"] == 3
     assert parts[f"examples:{ds}"]["requests"] == 3
     assert report["fetch"]["requests"] == len(fake.requests)
+
+
+@pytest.mark.parametrize(
+    ("api_url", "web"),
+    [
+        ("https://api.smith.langchain.com", "https://smith.langchain.com"),
+        ("https://eu.api.smith.langchain.com", "https://eu.smith.langchain.com"),
+        ("https://langsmith.corp.example/api", "https://langsmith.corp.example"),
+        ("https://langsmith.corp.example/api/v1", "https://langsmith.corp.example"),
+    ],
+)
+def test_experiment_knows_its_workspace_in_the_web_app(api_url: str, web: str) -> None:
+    """Links into LangSmith (issue 13 §4) use the SDK's own API -> web host mapping."""
+    from langsmith import Client
+    from langsmith.schemas import TracerSession
+
+    from evalbot.langsmith_source import _experiment
+
+    client = Client(api_url=api_url, api_key="k", auto_batch_tracing=False)
+    tenant, dataset = "00000000-0000-4000-8000-0000000000aa", "00000000-0000-4000-8000-0000000000bb"
+    session = TracerSession(
+        id="00000000-0000-4000-8000-0000000000cc",
+        name="pr-1",
+        start_time=datetime(2026, 1, 1, tzinfo=UTC),
+        tenant_id=tenant,
+        reference_dataset_id=dataset,
+        _host_url=client._host_url,
+    )
+    experiment = _experiment(session)
+    assert experiment.web_url == f"{web}/o/{tenant}"
+    assert experiment.dataset_id == dataset
+
+
+def test_experiment_links_never_carry_the_endpoint_password() -> None:
+    """The SDK builds the session URL from the endpoint, userinfo included: both the
+    experiment link and the workspace URL (compare links) are redacted."""
+    from langsmith import Client
+    from langsmith.schemas import TracerSession
+
+    from evalbot.langsmith_source import _experiment
+
+    client = Client(
+        api_url="https://bot:s3cret@langsmith.corp.example/api",
+        api_key="k",
+        auto_batch_tracing=False,
+    )
+    tenant = "00000000-0000-4000-8000-0000000000aa"
+    session = TracerSession(
+        id="00000000-0000-4000-8000-0000000000cc",
+        name="pr-1",
+        start_time=datetime(2026, 1, 1, tzinfo=UTC),
+        tenant_id=tenant,
+        reference_dataset_id="00000000-0000-4000-8000-0000000000bb",
+        _host_url=client._host_url,
+    )
+    raw = session.url
+    experiment = _experiment(session)
+    assert raw is not None and "s3cret" in raw  # what the SDK hands over
+    assert experiment.url is not None and experiment.web_url is not None
+    assert "s3cret" not in experiment.url + experiment.web_url
+    assert experiment.web_url == f"https://***@langsmith.corp.example/o/{tenant}"

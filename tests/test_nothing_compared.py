@@ -129,7 +129,11 @@ def test_zero_shared_scenarios_in_json_text_and_csv(files: Path) -> None:
     code, out, _ = run_cli(*args, "--format", "text")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "evalbot: nothing could be compared, so regression detection did not run"
+    assert lines[0] == (
+        "evalbot passes, nothing compared (on_fetch_failure: neutral): regression detection "
+        "did not run — no shared scenario has trials on both sides (0 shared, 3 only in the "
+        "PR, 5 only in the baseline)"
+    )
     assert lines[1].endswith(
         "0 shared, none with trials on both sides; 3 only in the PR, 5 only in the baseline"
     )
@@ -169,7 +173,7 @@ def test_baseline_with_only_unscored_trials_is_nothing_compared(files: Path) -> 
     code, out, _ = run_cli("compare", "--pr-file", pr, "--baseline-file", base)
     # Before: "No regressions" over two scenarios that had nothing to compare against.
     assert code == 0
-    assert "## evalbot: nothing could be compared" in out
+    assert "> ℹ️ **evalbot passes, nothing compared (on_fetch_failure: neutral)**" in out
     assert "every trial of the shared scenarios is unscored on the baseline side" in out
     assert "Baseline: 6 trials unscored" in out
     assert "2 shared, none with trials on both sides" in out
@@ -202,7 +206,10 @@ def test_low_coverage_is_in_the_headline_and_the_status(files: Path) -> None:
     assert code == 0
     assert_golden("low_coverage.md", out)
     code, out, _ = run_cli("compare", "--pr-file", pr, "--baseline-file", base, "--format", "text")
-    assert "coverage: only 4 of the baseline's 10 scenarios compared" in out
+    assert out.splitlines()[0] == (
+        "evalbot passes: no regression across 4 scenarios (100.0% vs 100.0% on the baseline) "
+        "— only 4 of the baseline's 10 scenarios compared"
+    )
 
 
 def test_half_coverage_is_not_flagged(files: Path) -> None:
@@ -210,7 +217,8 @@ def test_half_coverage_is_not_flagged(files: Path) -> None:
     base = write(files / "base.json", "main", {f"s{i}": counts(3, 3) for i in range(10)})
     code, out, _ = run_cli("compare", "--pr-file", pr, "--baseline-file", base)
     assert code == 0
-    assert "## evalbot: no regressions\n" in out and "[!TIP]" in out
+    assert "> [!TIP]\n> ✅ **evalbot passes**: no regression across 5 scenarios (" in out
+    assert "only 5 of" not in out
 
 
 def test_baseline_given_again_as_history_is_pooled_once(files: Path) -> None:
@@ -435,10 +443,18 @@ def test_action_nothing_compared_outputs_status_and_comment(
     warnings = lines_of(stdout, "warning")
     assert any("Regression detection did not run: nothing could be compared" in w for w in warnings)
     (comment,) = github.comments_on(REPO, PR_NUMBER)
-    assert "## evalbot: nothing could be compared" in comment.body
+    first = (
+        "> [!CAUTION]\n> ❌ **evalbot fails, nothing compared (on_fetch_failure: fail)**"
+        if code
+        else "> [!NOTE]\n> ℹ️ **evalbot passes, nothing compared (on_fetch_failure: neutral)**"
+    )
+    assert comment.body.startswith(f"<!-- evalbot:default -->\n{first}: regression detection")
+    assert "(5 shared, 0 only in the PR, 0 only in the baseline)" in comment.body
+    assert "every trial of the shared scenarios is unscored on the PR side" in comment.body
     assert "PR: 25 trials unscored" in comment.body
+    assert "**What next:** fix what *Check that* points to" in comment.body
     summary = runner.summary.read_text("utf-8")
-    assert "## evalbot: nothing could be compared" in summary
+    assert summary.startswith(f"<!-- evalbot:default -->\n{first}")
     report = json.loads(Path(outputs["report_path"]).read_text("utf-8"))
     assert report["outcome"] == "nothing_compared"
     assert f"evalbot: nothing_compared; gate {'failed' if code else 'passed'}" in stdout
@@ -474,9 +490,12 @@ def test_action_low_coverage_status_description(
     (status,) = github.statuses_on(REPO, HEAD_SHA)
     assert status["description"] == "No regressions · 100% vs 100% · only 2/5 compared"
     (comment,) = github.comments_on(REPO, PR_NUMBER)
-    assert "## evalbot: no regressions — only 2 of the baseline's 5 scenarios compared" in (
-        comment.body
+    assert comment.body.startswith(
+        "<!-- evalbot:default -->\n> [!WARNING]\n> ⚠️ **evalbot passes**: no regression across "
+        "2 scenarios (100.0% vs 100.0% on the baseline) — only 2 of the baseline's 5 scenarios "
+        "compared"
     )
+    assert "**What next:** run the PR's evals on the baseline's scenarios" in comment.body
 
 
 # --- the bucketing rules on plain run data ----------------------------------------------------

@@ -86,6 +86,7 @@ def publish(
     env = {
         "GITHUB_TOKEN": GH_TOKEN,
         "GITHUB_REPOSITORY": REPO,
+        "GITHUB_SERVER_URL": "https://github.com",
         "GITHUB_API_URL": github.url,
         "GITHUB_EVENT_NAME": "workflow_run",
         "GITHUB_EVENT_PATH": str(event or workflow_run_event(tmp_path)),
@@ -103,6 +104,28 @@ def publish(
 
 def statuses(github: FakeGitHub, sha: str = HEAD) -> list[str]:
     return [s["state"] for s in github.statuses_on(REPO, sha)]
+
+
+def test_the_published_comment_leads_with_the_verdict_and_links_the_run(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    # The baseline on main and the fork's experiment live on one dataset: the comment
+    # links both, their compare view, the commit (from the trusted event) and the run.
+    tag(langsmith, "fork-pr", HEAD, fail_s0=True)
+    github.add_pull(REPO, PR, HEAD)
+    code, out, err = publish(tmp_path, langsmith, github)
+    assert code == 1, out + err
+    (comment,) = github.comments_on(REPO, PR)
+    body = comment.body
+    assert body.startswith(f"{MARKER}\n> [!CAUTION]\n> ❌ **evalbot fails**: 1 hard regression")
+    assert f"at [`{HEAD[:7]}`](https://github.com/{REPO}/commit/{HEAD})" in body
+    assert f"[workflow run](https://github.com/{REPO}/actions/runs/9)" in body
+    assert "[compare the experiments](" in body and "/compare?selectedSessions=" in body
+    assert "<details>" in body
+    assert "may be stale" not in body  # the experiment ran on the head commit
+    summary = (tmp_path / "summary.md").read_text("utf-8")
+    assert summary.splitlines()[:3] == body.splitlines()[:3]
+    assert "<details>" not in summary  # the job summary shows every section unfolded
 
 
 # --- forgery ---------------------------------------------------------------------------------
