@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,14 +52,40 @@ class LiveConfig:
     rules: BucketRules
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Result:
-    """Everything an entry point needs to print, publish or exit with."""
+    """Everything an entry point needs to print, publish or exit with.
+
+    ``report`` may be given as a function that builds it: it is then built on
+    first use, once, so ``evalbot compare --format markdown`` never builds a
+    JSON report it does not print (issue 14: 2 s of 8 at 100,000 scenarios).
+    """
 
     outcome: Outcome
     gate: Gate
-    report: dict[str, Any]
-    selection: str | None = None
+    selection: str | None
+    _report: list[dict[str, Any] | Callable[[], dict[str, Any]]]
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        gate: Gate,
+        report: dict[str, Any] | Callable[[], dict[str, Any]],
+        selection: str | None = None,
+    ) -> None:
+        object.__setattr__(self, "outcome", outcome)
+        object.__setattr__(self, "gate", gate)
+        object.__setattr__(self, "selection", selection)
+        object.__setattr__(self, "_report", [report])
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The JSON report (built now if it was given as a function)."""
+        report = self._report[0]
+        if callable(report):
+            report = report()
+            self._report[0] = report
+        return report
 
 
 def parse_json_object(text: str, *, name: str) -> dict[str, Any]:
@@ -68,6 +94,8 @@ def parse_json_object(text: str, *, name: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}: not valid JSON ({exc.msg}); got {text!r}") from None
+    except RecursionError:  # e.g. 100,000 nested arrays: bad input, not a crash
+        raise InputError(f"{name}: not valid JSON (nested too deeply)") from None
     if not isinstance(value, dict) or not value:
         raise InputError(f'{name}: must be a non-empty JSON object like {{"branch": "main"}}')
     return value
@@ -174,8 +202,15 @@ def _finish(
         "on_fetch_failure": settings.on_fetch_failure.value,
         "comment_key": settings.comment_key,
     }
-    report = build_report(outcome, gate, thresholds=settings.thresholds, fetch=fetch, policy=policy)
-    return Result(outcome=outcome, gate=gate, report=report, selection=selection)
+    thresholds = settings.thresholds
+    return Result(
+        outcome=outcome,
+        gate=gate,
+        report=lambda: build_report(
+            outcome, gate, thresholds=thresholds, fetch=fetch, policy=policy
+        ),
+        selection=selection,
+    )
 
 
 def compare_loaded(
