@@ -9,7 +9,7 @@ is bumped on any incompatible change.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from evalbot import __version__
@@ -18,6 +18,7 @@ from evalbot.config import parse_config
 from evalbot.errors import EvalbotError, InputError
 from evalbot.experiment_file import measures_document, parse_measures
 from evalbot.models import (
+    NO_MEASURES,
     Aggregate,
     AggregateTest,
     Bucket,
@@ -81,27 +82,50 @@ def _aggregate(aggregate: Aggregate) -> dict[str, Any]:
 
 
 def _counts(scenario: Scenario) -> dict[str, Any]:
+    measures = scenario.measures
     return {
         "passed": scenario.passed,
         "total": scenario.total,
         "unscored": scenario.unscored,
         "categories": dict(scenario.categories),
         # Per-trial values, so `evalbot publish` recomputes metrics, costs and
-        # drift from data, as it does verdicts (issue 6 §6).
-        "measures": measures_document(scenario.measures),
+        # drift from data, as it does verdicts (issue 6 §6). Most suites have
+        # none: skip the per-field walk for the shared empty value.
+        "measures": {} if measures is NO_MEASURES else measures_document(measures),
     }
 
 
-def _row(row: ScenarioComparison) -> dict[str, Any]:
+class _Floats:
+    """float() of the p-values, once per distinct object.
+
+    compare_buckets classifies each distinct table once, so rows share their
+    (exact, Fraction) p-value objects; Fraction.__float__ is Python code, and
+    a Fraction's hash is too, so the memo is keyed by identity. Every row is
+    alive while the report is built, so an id is never reused meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, float] = {}
+
+    def __call__(self, value: Any) -> float:
+        key = id(value)
+        number = self._seen.get(key)
+        if number is None:
+            number = self._seen[key] = float(value)
+        return number
+
+
+def _row(row: ScenarioComparison, as_float: Callable[[Any], float] = float) -> dict[str, Any]:
     return {
         "key": row.key,
         "label": row.label,
-        "verdict": row.verdict.value,
+        # str() of a StrEnum is its value, without Enum.value's descriptor.
+        "verdict": str(row.verdict),
         "pr": _counts(row.pr),
         "baseline": _counts(row.baseline),
         "delta": row.delta,
-        "p_worse": float(row.p_worse),
-        "p_better": float(row.p_better),
+        "p_worse": as_float(row.p_worse),
+        "p_better": as_float(row.p_better),
         "pooled": None
         if row.pooled is None
         else {"passed": row.pooled.passed, "total": row.pooled.total},
@@ -318,7 +342,8 @@ def build_report(
         report["baseline"] = _experiment(comparison.baseline)
         report["counts"] = {verdict.value: comparison.count(verdict) for verdict in Verdict}
         report["aggregate"] = _aggregate(comparison.aggregate)
-        report["scenarios"] = [_row(row) for row in comparison.scenarios]
+        as_float = _Floats()
+        report["scenarios"] = [_row(row, as_float) for row in comparison.scenarios]
         report["pr_only"] = [_one_side(s) for s in comparison.pr_only]
         report["baseline_only"] = [_one_side(s) for s in comparison.baseline_only]
         report["failure_categories"] = [_category(row) for row in comparison.categories]
