@@ -16,7 +16,7 @@ import json
 import math
 import shlex
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -315,7 +315,7 @@ def compare(
         parse_enum,
         parse_history,
     )
-    from evalbot.models import FailOn, Ok, Sensitivity
+    from evalbot.models import FailOn, Sensitivity
     from evalbot.pipeline import run_files, run_live
 
     settings = load_config(
@@ -344,18 +344,26 @@ def compare(
     if history_files and live_config is not None:
         raise InputError("--history-file: only with --pr-file/--baseline-file")
     argv = (click.get_current_context().obj or {}).get("argv", sys.argv[1:])
+    reproduce = reproduce_command(argv)
     if live_config is None:
         assert pr_file is not None and baseline_file is not None
         with _without_cyclic_gc():
             result = run_files(pr_file, baseline_file, settings, history_files=history_files)
-            text = format_output(
-                result, settings=settings, fmt=fmt, reproduce=reproduce_command(argv)
-            )
+            _emit(result, settings=settings, fmt=fmt, reproduce=reproduce, output=output)
     else:
         result = run_live(live_config, settings)
         if verbose:
             _print_fetch(result)
-        text = format_output(result, settings=settings, fmt=fmt, reproduce=reproduce_command(argv))
+        _emit(result, settings=settings, fmt=fmt, reproduce=reproduce, output=output)
+    return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
+
+
+def _emit(
+    result: Result, *, settings: Settings, fmt: str, reproduce: str, output: Path | None
+) -> None:
+    """Write ``compare``'s output (the JSON report in pieces: it can be large)."""
+    from evalbot.models import Ok
+
     if fmt == "csv" and not isinstance(result.outcome, Ok):
         # The exit code still follows the gate (a missing baseline passes, an outage
         # follows on_fetch_failure): only the rows are missing, not the verdict.
@@ -364,9 +372,10 @@ def compare(
             f"{result.gate.reason}); --format json or text says more",
             err=True,
         )
+    elif fmt == "json":
+        _write_pieces(result.report_json(), output)
     else:
-        _write(text, output)
-    return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
+        _write(format_output(result, settings=settings, fmt=fmt, reproduce=reproduce), output)
 
 
 @contextmanager
@@ -431,11 +440,18 @@ def _print_fetch(result: Result) -> None:
 
 
 def _write(text: str, output: Path | None) -> None:
+    _write_pieces((text,), output)
+
+
+def _write_pieces(pieces: Iterable[str], output: Path | None) -> None:
     if output is None:
-        click.echo(text, nl=False)
+        for piece in pieces:
+            click.echo(piece, nl=False)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        with output.open("w", encoding="utf-8") as handle:
+            for piece in pieces:
+                handle.write(piece)
     except OSError as exc:
         raise InputError(f"--output: cannot write {output}: {exc.strerror}") from None
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from evalbot.models import (
     Outcome,
     SelfBaseline,
 )
-from evalbot.report import build_report
+from evalbot.report import build_report, dumps, json_chunks
 
 DEFAULT_BASELINE_METADATA: Mapping[str, Any] = {"branch": "main"}
 
@@ -59,12 +59,15 @@ class Result:
     ``report`` may be given as a function that builds it: it is then built on
     first use, once, so ``evalbot compare --format markdown`` never builds a
     JSON report it does not print (issue 14: 2 s of 8 at 100,000 scenarios).
+    ``report_json`` may be given as a function that yields the report's JSON
+    text in pieces without building it whole (``report.json_chunks``).
     """
 
     outcome: Outcome
     gate: Gate
     selection: str | None
     _report: list[dict[str, Any] | Callable[[], dict[str, Any]]]
+    _report_json: Callable[[], Iterable[str]] | None
 
     def __init__(
         self,
@@ -72,11 +75,13 @@ class Result:
         gate: Gate,
         report: dict[str, Any] | Callable[[], dict[str, Any]],
         selection: str | None = None,
+        report_json: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         object.__setattr__(self, "outcome", outcome)
         object.__setattr__(self, "gate", gate)
         object.__setattr__(self, "selection", selection)
         object.__setattr__(self, "_report", [report])
+        object.__setattr__(self, "_report_json", report_json)
 
     @property
     def report(self) -> dict[str, Any]:
@@ -86,6 +91,12 @@ class Result:
             report = report()
             self._report[0] = report
         return report
+
+    def report_json(self) -> Iterable[str]:
+        """The report as JSON text (``report.dumps``), in pieces when it was not built yet."""
+        if self._report_json is not None and callable(self._report[0]):
+            return self._report_json()
+        return (dumps(self.report),)
 
 
 def parse_json_object(text: str, *, name: str) -> dict[str, Any]:
@@ -210,6 +221,9 @@ def _finish(
             outcome, gate, thresholds=thresholds, fetch=fetch, policy=policy
         ),
         selection=selection,
+        report_json=lambda: json_chunks(
+            outcome, gate, thresholds=thresholds, fetch=fetch, policy=policy
+        ),
     )
 
 
