@@ -12,29 +12,19 @@ Every option can also be set through an environment variable (shown in
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import math
 import shlex
 import sys
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from evalbot import __version__
-from evalbot.actions_runtime import neutralise
-from evalbot.config import (
-    Settings,
-    load_config,
-    override,
-    override_statistics,
-    parse_comment_key,
-    parse_enum,
-    parse_history,
-)
-from evalbot.csv_export import comparison_csv, experiment_csv
 from evalbot.errors import (
     EXIT_GATE_FAILED,
     EXIT_INTERNAL,
@@ -43,11 +33,13 @@ from evalbot.errors import (
     EvalbotError,
     InputError,
 )
-from evalbot.langsmith_source import redact_url
-from evalbot.models import FailOn, NothingCompared, Ok, Sensitivity
-from evalbot.pipeline import LiveConfig, Result, parse_live, run_files, run_live
-from evalbot.render import render_comment, render_text
-from evalbot.report import dumps
+
+# Everything else is imported inside the command that needs it: `evalbot --help`
+# and `--version` load only click (issue 14: 0.1 s, not 0.4 s for jinja2, yaml,
+# the statistics and the SDKs), and each command pays only for its own modules.
+if TYPE_CHECKING:
+    from evalbot.config import Settings
+    from evalbot.pipeline import LiveConfig, Result
 
 ISSUES_URL = "https://github.com/evalbot/evalbot/issues"
 # Options that carry secrets are never echoed into the reproduce line.
@@ -58,6 +50,11 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: str) -> str:
     """The requested output format as text."""
+    from evalbot.csv_export import comparison_csv
+    from evalbot.models import NothingCompared, Ok
+    from evalbot.render import render_comment, render_text
+    from evalbot.report import dumps
+
     if fmt == "json":
         return dumps(result.report)
     if fmt == "text":
@@ -81,6 +78,8 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
 def reproduce_command(argv: Sequence[str]) -> str:
     """The command line that reproduces this run, without secrets (an endpoint's
     password included)."""
+    from evalbot.langsmith_source import redact_url
+
     kept: list[str] = []
     skip = False
     for arg in argv:
@@ -327,6 +326,17 @@ def compare(
     (--pr or --pr-metadata, and a baseline strategy). Exits 0 when the gate
     passes, 1 when it fails, 2 on bad input.
     """
+    from evalbot.config import (
+        load_config,
+        override,
+        override_statistics,
+        parse_comment_key,
+        parse_enum,
+        parse_history,
+    )
+    from evalbot.models import FailOn, Sensitivity
+    from evalbot.pipeline import run_files, run_live
+
     settings = load_config(
         config_path,
         sensitivity=None
@@ -352,15 +362,19 @@ def compare(
     live_config = _mode(pr_file, baseline_file, live)
     if history_files and live_config is not None:
         raise InputError("--history-file: only with --pr-file/--baseline-file")
+    argv = (click.get_current_context().obj or {}).get("argv", sys.argv[1:])
+    reproduce = reproduce_command(argv)
     if live_config is None:
         assert pr_file is not None and baseline_file is not None
-        result = run_files(
-            pr_file,
-            baseline_file,
-            settings,
-            history_files=history_files,
-            pass_keys=live.get("pass_keys") or (),
-        )
+        with _without_cyclic_gc():
+            result = run_files(
+                pr_file,
+                baseline_file,
+                settings,
+                history_files=history_files,
+                pass_keys=live.get("pass_keys") or (),
+            )
+            _emit(result, settings=settings, fmt=fmt, reproduce=reproduce, output=output)
     else:
         if verbose:
             # Each request and each failed attempt as it happens (stderr).
@@ -369,11 +383,19 @@ def compare(
         result = run_live(live_config, settings)
         if verbose:
             _print_fetch(result)
-    argv = (click.get_current_context().obj or {}).get("argv", sys.argv[1:])
-    text = format_output(result, settings=settings, fmt=fmt, reproduce=reproduce_command(argv))
+        _emit(result, settings=settings, fmt=fmt, reproduce=reproduce, output=output)
+    return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
+
+
+def _emit(
+    result: Result, *, settings: Settings, fmt: str, reproduce: str, output: Path | None
+) -> None:
+    """Write ``compare``'s output (the JSON report in pieces: it can be large)."""
+    from evalbot.models import NothingCompared, Ok
+
     if fmt == "csv" and isinstance(result.outcome, NothingCompared):
         # Rows, but no verdicts: say so where a script's log will show it.
-        _write(text, output)
+        _write(format_output(result, settings=settings, fmt=fmt, reproduce=reproduce), output)
         click.echo(
             f"evalbot: --format csv: no verdicts, {result.gate.reason}; the rows show "
             "each side's scenarios; --format json or text says more",
@@ -387,9 +409,32 @@ def compare(
             f"{result.gate.reason}); --format json or text says more",
             err=True,
         )
+    elif fmt == "json":
+        _write_pieces(result.report_json(), output)
     else:
-        _write(text, output)
-    return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
+        _write(format_output(result, settings=settings, fmt=fmt, reproduce=reproduce), output)
+
+
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a local computation.
+
+    Loading and comparing a large suite allocates millions of small objects
+    (scenarios, rows, report dicts) that all live until the command ends, so
+    every collection the allocation count triggers walks an ever larger heap
+    for cycles that are not there: 21 % of the CPU time at 100,000 scenarios
+    (issue 14), with the same peak memory without it (bench/bench_compare.py).
+    Reference counting still frees everything acyclic; the collector is
+    restored (and catches up) afterwards. Not used while talking to
+    LangSmith, whose SDK objects may well form cycles.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _LIVE_ONLY = ("pr", "pr_metadata", "dataset", "baseline", "baseline_prefix", "baseline_metadata")
@@ -399,6 +444,8 @@ def _mode(
     pr_file: Path | None, baseline_file: Path | None, live: dict[str, Any]
 ) -> LiveConfig | None:
     """Files or LangSmith: validated up front, before any file is read or request made."""
+    from evalbot.pipeline import parse_live
+
     if pr_file is not None or baseline_file is not None:
         if pr_file is None or baseline_file is None:
             missing = "--pr-file" if pr_file is None else "--baseline-file"
@@ -433,15 +480,31 @@ def _print_fetch(result: Result) -> None:
         )
 
 
+def _neutralise(text: str) -> str:
+    """``text`` that no workflow-command line can come out of (imported on use: --help
+    loads only click)."""
+    from evalbot.actions_runtime import neutralise
+
+    return neutralise(text)
+
+
 def _write(text: str, output: Path | None) -> None:
+    _write_pieces((text,), output)
+
+
+def _write_pieces(pieces: Iterable[str], output: Path | None) -> None:
     if output is None:
         # On stdout in a workflow step, a line starting with "::" would be run
         # as a workflow command; a CSV cell may hold a newline (RFC 4180), so
         # a scenario name could start such a line. --output files stay exact.
-        click.echo(neutralise(text), nl=False)
+        # (Pieces of the JSON report start at a row boundary, never mid-line.)
+        for piece in pieces:
+            click.echo(_neutralise(piece), nl=False)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        with output.open("w", encoding="utf-8") as handle:
+            for piece in pieces:
+                handle.write(piece)
     except OSError as exc:
         raise InputError(f"--output: cannot write {output}: {exc.strerror}") from None
 
@@ -481,7 +544,9 @@ def export(
     comparison (apart from its ``fetch`` section). With --experiment-file,
     converts a file instead (e.g. to CSV) without LangSmith.
     """
+    from evalbot.csv_export import experiment_csv
     from evalbot.experiment_file import bucket_to_document, load_experiment
+    from evalbot.pipeline import parse_live
 
     if (experiment is None) == (experiment_file is None):
         raise InputError(
@@ -578,6 +643,7 @@ def trend_command(
     when LangSmith cannot be read) — a scheduled CI gate on main.
     """
     from evalbot.experiment_file import load_experiment
+    from evalbot.pipeline import parse_live
     from evalbot.trend import (
         compute_trend,
         points_from_buckets,
@@ -766,7 +832,10 @@ def publish_command(
         publish_live,
         report_input_error,
     )
+    from evalbot.config import load_config, override, parse_comment_key, parse_enum
     from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget, StatusState
+    from evalbot.models import FailOn
+    from evalbot.pipeline import parse_live
 
     if not github_token:
         raise InputError("--github-token: required (or set GITHUB_TOKEN)")
@@ -859,11 +928,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("evalbot: aborted", err=True)
         return EXIT_USAGE
     except EvalbotError as exc:
-        click.echo(neutralise(f"evalbot: error: {exc}"), err=True)
+        click.echo(_neutralise(f"evalbot: error: {exc}"), err=True)
         return exc.exit_code
     except Exception:
+        import traceback
+
         # The traceback may quote untrusted text (names, server answers).
-        click.echo(neutralise(traceback.format_exc()), err=True, nl=False)
+        click.echo(_neutralise(traceback.format_exc()), err=True, nl=False)
         click.echo(
             f"evalbot {__version__}: internal error — this is a bug in evalbot, "
             f"please report it with the traceback above: {ISSUES_URL}",

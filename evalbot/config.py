@@ -15,8 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from evalbot.errors import InputError
 from evalbot.models import (
     Correction,
@@ -415,6 +413,11 @@ def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None =
     return Settings(**updates)
 
 
+# A config file is a few hundred bytes of thresholds; 1 MiB is generous, and a
+# bound keeps a mistaken path (a log, a dataset) from being read into memory.
+MAX_CONFIG_BYTES = 2**20
+
+
 def load_config(path: Path | None, *, sensitivity: Sensitivity | None = None) -> Settings:
     """Read and validate a YAML config file (None: no file, the defaults).
 
@@ -422,16 +425,30 @@ def load_config(path: Path | None, *, sensitivity: Sensitivity | None = None) ->
     """
     if path is None:
         return parse_config(None, source="settings", sensitivity=sensitivity)
+    import yaml  # here, not at the top: most runs have no config file (issue 14)
+
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            # Read at most one byte past the limit: never a huge file into memory.
+            raw = handle.read(MAX_CONFIG_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise InputError(f"{path}: config file too large; the limit is 1 MiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: config file is not valid UTF-8 (byte {exc.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
         raise InputError(f"{path}: not valid YAML{at}") from None
+    except RecursionError:
+        # PyYAML builds nested collections recursively: a deeply nested file
+        # (issue 10 §6) is bad input, not a crash.
+        raise InputError(f"{path}: not valid YAML (nested too deeply)") from None
     return parse_config(data, source=str(path), sensitivity=sensitivity)
 
 

@@ -9,12 +9,13 @@ is bumped on any incompatible change.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from evalbot import __version__
 from evalbot.experiment_file import measures_document
 from evalbot.models import (
+    NO_MEASURES,
     Aggregate,
     AggregateTest,
     Bucket,
@@ -76,27 +77,50 @@ def _aggregate(aggregate: Aggregate) -> dict[str, Any]:
 
 
 def _counts(scenario: Scenario) -> dict[str, Any]:
+    measures = scenario.measures
     return {
         "passed": scenario.passed,
         "total": scenario.total,
         "unscored": scenario.unscored,
         "categories": dict(scenario.categories),
         # Per-trial values, so `evalbot publish` recomputes metrics, costs and
-        # drift from data, as it does verdicts (issue 6 §6).
-        "measures": measures_document(scenario.measures),
+        # drift from data, as it does verdicts (issue 6 §6). Most suites have
+        # none: skip the per-field walk for the shared empty value.
+        "measures": {} if measures is NO_MEASURES else measures_document(measures),
     }
 
 
-def _row(row: ScenarioComparison) -> dict[str, Any]:
+class _Floats:
+    """float() of the p-values, once per distinct object.
+
+    compare_buckets classifies each distinct table once, so rows share their
+    (exact, Fraction) p-value objects; Fraction.__float__ is Python code, and
+    a Fraction's hash is too, so the memo is keyed by identity. Every row is
+    alive while the report is built, so an id is never reused meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, float] = {}
+
+    def __call__(self, value: Any) -> float:
+        key = id(value)
+        number = self._seen.get(key)
+        if number is None:
+            number = self._seen[key] = float(value)
+        return number
+
+
+def _row(row: ScenarioComparison, as_float: Callable[[Any], float] = float) -> dict[str, Any]:
     return {
         "key": row.key,
         "label": row.label,
-        "verdict": row.verdict.value,
+        # str() of a StrEnum is its value, without Enum.value's descriptor.
+        "verdict": str(row.verdict),
         "pr": _counts(row.pr),
         "baseline": _counts(row.baseline),
         "delta": row.delta,
-        "p_worse": float(row.p_worse),
-        "p_better": float(row.p_better),
+        "p_worse": as_float(row.p_worse),
+        "p_better": as_float(row.p_better),
         "pooled": None
         if row.pooled is None
         else {"passed": row.pooled.passed, "total": row.pooled.total},
@@ -289,6 +313,7 @@ def build_report(
     thresholds: Thresholds,
     fetch: Mapping[str, Any] | None = None,
     policy: Mapping[str, str] | None = None,
+    rows: bool = True,
 ) -> dict[str, Any]:
     """The JSON report for ``outcome``: same top-level keys for every kind.
 
@@ -296,6 +321,7 @@ def build_report(
     timings, how the baseline was chosen); it is null for experiment files.
     ``policy`` records ``fail_on``, ``on_fetch_failure`` and ``comment_key`` so
     ``evalbot publish`` can recompute the gate and the comment from the report.
+    ``rows=False`` leaves ``scenarios`` empty (see ``json_chunks``).
     """
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -349,7 +375,9 @@ def build_report(
         report["baseline"] = _experiment(comparison.baseline)
         report["counts"] = {verdict.value: comparison.count(verdict) for verdict in Verdict}
         report["aggregate"] = _aggregate(comparison.aggregate)
-        report["scenarios"] = [_row(row) for row in comparison.scenarios]
+        if rows:  # else left empty for json_chunks, which writes them one by one
+            as_float = _Floats()
+            report["scenarios"] = [_row(row, as_float) for row in comparison.scenarios]
         report["pr_only"] = [_one_side(s) for s in comparison.pr_only]
         report["baseline_only"] = [_one_side(s) for s in comparison.baseline_only]
         report["failure_categories"] = [_category(row) for row in comparison.categories]
@@ -390,3 +418,57 @@ def dumps(report: dict[str, Any]) -> str:
     if rows + len(report.get("baseline_only") or ()) > PRETTY_MAX_SCENARIOS:
         return json.dumps(report, ensure_ascii=False, separators=(",", ":")) + "\n"
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
+
+
+# Scenario rows per piece of json_chunks: few enough pieces for the writer,
+# small enough that a piece is a few hundred kilobytes.
+_ROWS_PER_CHUNK = 1000
+
+
+def json_chunks(
+    outcome: Outcome,
+    gate: Gate,
+    *,
+    thresholds: Thresholds,
+    fetch: Mapping[str, Any] | None = None,
+    policy: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """``dumps(build_report(...))``, the same text, in pieces.
+
+    A large report is compact JSON, which is the concatenation of its parts
+    encoded one by one; so the scenario rows are built and encoded a thousand
+    at a time instead of all held as dicts first (issue 14: at 100,000
+    scenarios the rows took 135 MB and their text another 90 MB at once).
+    Small reports come as one pretty-printed piece.
+    """
+    report = build_report(
+        outcome, gate, thresholds=thresholds, fetch=fetch, policy=policy, rows=False
+    )
+    if not isinstance(outcome, Ok):
+        yield dumps(report)
+        return
+    scenarios = outcome.comparison.scenarios
+    as_float = _Floats()
+    if len(scenarios) + len(report["pr_only"]) + len(report["baseline_only"]) <= (
+        PRETTY_MAX_SCENARIOS
+    ):
+        report["scenarios"] = [_row(row, as_float) for row in scenarios]
+        yield dumps(report)
+        return
+    # What dumps() gives for a large report: json.dumps(..., separators=(",", ":")).
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    parts = ["{"]
+    for index, (key, value) in enumerate(report.items()):
+        parts.append(("," if index else "") + encode(key) + ":")
+        if key != "scenarios":
+            parts.append(encode(value))
+            continue
+        parts.append("[")
+        for start in range(0, len(scenarios), _ROWS_PER_CHUNK):
+            rows = scenarios[start : start + _ROWS_PER_CHUNK]
+            parts.append(("," if start else "") + ",".join(encode(_row(r, as_float)) for r in rows))
+            yield "".join(parts)
+            parts = []
+        parts.append("]")
+    parts.append("}\n")
+    yield "".join(parts)
