@@ -196,7 +196,11 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         raise _named(exc) from None
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
     config_input = get("config")
-    config_path = workspace / (config_input or DEFAULT_CONFIG)
+    # The config is data a pull request can change (.github/evalbot.yml, even a
+    # symlink to /proc/self/environ): read only from inside the workspace.
+    config_path = runtime.inside_workspace(
+        workspace, config_input or DEFAULT_CONFIG, name="config" if config_input else DEFAULT_CONFIG
+    )
     sensitivity = get("sensitivity")
     settings = load_config(
         None if config_input is None and not config_path.is_file() else config_path,

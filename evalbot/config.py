@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import os
 import re
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +41,12 @@ MAX_FETCH_DEADLINE = 6 * 3600.0  # GitHub's job time limit: a longer deadline ne
 # The key goes inside an HTML comment marker (`<!-- evalbot:KEY -->`): keep it
 # to characters that cannot close the comment or break the marker search.
 _COMMENT_KEY = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A config file is a few hundred bytes; these bound what a hostile or mistaken
+# one can cost (a pull request can edit .github/evalbot.yml): its size, and the
+# values YAML aliases can multiply it into (a "billion laughs" document is 1 KB
+# of text and 10^9 values, and error messages repr what they refuse).
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_VALUES = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,17 +415,64 @@ def load_config(path: Path | None, *, sensitivity: Sensitivity | None = None) ->
     """
     if path is None:
         return parse_config(None, source="settings", sensitivity=sensitivity)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    text = read_bounded(path, limit=MAX_CONFIG_BYTES, what=f"{path}: cannot read config file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
         raise InputError(f"{path}: not valid YAML{at}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid YAML (nested too deeply)") from None
+    if _values_over(data, MAX_CONFIG_VALUES):
+        raise InputError(
+            f"{path}: more than {MAX_CONFIG_VALUES:,} values once YAML aliases are expanded"
+        )
     return parse_config(data, source=str(path), sensitivity=sensitivity)
+
+
+def _values_over(data: object, limit: int) -> bool:
+    """Does ``data`` hold more than ``limit`` values, counting each alias use again?
+
+    Iterative and stopped at ``limit``, so a self-referencing alias (``&a [*a]``)
+    or an alias bomb costs ``limit`` steps, not a hang.
+    """
+    stack, seen = [data], 0
+    while stack:
+        seen += 1
+        if seen > limit:
+            return True
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
+def read_bounded(path: str | os.PathLike[str], *, limit: int, what: str) -> str:
+    """The UTF-8 text of the regular file ``path``, at most ``limit`` bytes; else InputError.
+
+    Opened non-blocking and checked to be a regular file before any read: a
+    FIFO (``open`` waits for a writer forever) or a device (``/dev/zero`` never
+    ends) is refused, and no more than ``limit`` + 1 bytes are ever read.
+    ``what`` starts the message ("<path>: cannot read config file").
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise InputError(f"{what}: not a regular file")
+            data = handle.read(limit + 1)
+    except OSError as exc:
+        raise InputError(f"{what}: {exc.strerror or exc}") from None
+    if len(data) > limit:
+        raise InputError(f"{what}: larger than {limit:,} bytes")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{what}: not valid UTF-8 (byte {exc.start})") from None
 
 
 def override_statistics(

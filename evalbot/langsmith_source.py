@@ -227,9 +227,16 @@ def validate_endpoint(endpoint: str, *, name: str) -> str:
     shown = redact_url(endpoint)
     if "://" not in shown and "@" in shown:  # userinfo without a scheme: hide it all
         shown = "***@" + shown.rsplit("@", 1)[1]
+    # A query or fragment (`?api_key=…`) may carry a credential, and the SDK
+    # appends paths after it: refused, and never echoed.
+    cut = re.search(r"[?#]", shown)
+    if cut:
+        shown = shown[: cut.start()] + shown[cut.start()] + "***"
     problem = f"{name}: must be an http(s) URL like {DEFAULT_ENDPOINT}; got {shown!r}"
-    if any(ch.isspace() for ch in endpoint):
-        raise InputError(problem)
+    if any(ch.isspace() for ch in endpoint) or cut:
+        raise InputError(
+            problem + (" (no query string or fragment: the API paths go after it)" if cut else "")
+        )
     try:
         parts = urlsplit(endpoint)
         parts.port  # noqa: B018 - raises ValueError for a bad port

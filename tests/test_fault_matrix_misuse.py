@@ -1,0 +1,209 @@
+"""Fault matrix, misuse rows: cases next to the named ones — a malformed or oversized
+event payload, a config file that is a symlink out of the workspace, a device, a FIFO or
+an alias bomb, a LangSmith endpoint carrying a key in its query string, a comment
+listing that never ends, a LangSmith answer too large to hold, and a cancelled run.
+Each is exit 2 (or the documented outcome) with one line, no traceback, no hang, and
+nothing written that holds a secret.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from action_harness import (
+    HEAD_SHA,
+    LS_KEY,
+    REPO,
+    LangSmith,
+    Runner,
+    lines_of,
+    run_main,
+    runner_env,
+    unmasked,
+)
+from fake_github import FakeGitHub
+
+from evalbot.actions_runtime import MAX_EVENT_BYTES
+from evalbot.config import MAX_CONFIG_BYTES, load_config
+from evalbot.errors import InputError
+
+from helpers import EXAMPLES, run_cli
+
+
+def one_error(stdout: str) -> str:
+    assert "Traceback" not in stdout, stdout
+    (error,) = lines_of(unmasked(stdout), "error")
+    return error
+
+
+# --- the event payload ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "needle"),
+    [
+        ({"pull_request": {"number": 7, "head": "x"}}, "pull_request.head.sha is missing"),
+        ({"pull_request": {"number": 7, "head": [HEAD_SHA]}}, "pull_request.head.sha"),
+        ({"pull_request": {"number": True, "head": {"sha": HEAD_SHA}}}, "pull_request.number"),
+        ({"pull_request": {"number": 0, "head": {"sha": HEAD_SHA}}}, "from 1 to"),
+        ({"pull_request": {"number": -3, "head": {"sha": HEAD_SHA}}}, "from 1 to"),
+        ({"pull_request": {"number": 10**30, "head": {"sha": HEAD_SHA}}}, "a huge number"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ("{not json", "not JSON"),
+    ],
+)
+def test_malformed_event_payload_is_exit_2_and_still_reports(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner, payload: Any, needle: str
+) -> None:
+    env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url)
+    text = payload if isinstance(payload, str) else json.dumps(payload)
+    runner.event.write_text(text, encoding="utf-8")
+
+    code, stdout = run_main(env)
+
+    assert code == 2, stdout
+    error = one_error(stdout)
+    assert "GITHUB_EVENT_PATH" in error and needle in error, error
+    assert langsmith.fake.requests == []
+    assert runner.outputs()["outcome"] == "error"
+    assert "evalbot could not run" in runner.summary.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "huge", "directory"])
+def test_event_path_that_is_not_a_small_file_is_refused_without_reading_it(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner, tmp_path: Path, kind: str
+) -> None:
+    env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url)
+    if kind == "fifo":
+        path = tmp_path / "fifo"
+        os.mkfifo(path)  # no writer: open() without O_NONBLOCK would wait forever
+    elif kind == "device":
+        path = Path("/dev/zero")  # never ends
+    elif kind == "huge":
+        path = tmp_path / "huge.json"
+        with path.open("wb") as handle:
+            handle.truncate(MAX_EVENT_BYTES + 1)  # sparse: no disk used
+    else:
+        path = tmp_path
+    env["GITHUB_EVENT_PATH"] = str(path)
+
+    code, stdout = run_main(env)
+
+    assert code == 2, stdout
+    error = one_error(stdout)
+    assert "GITHUB_EVENT_PATH" in error, error
+    expected = {"huge": "larger than", "directory": "Is a directory"}.get(
+        kind, "not a regular file"
+    )
+    assert expected in error, error
+    assert runner.outputs()["outcome"] == "error"
+
+
+# --- the config file -------------------------------------------------------------------------
+
+
+def test_config_symlinked_out_of_the_workspace_is_refused(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A pull request can commit .github/evalbot.yml as a symlink to the environment
+    # (which holds ACTIONS_RUNTIME_TOKEN in a Docker action) or any runner file; a
+    # parse error quoting it would publish it in the status.
+    monkeypatch.setenv("ACTIONS_RUNTIME_TOKEN", "fail_on: rt_SECRET789")
+    (runner.workspace / ".github").mkdir()
+    (runner.workspace / ".github" / "evalbot.yml").symlink_to("/proc/self/environ")
+    env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url)
+
+    code, stdout = run_main(env)
+
+    assert code == 2, stdout
+    error = one_error(stdout)
+    assert ".github/evalbot.yml: must be a path inside the workspace" in error, error
+    statuses = github.statuses_on(REPO, HEAD_SHA)
+    assert [s["state"] for s in statuses] == ["error"]
+    assert "rt_SECRET789" not in json.dumps(statuses) + stdout
+    assert langsmith.fake.requests == []
+
+
+def test_config_input_outside_the_workspace_is_refused(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    env = runner_env(
+        runner, langsmith_url=langsmith.fake.url, github_url=github.url, config="../x.yml"
+    )
+
+    code, stdout = run_main(env)
+
+    assert code == 2, stdout
+    assert "config: must be a path inside the workspace" in one_error(stdout)
+
+
+ALIAS_BOMB = "alpha:\n  - &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"  - &{b} [{', '.join([f'*{a}'] * 10)}]\n" for a, b in zip("abcdefgh", "bcdefghi", strict=True)
+)
+
+
+@pytest.mark.parametrize(
+    ("source", "needle"),
+    [
+        ("/dev/zero", "not a regular file"),
+        ("fifo", "not a regular file"),
+        ("huge", "larger than"),
+        ("bomb", "once YAML aliases are expanded"),
+        ("loop", "once YAML aliases are expanded"),
+        ("deep", "nested too deeply"),
+    ],
+)
+def test_config_that_would_hang_or_eat_memory_is_exit_2(
+    tmp_path: Path, source: str, needle: str
+) -> None:
+    path = tmp_path / "evalbot.yml"
+    if source == "/dev/zero":
+        path = Path(source)
+    elif source == "fifo":
+        os.mkfifo(path)
+    elif source == "huge":
+        path.write_text("# padding\n" * (MAX_CONFIG_BYTES // 10 + 1), encoding="utf-8")
+    elif source == "bomb":
+        path.write_text(ALIAS_BOMB, encoding="utf-8")  # 10^9 values when expanded
+    elif source == "loop":
+        path.write_text("alpha: &a [*a]\n", encoding="utf-8")
+    else:
+        path.write_text("alpha: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=needle):
+        load_config(path)
+    code, out, err = run_cli(
+        "compare",
+        "--pr-file",
+        str(EXAMPLES / "pr.json"),
+        "--baseline-file",
+        str(EXAMPLES / "baseline.json"),
+        "--config",
+        str(path),
+    )
+    assert code == 2, out + err
+    assert needle in err and "Traceback" not in out + err
+
+
+# --- the LangSmith endpoint ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tail", ["/?api_key=QS_SECRET", "#QS_SECRET", "/api?x=1&key=QS_SECRET"])
+def test_endpoint_with_a_query_string_is_refused_and_never_echoed(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner, tail: str
+) -> None:
+    env = runner_env(runner, langsmith_url=langsmith.fake.url + tail, github_url=github.url)
+
+    code, stdout = run_main(env)
+
+    assert code == 2, stdout
+    error = one_error(stdout)
+    assert "langsmith_endpoint" in error and "query string" in error, error
+    everywhere = stdout + runner.summary.read_text(encoding="utf-8")
+    everywhere += json.dumps(github.statuses_on(REPO, HEAD_SHA))
+    assert "QS_SECRET" not in everywhere
+    assert LS_KEY not in unmasked(everywhere)
+    assert langsmith.fake.requests == []
