@@ -43,6 +43,15 @@ RETRIED_METHODS = frozenset({"GET", "HEAD", "PATCH"})
 creating a comment or a status (POST) is not retried by the HTTP layer."""
 PR_SCAN_LIMIT = 100
 """Open PRs examined when looking for the PR of a commit (a bounded listing)."""
+PER_PAGE = 100  # GitHub's largest page for list endpoints
+COMMENT_PAGE_LIMIT = 50
+"""Pages of PR comments read when looking for evalbot's (5,000 comments). Pages are
+asked for by number, not by following ``Link: rel="next"``: a server (or proxy)
+whose next link points back at the same page would otherwise be paged forever."""
+
+
+class CommentListingTooLong(Exception):
+    """The PR's comments did not end within :data:`COMMENT_PAGE_LIMIT` pages."""
 
 
 class CommentMode(enum.StrEnum):
@@ -168,7 +177,7 @@ def make_github(target: GitHubTarget, *, retry: Any = "default") -> Any:
     return Github(
         auth=Auth.Token(target.token),
         base_url=target.api_url.rstrip("/"),
-        per_page=100,
+        per_page=PER_PAGE,
         timeout=REQUEST_TIMEOUT_S,
         retry=BoundedRetry() if retry == "default" else retry,
         seconds_between_requests=None,
@@ -246,7 +255,9 @@ def _explain(
     status = getattr(exc, "status", None)
     detail = _detail(exc, token)
     limit = rate_limit_of(exc)
-    if limit is not None:
+    if isinstance(exc, CommentListingTooLong):
+        message = f"evalbot skipped the {what} on {where or 'the PR'}: {exc}"
+    elif limit is not None:
         message = (
             f"{limit.describe()} refused the {what}; evalbot does not wait for it (at most "
             f"{RETRY_BUDGET_S:g} s of retries). The job summary, outputs and report are "
@@ -276,7 +287,7 @@ def _github_errors() -> tuple[type[Exception], ...]:
     import requests
     from github import GithubException
 
-    return (GithubException, requests.RequestException)
+    return (GithubException, requests.RequestException, CommentListingTooLong)
 
 
 def _ambiguous(exc: Exception) -> bool:
@@ -308,7 +319,7 @@ def find_comment(issue: Any, marker: str, bot_login: str) -> Any | None:
     Someone else's comment quoting the marker is never edited.
     """
     found = None
-    for comment in issue.get_comments():
+    for comment in _comments(issue):
         user = getattr(comment, "user", None)
         if user is None or user.login != bot_login:
             continue
@@ -359,8 +370,26 @@ def _adopt(
     return found, "created"
 
 
+def _comments(issue: Any) -> Iterator[Any]:
+    """Every comment on the PR, page by page; CommentListingTooLong past the limit.
+
+    A page shorter than :data:`PER_PAGE` is the last (GitHub's pages are full
+    until the end), so a listing costs at most :data:`COMMENT_PAGE_LIMIT` requests.
+    """
+    listing = issue.get_comments()
+    for page in range(COMMENT_PAGE_LIMIT):
+        items = listing.get_page(page)
+        yield from items
+        if len(items) < PER_PAGE:
+            return
+    raise CommentListingTooLong(
+        f"the PR's comments did not end within {COMMENT_PAGE_LIMIT} pages of {PER_PAGE}; "
+        "evalbot did not look further for its comment, and posted none rather than a duplicate"
+    )
+
+
 def _bot_comments(issue: Any, bot_login: str) -> Iterator[Any]:
-    for comment in issue.get_comments():
+    for comment in _comments(issue):
         user = getattr(comment, "user", None)
         if user is not None and user.login == bot_login:
             yield comment

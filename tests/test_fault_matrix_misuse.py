@@ -17,6 +17,7 @@ import pytest
 from action_harness import (
     HEAD_SHA,
     LS_KEY,
+    PR_NUMBER,
     REPO,
     LangSmith,
     Runner,
@@ -207,3 +208,27 @@ def test_endpoint_with_a_query_string_is_refused_and_never_echoed(
     assert "QS_SECRET" not in everywhere
     assert LS_KEY not in unmasked(everywhere)
     assert langsmith.fake.requests == []
+
+
+# --- GitHub paging ---------------------------------------------------------------------------
+
+
+def test_comment_listing_that_never_ends_is_bounded_and_the_check_still_reports(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    from evalbot.github_publish import COMMENT_PAGE_LIMIT
+
+    for i in range(100):  # one full page, by someone else
+        github.add_comment(REPO, PR_NUMBER, f"comment {i}", login="octocat")
+    github.loop_comment_pages = True  # and its next link points back at itself
+    env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url)
+
+    code, stdout = run_main(env)
+
+    assert code == 1, stdout  # pr-bad: the gate's answer, whatever GitHub does
+    assert len(github.requests_to("list_comments")) == COMMENT_PAGE_LIMIT
+    assert github.requests_to("create_comment") == []  # never a blind duplicate
+    (warning,) = [w for w in lines_of(stdout, "warning") if "comment" in w]
+    assert f"did not end within {COMMENT_PAGE_LIMIT} pages" in warning, warning
+    assert [s["state"] for s in github.statuses_on(REPO, HEAD_SHA)] == ["failure"]
+    assert runner.outputs()["outcome"] == "ok"
