@@ -59,6 +59,10 @@ RUN_FIELDS = (
 # How many candidate baselines to look at before giving up (newest first).
 MAX_CANDIDATES = 200
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+"""Largest body evalbot holds for one answer. A page is at most 100 runs with the
+fields of RUN_FIELDS (640 KB each); a server streaming more within the timeout
+(loopback: gigabytes a second) would otherwise be read into memory whole."""
 # Every paging loop is bounded (issue 10 §2). Run pages: at most twice the pages
 # the experiment's run count fills, plus RUN_PAGE_SLACK — the count comes from
 # session stats, which can lag behind an experiment that has just finished (the
@@ -408,6 +412,10 @@ class _WrongShape(_Stop):
     pass
 
 
+class _TooLarge(_Stop):
+    pass
+
+
 def _attempt_cause(response: Any, error: BaseException | None) -> str:
     """Why one attempt failed, in words, from urllib3's response or error."""
     if response is not None:
@@ -540,6 +548,7 @@ def _read_body(response: Any, request: _Request) -> None:
     attempt_started = time.monotonic() - response.elapsed.total_seconds()
     ends = min(attempt_started + request.timeout_s, request.ends)
     chunks: list[bytes] = []
+    size = 0
     try:
         while True:
             if request.abandoned or time.monotonic() > ends:
@@ -557,6 +566,13 @@ def _read_body(response: Any, request: _Request) -> None:
             if not chunk:
                 break
             chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raw.close()
+                raise _TooLarge(
+                    f"LangSmith's answer is larger than {MAX_ANSWER_BYTES // 2**20} MiB; "
+                    "evalbot stopped reading it"
+                )
     except (Urllib3Error, OSError) as exc:
         raise requests.exceptions.ConnectionError(exc) from exc
     # requests' own attributes for a body it has read (Response.content).

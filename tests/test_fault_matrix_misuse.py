@@ -232,3 +232,32 @@ def test_comment_listing_that_never_ends_is_bounded_and_the_check_still_reports(
     assert f"did not end within {COMMENT_PAGE_LIMIT} pages" in warning, warning
     assert [s["state"] for s in github.statuses_on(REPO, HEAD_SHA)] == ["failure"]
     assert runner.outputs()["outcome"] == "ok"
+
+
+# --- LangSmith answers too large to hold -----------------------------------------------------
+
+
+def test_langsmith_answer_that_never_ends_is_cut_at_the_size_limit(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    # A 200 whose body never ends, sent as fast as it is read: without a size limit the
+    # whole timeout's worth (gigabytes on a fast link) is held in memory.
+    langsmith.fake.flood_next("/runs/query", times=20)
+    env = runner_env(
+        runner,
+        langsmith_url=langsmith.fake.url,
+        github_url=github.url,
+        timeout="60",
+        retry_budget="0",
+        on_fetch_failure="fail",
+    )
+
+    code, stdout = run_main(env)
+
+    assert code == 1, stdout
+    outputs = runner.outputs()
+    assert outputs["outcome"] == "fetch_failed", stdout
+    (status,) = github.statuses_on(REPO, HEAD_SHA)
+    assert status["state"] == "error"
+    assert "larger than 64 MiB" in runner.summary.read_text(encoding="utf-8")
+    assert "Traceback" not in stdout
