@@ -33,6 +33,7 @@ from evalbot.config import (
     parse_comment_key,
     parse_enum,
     parse_history,
+    parse_secret,
 )
 from evalbot.errors import EXIT_GATE_FAILED, EXIT_PASS, EXIT_USAGE, InputError
 from evalbot.github_publish import (
@@ -249,6 +250,8 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
     event = runtime.read_event(env)
     repository = env.get("GITHUB_REPOSITORY")
     token = get("github_token")
+    if token is not None:
+        parse_secret(token, name="github_token")
     github = None
     if repository and token:
         github = GitHubTarget(
@@ -420,8 +423,12 @@ def reporting_from_env(env: Mapping[str, str]) -> Reporting:
         head = None
     repository = env.get("GITHUB_REPOSITORY") or ""
     token = runtime.read_input(env, "github_token")
+    try:
+        usable = token is not None and parse_secret(token, name="github_token") == token
+    except InputError:
+        usable = False  # it cannot go into a header; its error would quote it
     github = None
-    if token and re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+    if usable and token and re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
         github = GitHubTarget(
             token=token,
             repository=repository,

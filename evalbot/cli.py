@@ -33,6 +33,7 @@ from evalbot.config import (
     parse_comment_key,
     parse_enum,
     parse_history,
+    parse_secret,
 )
 from evalbot.csv_export import comparison_csv, experiment_csv
 from evalbot.errors import (
@@ -770,6 +771,7 @@ def publish_command(
 
     if not github_token:
         raise InputError("--github-token: required (or set GITHUB_TOKEN)")
+    parse_secret(github_token, name="--github-token")
     if not repository or "/" not in repository:
         raise InputError("--repository: required as owner/name (or set GITHUB_REPOSITORY)")
     if pr_number is not None and pr_number < 1:

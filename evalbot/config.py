@@ -76,6 +76,21 @@ def parse_enum(enum_type: type[E], value: object, *, name: str) -> E:
     raise InputError(f"{name}: must be one of {', '.join(allowed)}; got {value!r}")
 
 
+def parse_secret(value: str, *, name: str) -> str:
+    """An API key or token: one word of printable ASCII; else InputError, never echoing it.
+
+    It goes into an HTTP header: requests refuses a value with a line break and
+    quotes the whole value in its error, which would then reach the comment and
+    the status (and the runner masks a multi-line secret only line by line).
+    """
+    if not value.isascii() or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise InputError(
+            f"{name}: must be one line of printable ASCII without spaces "
+            "(the value is not shown: it is a secret)"
+        )
+    return value
+
+
 def parse_comment_key(value: object, *, name: str = "comment_key") -> str:
     """A comment key: 1-64 letters, digits, '.', '_' or '-'."""
     if isinstance(value, str) and _COMMENT_KEY.fullmatch(value):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evalbot.compare import compare_buckets, decide_gate, settle
-from evalbot.config import Settings, parse_fetch_deadline
+from evalbot.config import Settings, parse_fetch_deadline, parse_secret
 from evalbot.errors import FetchError, InputError
 from evalbot.experiment_file import load_experiment
 from evalbot.langsmith_bucket import BucketRules, ScenarioKey
@@ -130,6 +130,7 @@ def parse_live(
         value = parse_json_object(text, name=name) if strategy is Strategy.METADATA else text
     if not langsmith_api_key:
         raise InputError("--langsmith-api-key: required (or set LANGSMITH_API_KEY)")
+    parse_secret(langsmith_api_key, name="--langsmith-api-key")
     endpoint = validate_endpoint(
         langsmith_endpoint or DEFAULT_ENDPOINT, name="--langsmith-endpoint"
     )

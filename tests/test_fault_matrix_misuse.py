@@ -261,3 +261,65 @@ def test_langsmith_answer_that_never_ends_is_cut_at_the_size_limit(
     assert status["state"] == "error"
     assert "larger than 64 MiB" in runner.summary.read_text(encoding="utf-8")
     assert "Traceback" not in stdout
+
+
+# --- secrets that cannot go into a header ----------------------------------------------------
+
+
+@pytest.mark.parametrize("value", ["lsv2_AAAA\nlsv2_BBBB", "lsv2_AAAA lsv2_BBBB", "lsv2_AAAA\x07"])
+def test_langsmith_key_with_a_line_break_is_exit_2_and_never_quoted(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner, value: str
+) -> None:
+    # requests refuses a header value with a line break and quotes the whole value in
+    # its error: that error became the fetch_failed message, in the comment and status.
+    env = runner_env(
+        runner, langsmith_url=langsmith.fake.url, github_url=github.url, langsmith_api_key=value
+    )
+
+    code, stdout = run_main(env)
+
+    assert code == 2, stdout
+    assert "langsmith_api_key: must be one line" in one_error(stdout)
+    published = unmasked(stdout) + runner.summary.read_text(encoding="utf-8")
+    published += json.dumps(github.statuses_on(REPO, HEAD_SHA))
+    assert "AAAA" not in published and "BBBB" not in published
+    assert [s["state"] for s in github.statuses_on(REPO, HEAD_SHA)] == ["error"]
+    assert langsmith.fake.requests == []
+
+
+def test_github_token_with_a_line_break_is_exit_2_and_never_sent(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    env = runner_env(
+        runner,
+        langsmith_url=langsmith.fake.url,
+        github_url=github.url,
+        github_token="ghs_AAAA\nghs_BBBB",
+    )
+
+    code, stdout = run_main(env)
+
+    assert code == 2, stdout
+    assert "github_token: must be one line" in one_error(stdout)
+    assert "AAAA" not in unmasked(stdout) + runner.summary.read_text(encoding="utf-8")
+    assert github.requests == []  # no status: the token cannot authenticate anything
+    assert runner.outputs()["outcome"] == "error"
+    assert langsmith.fake.requests == []
+
+
+def test_cli_publish_token_with_a_line_break_is_exit_2() -> None:
+    code, out, err = run_cli(
+        "publish",
+        "--github-token",
+        "ghs_AAAA\nghs_BBBB",
+        "--repository",
+        REPO,
+        "--dataset",
+        "support",
+        "--head-sha",
+        HEAD_SHA,
+        "--langsmith-api-key",
+        LS_KEY,
+    )
+    assert code == 2, out + err
+    assert "--github-token: must be one line" in err and "AAAA" not in out + err
