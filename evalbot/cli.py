@@ -844,8 +844,33 @@ def publish_command(
     )
 
 
+def _cancel_on_sigterm() -> Callable[[], None]:
+    """SIGTERM ends the run like Ctrl-C: one line on stderr, exit 2, no traceback.
+
+    A cancelled GitHub Actions job gets SIGINT, then SIGTERM 7.5 s later (the
+    runner's cancellation); without a handler SIGTERM kills Python silently.
+    A cancelled run sets no status: the required check stays unreported (never
+    green) and the workflow run shows "cancelled" (README "Failure handling").
+    """
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and map every ending to the exit-code contract."""
+    restore = _cancel_on_sigterm()
     try:
         args = list(sys.argv[1:] if argv is None else argv)
         result = cli.main(args=args, prog_name="evalbot", standalone_mode=False, obj={"argv": args})
@@ -854,8 +879,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
-    except click.exceptions.Abort:
-        click.echo("evalbot: aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("evalbot: cancelled (interrupted); no status was set", err=True)
         return EXIT_USAGE
     except EvalbotError as exc:
         click.echo(neutralise(f"evalbot: error: {exc}"), err=True)
@@ -869,4 +894,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             err=True,
         )
         return EXIT_INTERNAL
+    finally:
+        restore()
     return result if isinstance(result, int) else EXIT_PASS

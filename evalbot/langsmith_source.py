@@ -15,6 +15,7 @@ run); one paginated ``GET /examples`` per dataset; a few session look-ups.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import itertools
 import json
@@ -778,6 +779,18 @@ class LangSmithSource:
         value: T = box["value"]
         return value
 
+    @contextlib.contextmanager
+    def stop_on_exit(self) -> Iterator[None]:
+        """Stop every part of the fetch at its next request or wait when the caller
+        leaves early (Ctrl-C, SIGTERM on a cancelled job, a bug): otherwise the
+        thread pool's exit would wait for each part until its request deadline."""
+        try:
+            yield
+        except BaseException:
+            if self._failed is None:
+                self._failed = "the fetch was stopped"
+            raise
+
     def _fetch_deadline_words(self) -> str:
         return f"the fetch deadline of {self.fetch_deadline_s:g} s (fetch_deadline)"
 
@@ -1260,7 +1273,7 @@ def fetch(
     started = time.perf_counter()
     measure = source.counter.measure
     stats: dict[str, FetchStats] = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool, source.stop_on_exit():
         pr_job = pool.submit(measure, "resolve_pr", lambda: source.resolve_pr(pr_query))
         explicit = baseline_query.strategy is Strategy.EXPLICIT
         base_job = (

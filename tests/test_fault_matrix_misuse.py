@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
+import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,7 @@ from action_harness import (
     REPO,
     LangSmith,
     Runner,
+    entrypoint,
     lines_of,
     run_main,
     runner_env,
@@ -323,3 +328,46 @@ def test_cli_publish_token_with_a_line_break_is_exit_2() -> None:
     )
     assert code == 2, out + err
     assert "--github-token: must be one line" in err and "AAAA" not in out + err
+
+
+# --- a cancelled run -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_cancelled_run_ends_promptly_with_one_line_and_sets_no_status(
+    github: FakeGitHub, runner: Runner, signum: int
+) -> None:
+    # GitHub cancels a job with SIGINT, then SIGTERM 7.5 s later. LangSmith here accepts
+    # connections and never answers, so the run is mid-fetch (request deadline: 90 s).
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        env = runner_env(runner, langsmith_url=url, github_url=github.url)
+        base = {"PATH": os.environ.get("PATH", ""), "HOME": str(runner.workspace)}
+        proc = subprocess.Popen(
+            entrypoint(),
+            env={**base, **env},
+            cwd=runner.workspace,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            silent.settimeout(60)
+            conn, _ = silent.accept()  # the fetch has started
+            conn.close()
+            silent.accept()[0].close()  # the retry: the run is waiting on LangSmith again
+            started = time.monotonic()
+            proc.send_signal(signum)
+            stdout, stderr = proc.communicate(timeout=30)
+            elapsed = time.monotonic() - started
+        finally:
+            proc.kill()
+            proc.wait()
+
+    assert proc.returncode == 2, stdout + stderr
+    assert elapsed < 10, elapsed
+    assert "Traceback" not in stdout + stderr
+    assert stderr.strip().splitlines()[-1] == "evalbot: cancelled (interrupted); no status was set"
+    assert github.statuses_on(REPO, HEAD_SHA) == []  # documented: a cancelled run reports nothing
