@@ -158,9 +158,19 @@ class BoundedRetry(Retry):
             return False
         return super().is_retry(method, status_code, has_retry_after)
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        # urllib3 raises InvalidHeader for a negative or garbled value ("soon",
+        # "-1"), which turned a retryable 5xx into an error: ignored, the backoff applies.
+        from urllib3.exceptions import InvalidHeader
+
+        try:
+            return float(super().parse_retry_after(retry_after))
+        except InvalidHeader:
+            return 0.0
+
     def sleep(self, response: Any = None) -> None:
         wait = self.get_retry_after(response) if response is not None else None
-        if wait is None:
+        if not wait:  # as urllib3: none, 0 or an ignored value means the backoff
             wait = self.get_backoff_time()
         time.sleep(min(wait, self.deadline.left()))
 

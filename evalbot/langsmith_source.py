@@ -284,7 +284,7 @@ def _active() -> _Request | None:
 
 
 def _budget_retry_class() -> type[Any]:
-    from urllib3.exceptions import MaxRetryError, NameResolutionError, ResponseError
+    from urllib3.exceptions import InvalidHeader, MaxRetryError, NameResolutionError, ResponseError
     from urllib3.util.retry import Retry
 
     class BudgetRetry(Retry):
@@ -301,6 +301,15 @@ def _budget_retry_class() -> type[Any]:
 
         budget_s: float = 60.0
         started: float | None = None
+
+        def parse_retry_after(self, retry_after: str) -> float:
+            # urllib3 raises InvalidHeader for a negative, fractional or garbled value
+            # ("soon", "-1", "1.5"), which ended the request after one attempt (and
+            # leaked its connection): such a header is ignored; the backoff applies.
+            try:
+                return float(super().parse_retry_after(retry_after))
+            except InvalidHeader:
+                return 0.0
 
         def new(self, **kw: Any) -> BudgetRetry:
             retry: BudgetRetry = super().new(**kw)

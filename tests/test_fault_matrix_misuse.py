@@ -371,3 +371,50 @@ def test_cancelled_run_ends_promptly_with_one_line_and_sets_no_status(
     assert "Traceback" not in stdout + stderr
     assert stderr.strip().splitlines()[-1] == "evalbot: cancelled (interrupted); no status was set"
     assert github.statuses_on(REPO, HEAD_SHA) == []  # documented: a cancelled run reports nothing
+
+
+# --- Retry-After values urllib3 refuses --------------------------------------------------------
+
+GARBLED_RETRY_AFTER = ["soon", "-1", "nan", "1.5"]
+
+
+@pytest.mark.parametrize("value", GARBLED_RETRY_AFTER)
+def test_langsmith_503_with_a_garbled_retry_after_is_retried_with_the_backoff(
+    langsmith: LangSmith, value: str
+) -> None:
+    # urllib3 raised InvalidHeader for these: one attempt, fetch_failed, a leaked socket.
+    langsmith.fake.fail_next(path="/sessions", status=503, times=1, retry_after=value)
+    code, out, err = run_cli(
+        "compare",
+        "--pr",
+        "pr-bad",
+        "--langsmith-endpoint",
+        langsmith.fake.url,
+        "--langsmith-api-key",
+        LS_KEY,
+        "--timeout",
+        "5",
+        "--retry-budget",
+        "10",
+        "--format",
+        "json",
+    )
+    assert code == 1, err  # pr-bad's hard regression: the retry got the answer
+    assert json.loads(out)["outcome"] == "ok"
+
+
+@pytest.mark.parametrize("value", GARBLED_RETRY_AFTER)
+def test_github_503_with_a_garbled_retry_after_is_retried_with_the_backoff(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner, value: str
+) -> None:
+    github.fail(
+        "list_comments", 503, "Service Unavailable", headers={"Retry-After": value}, times=1
+    )
+    env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url)
+
+    code, stdout = run_main(env)
+
+    assert code == 1, stdout
+    assert lines_of(stdout, "warning") == [], stdout
+    assert len(github.comments_on(REPO, PR_NUMBER)) == 1
+    assert len(github.requests_to("list_comments")) == 2
