@@ -418,3 +418,47 @@ def test_github_503_with_a_garbled_retry_after_is_retried_with_the_backoff(
     assert lines_of(stdout, "warning") == [], stdout
     assert len(github.comments_on(REPO, PR_NUMBER)) == 1
     assert len(github.requests_to("list_comments")) == 2
+
+
+# --- timeouts out of any useful range ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--timeout", "1e308"),  # OverflowError converting to milliseconds: exit 3
+        ("--timeout", "1e20"),  # "timestamp out of range": looked like an outage
+        ("--timeout", "1e-300"),  # 0 ms, refused by urllib3: looked like an outage
+        ("--retry-budget", "1e308"),
+        ("--timeout", "nan"),
+    ],
+)
+def test_cli_timeout_out_of_range_is_exit_2_before_any_request(
+    langsmith: LangSmith, option: str, value: str
+) -> None:
+    code, out, err = run_cli(
+        "compare",
+        "--pr",
+        "pr-bad",
+        "--langsmith-endpoint",
+        langsmith.fake.url,
+        "--langsmith-api-key",
+        LS_KEY,
+        option,
+        value,
+    )
+    assert code == 2, out + err
+    assert f"{option}: must be a" in err and "21600" in err, err
+    assert langsmith.fake.requests == []
+
+
+def test_action_timeout_out_of_range_is_exit_2_naming_the_input(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    env = runner_env(
+        runner, langsmith_url=langsmith.fake.url, github_url=github.url, timeout="1e308"
+    )
+    code, stdout = run_main(env)
+    assert code == 2, stdout
+    assert "timeout: must be a positive number of seconds" in one_error(stdout)
+    assert [s["state"] for s in github.statuses_on(REPO, HEAD_SHA)] == ["error"]
