@@ -454,8 +454,14 @@ def reporting_from_env(env: Mapping[str, str]) -> Reporting:
 
 
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every secret replaced by ``***``.
+
+    Secrets shorter than 3 characters are left alone: no real key or token is
+    that short, and replacing them would garble ordinary text and make it
+    longer (past the comment or status limits); from 3 up it never grows.
+    """
     for secret in secrets:
-        if secret:
+        if len(secret) >= 3:
             text = text.replace(secret, "***")
     return text
 
@@ -496,6 +502,10 @@ def run(settings: ActionSettings, *, stdout: TextIO, client: Any | None = None) 
 
 def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int:
     result = run_live(settings.live, settings.settings, client=client)
+    # Everything published is redacted once more, whatever it came from: the
+    # LangSmith module scrubs its own key from its messages, but not the GitHub
+    # token (say, an experiment input set to it by mistake, quoted in a fetch error).
+    secrets = reporting_of(settings).secrets
     key = settings.settings.comment_key
     common: dict[str, Any] = {
         "comment_key": key,
@@ -503,20 +513,20 @@ def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int
         "template": settings.settings.template,
         "selection": result.selection,
     }
-    comment = render_comment(result.outcome, result.gate, **common)
+    comment = _redact(render_comment(result.outcome, result.gate, **common), secrets)
     # The summary holds the full report: rows cut from the comment for size.
-    summary = render_comment(
+    summary = _redact(render_comment(
         result.outcome, result.gate, **common,
         max_chars=runtime.SUMMARY_LIMIT_BYTES,
         size=lambda text: len(text.encode("utf-8")),
-    )  # fmt: skip
+    ), secrets)  # fmt: skip
     # Nothing lost: report, summary and outputs are written before GitHub is asked,
     # and one that cannot be written is a warning that loses none of the others.
     path = settings.report_path
 
     def write_report() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dumps(result.report), encoding="utf-8")
+        path.write_text(_redact(dumps(result.report), secrets), encoding="utf-8")
 
     wrote_report = _write_safely(stdout, f"report to {path} (report_path)", write_report)
     _write_safely(
@@ -524,8 +534,8 @@ def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int
         "job summary (GITHUB_STEP_SUMMARY)",
         lambda: runtime.write_summary(settings.summary_path, summary),
     )
-    runtime.emit(stdout, workflow_annotations(result))
-    published = _publish(settings, result, comment)
+    runtime.emit(stdout, [_redact(line, secrets) for line in workflow_annotations(result)])
+    published = _publish(settings, result, comment, secrets)
     for problem in published.problems:
         runtime.emit(stdout, [runtime.command("warning", problem.message, title="evalbot")])
     counts = result.report["counts"]
@@ -545,13 +555,18 @@ def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int
     )
     runtime.say(
         stdout,
-        f"evalbot: {result.outcome.kind.value}; gate {'failed' if result.gate.failed else 'passed'}"
-        f": {result.gate.reason}",
+        _redact(
+            f"evalbot: {result.outcome.kind.value}; gate "
+            f"{'failed' if result.gate.failed else 'passed'}: {result.gate.reason}",
+            secrets,
+        ),
     )
     return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
 
 
-def _publish(settings: ActionSettings, result: Result, comment: str) -> Published:
+def _publish(
+    settings: ActionSettings, result: Result, comment: str, secrets: tuple[str, ...]
+) -> Published:
     if settings.github is None:
         return Published()
     client = make_github(settings.github)
@@ -565,7 +580,7 @@ def _publish(settings: ActionSettings, result: Result, comment: str) -> Publishe
         mode=settings.comment,
         status=(
             status_state(result),
-            status_description(result.outcome, result.gate.failed),
+            _redact(status_description(result.outcome, result.gate.failed), secrets),
             settings.status_context,
             settings.run_url,
         ),
@@ -889,13 +904,16 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
     except InputError as exc:
         return report_input_error(reporting, exc, stdout=stdout, cli=True)
     try:
-        comment = render_comment(
-            result.outcome,
-            result.gate,
-            comment_key=key,
-            reproduce="evalbot publish",
-            template=settings.settings.template,
-            selection=result.selection,
+        comment = _redact(
+            render_comment(
+                result.outcome,
+                result.gate,
+                comment_key=key,
+                reproduce="evalbot publish",
+                template=settings.settings.template,
+                selection=result.selection,
+            ),
+            reporting.secrets,
         )
     except InputError as exc:
         return report_input_error(reporting, exc, stdout=stdout, cli=True)
@@ -904,7 +922,9 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
         "job summary (GITHUB_STEP_SUMMARY)",
         lambda: runtime.write_summary(settings.summary_path, comment),
     )
-    runtime.emit(stdout, workflow_annotations(result))
+    runtime.emit(
+        stdout, [_redact(line, reporting.secrets) for line in workflow_annotations(result)]
+    )
     published = publish(
         github,
         target,
@@ -915,7 +935,7 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
         mode=settings.comment,
         status=(
             status_state(result),
-            status_description(result.outcome, result.gate.failed),
+            _redact(status_description(result.outcome, result.gate.failed), reporting.secrets),
             settings.status_context,
             settings.run_url,
         ),

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from action_harness import (
+    GH_TOKEN,
     HEAD_SHA,
     LS_KEY,
     PR_NUMBER,
@@ -462,3 +463,36 @@ def test_action_timeout_out_of_range_is_exit_2_naming_the_input(
     assert code == 2, stdout
     assert "timeout: must be a positive number of seconds" in one_error(stdout)
     assert [s["state"] for s in github.statuses_on(REPO, HEAD_SHA)] == ["error"]
+
+
+# --- a secret quoted by a message evalbot did not write --------------------------------------
+
+
+def test_github_token_quoted_in_a_fetch_error_is_redacted_everywhere(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    # A misconfigured workflow passes the token as the experiment; LangSmith fails, and
+    # the fetch error quotes the name: comment, summary, status, report, log all showed it.
+    langsmith.fake.fail_next(path="/sessions", status=500, times=50)
+    env = runner_env(
+        runner,
+        langsmith_url=langsmith.fake.url,
+        github_url=github.url,
+        experiment=GH_TOKEN,
+        retry_budget="0",
+    )
+
+    code, stdout = run_main(env)
+
+    assert code == 0, stdout  # fetch_failed, on_fetch_failure: neutral
+    assert runner.outputs()["outcome"] == "fetch_failed"
+    places = {
+        "stdout": unmasked(stdout),
+        "summary": runner.summary.read_text(encoding="utf-8"),
+        "statuses": json.dumps(github.statuses_on(REPO, HEAD_SHA)),
+        "comments": "\n".join(c.body for c in github.comments_on(REPO, PR_NUMBER)),
+        "report": Path(runner.outputs()["report_path"]).read_text(encoding="utf-8"),
+    }
+    for where, text in places.items():
+        assert GH_TOKEN not in text, where
+    assert "reading experiment '***'" in places["stdout"]
