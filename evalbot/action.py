@@ -240,7 +240,7 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         name=str,
     )
     if (history := get("history")) is not None:
-        if not history.isdigit():
+        if not (history.isascii() and history.isdigit()):
             raise InputError(f"history: must be a whole number from 0 to 100; got {history!r}")
         settings = override(settings, history=parse_history(int(history)))
     comment = parse_enum(CommentMode, get("comment") or "update", name="comment")

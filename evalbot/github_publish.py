@@ -234,17 +234,34 @@ def rate_limit_of(exc: Exception, *, now: datetime | None = None) -> RateLimit |
     data = getattr(exc, "data", None)
     message = str(data.get("message") or "").lower() if isinstance(data, dict) else ""
     now = now or datetime.now(UTC)
-    reset = None
-    if headers.get("x-ratelimit-reset", "").isdigit():
-        reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
-    retry_after = int(headers["retry-after"]) if headers.get("retry-after", "").isdigit() else None
+    reset = _moment(_whole(headers.get("x-ratelimit-reset")))
+    retry_after = _whole(headers.get("retry-after"))
     if headers.get("x-ratelimit-remaining") == "0" or message.startswith("api rate limit exceeded"):
         return RateLimit("primary", reset, retry_after)
     if retry_after is not None or "secondary rate limit" in message or status == 429:
         if retry_after is not None:
-            reset = datetime.fromtimestamp(now.timestamp() + retry_after, UTC)
+            reset = _moment(now.timestamp() + retry_after)
         return RateLimit("secondary", reset, retry_after)
     return None
+
+
+def _whole(text: str | None) -> int | None:
+    """A header's whole number of seconds, or None: ASCII digits only ("²" is a
+    digit to str.isdigit but not to int), at most 12 of them."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 12:
+        return None
+    return int(text)
+
+
+def _moment(epoch: float | None) -> datetime | None:
+    """An epoch time as a UTC datetime, or None when the platform cannot show it
+    (a proxy's absurd header must not turn a refusal into an internal error)."""
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _detail(exc: Exception, token: str) -> str:

@@ -496,3 +496,37 @@ def test_github_token_quoted_in_a_fetch_error_is_redacted_everywhere(
     for where, text in places.items():
         assert GH_TOKEN not in text, where
     assert "reading experiment '***'" in places["stdout"]
+
+
+# --- numbers that are digits to str.isdigit but not to int, or past any date -------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"x-ratelimit-remaining": "0", "x-ratelimit-reset": "99999999999999999999"},
+        {"Retry-After": "99999999999999999999"},
+    ],
+)
+def test_github_rate_limit_with_absurd_headers_is_a_warning_not_an_internal_error(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner, headers: dict[str, str]
+) -> None:
+    github.fail("create_status", 403, "API rate limit exceeded", headers=headers)
+    env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url)
+
+    code, stdout = run_main(env)
+
+    assert code == 1, stdout  # the gate's answer (pr-bad)
+    assert "Traceback" not in stdout
+    (warning,) = lines_of(stdout, "warning")
+    assert "rate limit" in warning and "refused the status" in warning, warning
+    assert runner.outputs()["outcome"] == "ok"
+
+
+def test_history_with_a_unicode_digit_is_exit_2(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url, history="²")
+    code, stdout = run_main(env)
+    assert code == 2, stdout
+    assert "history: must be a whole number" in one_error(stdout)
