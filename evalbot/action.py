@@ -34,6 +34,7 @@ from evalbot.config import (
     parse_comment_key,
     parse_enum,
     parse_history,
+    parse_secret,
 )
 from evalbot.errors import EXIT_GATE_FAILED, EXIT_PASS, EXIT_USAGE, InputError
 from evalbot.github_publish import (
@@ -202,7 +203,11 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         raise _named(exc) from None
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
     config_input = get("config")
-    config_path = workspace / (config_input or DEFAULT_CONFIG)
+    # The config is data a pull request can change (.github/evalbot.yml, even a
+    # symlink to /proc/self/environ): read only from inside the workspace.
+    config_path = runtime.inside_workspace(
+        workspace, config_input or DEFAULT_CONFIG, name="config" if config_input else DEFAULT_CONFIG
+    )
     sensitivity = get("sensitivity")
     settings = load_config(
         None if config_input is None and not config_path.is_file() else config_path,
@@ -245,7 +250,7 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
         name=str,
     )
     if (history := get("history")) is not None:
-        if not history.isdigit():
+        if not (history.isascii() and history.isdigit()):
             raise InputError(f"history: must be a whole number from 0 to 100; got {history!r}")
         settings = override(settings, history=parse_history(int(history)))
     comment = parse_enum(CommentMode, get("comment") or "update", name="comment")
@@ -255,6 +260,8 @@ def parse_settings(env: Mapping[str, str]) -> ActionSettings:
     event = runtime.read_event(env)
     repository = env.get("GITHUB_REPOSITORY")
     token = get("github_token")
+    if token is not None:
+        parse_secret(token, name="github_token")
     github = None
     if repository and token:
         github = GitHubTarget(
@@ -428,8 +435,12 @@ def reporting_from_env(env: Mapping[str, str]) -> Reporting:
         head = None
     repository = env.get("GITHUB_REPOSITORY") or ""
     token = runtime.read_input(env, "github_token")
+    try:
+        usable = token is not None and parse_secret(token, name="github_token") == token
+    except InputError:
+        usable = False  # it cannot go into a header; its error would quote it
     github = None
-    if token and re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
+    if usable and token and re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
         github = GitHubTarget(
             token=token,
             repository=repository,
@@ -455,8 +466,14 @@ def reporting_from_env(env: Mapping[str, str]) -> Reporting:
 
 
 def _redact(text: str, secrets: tuple[str, ...]) -> str:
+    """``text`` with every secret replaced by ``***``.
+
+    Secrets shorter than 3 characters are left alone: no real key or token is
+    that short, and replacing them would garble ordinary text and make it
+    longer (past the comment or status limits); from 3 up it never grows.
+    """
     for secret in secrets:
-        if secret:
+        if len(secret) >= 3:
             text = text.replace(secret, "***")
     return text
 
@@ -497,6 +514,10 @@ def run(settings: ActionSettings, *, stdout: TextIO, client: Any | None = None) 
 
 def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int:
     result = run_live(settings.live, settings.settings, client=client)
+    # Everything published is redacted once more, whatever it came from: the
+    # LangSmith module scrubs its own key from its messages, but not the GitHub
+    # token (say, an experiment input set to it by mistake, quoted in a fetch error).
+    secrets = reporting_of(settings).secrets
     key = settings.settings.comment_key
     common: dict[str, Any] = {
         "comment_key": key,
@@ -510,20 +531,20 @@ def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int
             report_path=settings.report_name,
         ),
     }
-    comment = render_comment(result.outcome, result.gate, **common)
+    comment = _redact(render_comment(result.outcome, result.gate, **common), secrets)
     # The summary holds the full report: every row, every section unfolded.
-    summary = render_comment(
+    summary = _redact(render_comment(
         result.outcome, result.gate, **common, summary=True,
         max_chars=runtime.SUMMARY_LIMIT_BYTES,
         size=lambda text: len(text.encode("utf-8")),
-    )  # fmt: skip
+    ), secrets)  # fmt: skip
     # Nothing lost: report, summary and outputs are written before GitHub is asked,
     # and one that cannot be written is a warning that loses none of the others.
     path = settings.report_path
 
     def write_report() -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(dumps(result.report), encoding="utf-8")
+        path.write_text(_redact(dumps(result.report), secrets), encoding="utf-8")
 
     wrote_report = _write_safely(stdout, f"report to {path} (report_path)", write_report)
     _write_safely(
@@ -531,8 +552,8 @@ def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int
         "job summary (GITHUB_STEP_SUMMARY)",
         lambda: runtime.write_summary(settings.summary_path, summary),
     )
-    runtime.emit(stdout, workflow_annotations(result))
-    published = _publish(settings, result, comment)
+    runtime.emit(stdout, [_redact(line, secrets) for line in workflow_annotations(result)])
+    published = _publish(settings, result, comment, secrets)
     for problem in published.problems:
         runtime.emit(stdout, [runtime.command("warning", problem.message, title="evalbot")])
     counts = result.report["counts"]
@@ -552,13 +573,18 @@ def _run(settings: ActionSettings, *, stdout: TextIO, client: Any | None) -> int
     )
     runtime.say(
         stdout,
-        f"evalbot: {result.outcome.kind.value}; gate {'failed' if result.gate.failed else 'passed'}"
-        f": {result.gate.reason}",
+        _redact(
+            f"evalbot: {result.outcome.kind.value}; gate "
+            f"{'failed' if result.gate.failed else 'passed'}: {result.gate.reason}",
+            secrets,
+        ),
     )
     return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
 
 
-def _publish(settings: ActionSettings, result: Result, comment: str) -> Published:
+def _publish(
+    settings: ActionSettings, result: Result, comment: str, secrets: tuple[str, ...]
+) -> Published:
     if settings.github is None:
         return Published()
     client = make_github(settings.github)
@@ -576,7 +602,7 @@ def _publish(settings: ActionSettings, result: Result, comment: str) -> Publishe
         or is_notable(result.outcome, result.gate),
         status=(
             status_state(result),
-            status_description(result.outcome, result.gate.failed),
+            _redact(status_description(result.outcome, result.gate.failed), secrets),
             settings.status_context,
             settings.run_url,
         ),
@@ -912,13 +938,13 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
         ),
     }
     try:
-        comment = render_comment(result.outcome, result.gate, **common)
+        comment = _redact(render_comment(result.outcome, result.gate, **common), reporting.secrets)
         # The summary holds the full report: every row, every section unfolded.
-        summary = render_comment(
+        summary = _redact(render_comment(
             result.outcome, result.gate, **common, summary=True,
             max_chars=runtime.SUMMARY_LIMIT_BYTES,
             size=lambda text: len(text.encode("utf-8")),
-        )  # fmt: skip
+        ), reporting.secrets)  # fmt: skip
     except InputError as exc:
         return report_input_error(reporting, exc, stdout=stdout, cli=True)
     _write_safely(
@@ -926,7 +952,9 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
         "job summary (GITHUB_STEP_SUMMARY)",
         lambda: runtime.write_summary(settings.summary_path, summary),
     )
-    runtime.emit(stdout, workflow_annotations(result))
+    runtime.emit(
+        stdout, [_redact(line, reporting.secrets) for line in workflow_annotations(result)]
+    )
     published = publish(
         github,
         target,
@@ -940,7 +968,7 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
         or is_notable(result.outcome, result.gate),
         status=(
             status_state(result),
-            status_description(result.outcome, result.gate.failed),
+            _redact(status_description(result.outcome, result.gate.failed), reporting.secrets),
             settings.status_context,
             settings.run_url,
         ),

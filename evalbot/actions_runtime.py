@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from evalbot.errors import InputError
+from evalbot.local_files import read_limited_text
 from evalbot.markdown import ZWSP, escape_workflow_data, escape_workflow_property, one_line
 
 # GITHUB_STEP_SUMMARY accepts at most 1 MiB per step; larger uploads are
@@ -55,6 +56,12 @@ _ANNOTATIONS = frozenset({"error", "warning", "notice", "debug"})
 # whitespace (.NET's String.TrimStart; Python's str.isspace covers the same
 # characters and more), or holds "##[" anywhere.
 _LEGACY_COMMAND = "##["
+
+# GitHub caps webhook payloads at 25 MB ("Webhook events and payloads"); the
+# event file is that payload. Anything larger is not an event: refused, not read.
+MAX_EVENT_BYTES = 32 * 1024 * 1024
+# Issue and PR numbers are GraphQL `Int`s (32-bit signed) on GitHub.
+MAX_PR_NUMBER = 2**31 - 1
 
 # Git object ids: SHA-1 (40 hex) or SHA-256 (64 hex) repositories.
 _SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
@@ -101,17 +108,33 @@ def read_event(env: Mapping[str, str]) -> Event:
     payload: dict[str, Any] = {}
     if path:
         try:
-            payload = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"GITHUB_EVENT_PATH: cannot read the event payload ({exc})") from None
+            text = read_limited_text(path, limit=MAX_EVENT_BYTES, kind="event payload")
+        except InputError as exc:
+            raise InputError(f"GITHUB_EVENT_PATH: {exc}") from None
+        try:
+            payload = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise InputError(
+                f"GITHUB_EVENT_PATH: the event payload is not JSON ({reason})"
+            ) from None
         if not isinstance(payload, dict):
             raise InputError("GITHUB_EVENT_PATH: the event payload is not a JSON object")
     pull = payload.get("pull_request")
     if isinstance(pull, dict):
         number = pull.get("number")
-        head = (pull.get("head") or {}).get("sha")
-        if not isinstance(number, int) or not isinstance(head, str) or not head:
-            raise InputError("GITHUB_EVENT_PATH: pull_request.number or head.sha is missing")
+        head_object = pull.get("head")
+        head = head_object.get("sha") if isinstance(head_object, dict) else None
+        if not isinstance(head, str) or not head:
+            raise InputError("GITHUB_EVENT_PATH: pull_request.head.sha is missing")
+        # bool is an int in Python; PR numbers start at 1 and go in URLs.
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise InputError("GITHUB_EVENT_PATH: pull_request.number is missing")
+        if not 1 <= number <= MAX_PR_NUMBER:
+            raise InputError(
+                f"GITHUB_EVENT_PATH: pull_request.number must be from 1 to {MAX_PR_NUMBER}; "
+                f"got {number if abs(number) < 10**12 else 'a huge number'}"
+            )
         head = commit_sha(head, source="GITHUB_EVENT_PATH: pull_request.head.sha")
         return Event(name=name, pr_number=number, head_sha=head, payload=payload)
     sha = env.get("GITHUB_SHA") or None

@@ -832,13 +832,14 @@ def publish_command(
         publish_live,
         report_input_error,
     )
-    from evalbot.config import load_config, override, parse_comment_key, parse_enum
+    from evalbot.config import load_config, override, parse_comment_key, parse_enum, parse_secret
     from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget, StatusState
     from evalbot.models import FailOn
     from evalbot.pipeline import parse_live
 
     if not github_token:
         raise InputError("--github-token: required (or set GITHUB_TOKEN)")
+    parse_secret(github_token, name="--github-token")
     if not repository or "/" not in repository:
         raise InputError("--repository: required as owner/name (or set GITHUB_REPOSITORY)")
     if pr_number is not None and pr_number < 1:
@@ -914,8 +915,33 @@ def publish_command(
     )
 
 
+def _cancel_on_sigterm() -> Callable[[], None]:
+    """SIGTERM ends the run like Ctrl-C: one line on stderr, exit 2, no traceback.
+
+    A cancelled GitHub Actions job gets SIGINT, then SIGTERM 7.5 s later (the
+    runner's cancellation); without a handler SIGTERM kills Python silently.
+    A cancelled run sets no status: the required check stays unreported (never
+    green) and the workflow run shows "cancelled" (README "Failure handling").
+    """
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and map every ending to the exit-code contract."""
+    restore = _cancel_on_sigterm()
     try:
         args = list(sys.argv[1:] if argv is None else argv)
         result = cli.main(args=args, prog_name="evalbot", standalone_mode=False, obj={"argv": args})
@@ -924,8 +950,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
-    except click.exceptions.Abort:
-        click.echo("evalbot: aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("evalbot: cancelled (interrupted); no status was set", err=True)
         return EXIT_USAGE
     except EvalbotError as exc:
         click.echo(_neutralise(f"evalbot: error: {exc}"), err=True)
@@ -941,4 +967,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             err=True,
         )
         return EXIT_INTERNAL
+    finally:
+        restore()
     return result if isinstance(result, int) else EXIT_PASS

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from evalbot.errors import InputError
+from evalbot.local_files import read_limited_text
 from evalbot.models import (
     Correction,
     CostThresholds,
@@ -37,6 +38,12 @@ MAX_FETCH_DEADLINE = 6 * 3600.0  # GitHub's job time limit: a longer deadline ne
 # The key goes inside an HTML comment marker (`<!-- evalbot:KEY -->`): keep it
 # to characters that cannot close the comment or break the marker search.
 _COMMENT_KEY = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A config file is a few hundred bytes; these bound what a hostile or mistaken
+# one can cost (a pull request can edit .github/evalbot.yml): its size, and the
+# values YAML aliases can multiply it into (a "billion laughs" document is 1 KB
+# of text and 10^9 values, and error messages repr what they refuse).
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_VALUES = 100_000
 
 
 class CommentWhen(enum.StrEnum):
@@ -74,6 +81,21 @@ def parse_enum(enum_type: type[E], value: object, *, name: str) -> E:
     if isinstance(value, str) and value in allowed:
         return enum_type(value)
     raise InputError(f"{name}: must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def parse_secret(value: str, *, name: str) -> str:
+    """An API key or token: one word of printable ASCII; else InputError, never echoing it.
+
+    It goes into an HTTP header: requests refuses a value with a line break and
+    quotes the whole value in its error, which would then reach the comment and
+    the status (and the runner masks a multi-line secret only line by line).
+    """
+    if not value.isascii() or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise InputError(
+            f"{name}: must be one line of printable ASCII without spaces "
+            "(the value is not shown: it is a secret)"
+        )
+    return value
 
 
 def parse_comment_key(value: object, *, name: str = "comment_key") -> str:
@@ -427,18 +449,7 @@ def load_config(path: Path | None, *, sensitivity: Sensitivity | None = None) ->
         return parse_config(None, source="settings", sensitivity=sensitivity)
     import yaml  # here, not at the top: most runs have no config file (issue 14)
 
-    try:
-        with path.open("rb") as handle:
-            # Read at most one byte past the limit: never a huge file into memory.
-            raw = handle.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise InputError(f"{path}: config file too large; the limit is 1 MiB")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: config file is not valid UTF-8 (byte {exc.start})") from None
+    text = read_limited_text(path, limit=MAX_CONFIG_BYTES, kind="config file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -446,10 +457,32 @@ def load_config(path: Path | None, *, sensitivity: Sensitivity | None = None) ->
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
         raise InputError(f"{path}: not valid YAML{at}") from None
     except RecursionError:
-        # PyYAML builds nested collections recursively: a deeply nested file
-        # (issue 10 §6) is bad input, not a crash.
         raise InputError(f"{path}: not valid YAML (nested too deeply)") from None
+    if _values_over(data, MAX_CONFIG_VALUES):
+        raise InputError(
+            f"{path}: more than {MAX_CONFIG_VALUES:,} values once YAML aliases are expanded"
+        )
     return parse_config(data, source=str(path), sensitivity=sensitivity)
+
+
+def _values_over(data: object, limit: int) -> bool:
+    """Does ``data`` hold more than ``limit`` values, counting each alias use again?
+
+    Iterative and stopped at ``limit``, so a self-referencing alias (``&a [*a]``)
+    or an alias bomb costs ``limit`` steps, not a hang.
+    """
+    stack, seen = [data], 0
+    while stack:
+        seen += 1
+        if seen > limit:
+            return True
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def override_statistics(

@@ -124,6 +124,7 @@ from typing import Any, TypeVar
 import orjson
 
 from evalbot.errors import InputError
+from evalbot.local_files import read_limited
 from evalbot.models import NO_MEASURES, Bucket, Measures, Scenario
 
 __all__ = [
@@ -185,35 +186,9 @@ def read_json_file(path: str | os.PathLike[str], *, limit: int = MAX_FILE_BYTES)
     it is read into memory) or is not such a document.
     """
     source = os.fspath(path)
-    raw = _read_bounded(source, limit)
+    raw = read_limited(source, limit=limit)
     data = _fast_decode(raw)
     return data if data is not None else _decode_exactly(raw, source)
-
-
-def _read_bounded(source: str, limit: int) -> bytes:
-    """The bytes of ``source``, refusing more than ``limit`` before reading them all."""
-    try:
-        with open(source, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > limit:
-                raise InputError(_too_large(source, size, limit))
-            # A pipe or a growing file reports no (or a stale) size: read one byte
-            # past the limit, never more, to tell.
-            raw = handle.read(limit + 1)
-    except OSError as exc:
-        raise InputError(f"{source}: cannot read file: {exc.strerror or exc}") from None
-    if len(raw) > limit:
-        raise InputError(_too_large(source, None, limit))
-    return raw
-
-
-def _too_large(source: str, size: int | None, limit: int) -> str:
-    actual = "" if size is None else f" ({size:,} bytes)"
-    return f"{source}: file too large{actual}; the limit is {_mib(limit)}"
-
-
-def _mib(count: int) -> str:
-    return f"{count // 2**20:,} MiB" if count % 2**20 == 0 else f"{count:,} bytes"
 
 
 # A bytes.translate table: every ASCII digit becomes "0", every other byte a space.

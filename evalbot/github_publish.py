@@ -43,6 +43,15 @@ RETRIED_METHODS = frozenset({"GET", "HEAD", "PATCH"})
 creating a comment or a status (POST) is not retried by the HTTP layer."""
 PR_SCAN_LIMIT = 100
 """Open PRs examined when looking for the PR of a commit (a bounded listing)."""
+PER_PAGE = 100  # GitHub's largest page for list endpoints
+COMMENT_PAGE_LIMIT = 50
+"""Pages of PR comments read when looking for evalbot's (5,000 comments). Pages are
+asked for by number, not by following ``Link: rel="next"``: a server (or proxy)
+whose next link points back at the same page would otherwise be paged forever."""
+
+
+class CommentListingTooLong(Exception):
+    """The PR's comments did not end within :data:`COMMENT_PAGE_LIMIT` pages."""
 
 
 class CommentMode(enum.StrEnum):
@@ -149,9 +158,19 @@ class BoundedRetry(Retry):
             return False
         return super().is_retry(method, status_code, has_retry_after)
 
+    def parse_retry_after(self, retry_after: str) -> float:
+        # urllib3 raises InvalidHeader for a negative or garbled value ("soon",
+        # "-1"), which turned a retryable 5xx into an error: ignored, the backoff applies.
+        from urllib3.exceptions import InvalidHeader
+
+        try:
+            return float(super().parse_retry_after(retry_after))
+        except InvalidHeader:
+            return 0.0
+
     def sleep(self, response: Any = None) -> None:
         wait = self.get_retry_after(response) if response is not None else None
-        if wait is None:
+        if not wait:  # as urllib3: none, 0 or an ignored value means the backoff
             wait = self.get_backoff_time()
         time.sleep(min(wait, self.deadline.left()))
 
@@ -168,7 +187,7 @@ def make_github(target: GitHubTarget, *, retry: Any = "default") -> Any:
     return Github(
         auth=Auth.Token(target.token),
         base_url=target.api_url.rstrip("/"),
-        per_page=100,
+        per_page=PER_PAGE,
         timeout=REQUEST_TIMEOUT_S,
         retry=BoundedRetry() if retry == "default" else retry,
         seconds_between_requests=None,
@@ -215,17 +234,34 @@ def rate_limit_of(exc: Exception, *, now: datetime | None = None) -> RateLimit |
     data = getattr(exc, "data", None)
     message = str(data.get("message") or "").lower() if isinstance(data, dict) else ""
     now = now or datetime.now(UTC)
-    reset = None
-    if headers.get("x-ratelimit-reset", "").isdigit():
-        reset = datetime.fromtimestamp(int(headers["x-ratelimit-reset"]), UTC)
-    retry_after = int(headers["retry-after"]) if headers.get("retry-after", "").isdigit() else None
+    reset = _moment(_whole(headers.get("x-ratelimit-reset")))
+    retry_after = _whole(headers.get("retry-after"))
     if headers.get("x-ratelimit-remaining") == "0" or message.startswith("api rate limit exceeded"):
         return RateLimit("primary", reset, retry_after)
     if retry_after is not None or "secondary rate limit" in message or status == 429:
         if retry_after is not None:
-            reset = datetime.fromtimestamp(now.timestamp() + retry_after, UTC)
+            reset = _moment(now.timestamp() + retry_after)
         return RateLimit("secondary", reset, retry_after)
     return None
+
+
+def _whole(text: str | None) -> int | None:
+    """A header's whole number of seconds, or None: ASCII digits only ("²" is a
+    digit to str.isdigit but not to int), at most 12 of them."""
+    if text is None or not (text.isascii() and text.isdigit()) or len(text) > 12:
+        return None
+    return int(text)
+
+
+def _moment(epoch: float | None) -> datetime | None:
+    """An epoch time as a UTC datetime, or None when the platform cannot show it
+    (a proxy's absurd header must not turn a refusal into an internal error)."""
+    if epoch is None:
+        return None
+    try:
+        return datetime.fromtimestamp(epoch, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def _detail(exc: Exception, token: str) -> str:
@@ -246,7 +282,9 @@ def _explain(
     status = getattr(exc, "status", None)
     detail = _detail(exc, token)
     limit = rate_limit_of(exc)
-    if limit is not None:
+    if isinstance(exc, CommentListingTooLong):
+        message = f"evalbot skipped the {what} on {where or 'the PR'}: {exc}"
+    elif limit is not None:
         message = (
             f"{limit.describe()} refused the {what}; evalbot does not wait for it (at most "
             f"{RETRY_BUDGET_S:g} s of retries). The job summary, outputs and report are "
@@ -276,7 +314,7 @@ def _github_errors() -> tuple[type[Exception], ...]:
     import requests
     from github import GithubException
 
-    return (GithubException, requests.RequestException)
+    return (GithubException, requests.RequestException, CommentListingTooLong)
 
 
 def _ambiguous(exc: Exception) -> bool:
@@ -308,7 +346,7 @@ def find_comment(issue: Any, marker: str, bot_login: str) -> Any | None:
     Someone else's comment quoting the marker is never edited.
     """
     found = None
-    for comment in issue.get_comments():
+    for comment in _comments(issue):
         user = getattr(comment, "user", None)
         if user is None or user.login != bot_login:
             continue
@@ -359,8 +397,26 @@ def _adopt(
     return found, "created"
 
 
+def _comments(issue: Any) -> Iterator[Any]:
+    """Every comment on the PR, page by page; CommentListingTooLong past the limit.
+
+    A page shorter than :data:`PER_PAGE` is the last (GitHub's pages are full
+    until the end), so a listing costs at most :data:`COMMENT_PAGE_LIMIT` requests.
+    """
+    listing = issue.get_comments()
+    for page in range(COMMENT_PAGE_LIMIT):
+        items = listing.get_page(page)
+        yield from items
+        if len(items) < PER_PAGE:
+            return
+    raise CommentListingTooLong(
+        f"the PR's comments did not end within {COMMENT_PAGE_LIMIT} pages of {PER_PAGE}; "
+        "evalbot did not look further for its comment, and posted none rather than a duplicate"
+    )
+
+
 def _bot_comments(issue: Any, bot_login: str) -> Iterator[Any]:
-    for comment in issue.get_comments():
+    for comment in _comments(issue):
         user = getattr(comment, "user", None)
         if user is not None and user.login == bot_login:
             yield comment

@@ -15,6 +15,7 @@ run); one paginated ``GET /examples`` per dataset; a few session look-ups.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import itertools
 import json
@@ -59,6 +60,10 @@ RUN_FIELDS = (
 # How many candidate baselines to look at before giving up (newest first).
 MAX_CANDIDATES = 200
 RETRY_STATUSES = (408, 429, 500, 502, 503, 504)
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
+"""Largest body evalbot holds for one answer. A page is at most 100 runs with the
+fields of RUN_FIELDS (640 KB each); a server streaming more within the timeout
+(loopback: gigabytes a second) would otherwise be read into memory whole."""
 # Every paging loop is bounded (issue 10 §2). Run pages: at most twice the pages
 # the experiment's run count fills, plus RUN_PAGE_SLACK — the count comes from
 # session stats, which can lag behind an experiment that has just finished (the
@@ -229,9 +234,16 @@ def validate_endpoint(endpoint: str, *, name: str) -> str:
     shown = redact_url(endpoint)
     if "://" not in shown and "@" in shown:  # userinfo without a scheme: hide it all
         shown = "***@" + shown.rsplit("@", 1)[1]
+    # A query or fragment (`?api_key=…`) may carry a credential, and the SDK
+    # appends paths after it: refused, and never echoed.
+    cut = re.search(r"[?#]", shown)
+    if cut:
+        shown = shown[: cut.start()] + shown[cut.start()] + "***"
     problem = f"{name}: must be an http(s) URL like {DEFAULT_ENDPOINT}; got {shown!r}"
-    if any(ch.isspace() for ch in endpoint):
-        raise InputError(problem)
+    if any(ch.isspace() for ch in endpoint) or cut:
+        raise InputError(
+            problem + (" (no query string or fragment: the API paths go after it)" if cut else "")
+        )
     try:
         parts = urlsplit(endpoint)
         parts.port  # noqa: B018 - raises ValueError for a bad port
@@ -274,7 +286,7 @@ def _active() -> _Request | None:
 
 
 def _budget_retry_class() -> type[Any]:
-    from urllib3.exceptions import MaxRetryError, NameResolutionError, ResponseError
+    from urllib3.exceptions import InvalidHeader, MaxRetryError, NameResolutionError, ResponseError
     from urllib3.util.retry import Retry
 
     class BudgetRetry(Retry):
@@ -291,6 +303,15 @@ def _budget_retry_class() -> type[Any]:
 
         budget_s: float = 60.0
         started: float | None = None
+
+        def parse_retry_after(self, retry_after: str) -> float:
+            # urllib3 raises InvalidHeader for a negative, fractional or garbled value
+            # ("soon", "-1", "1.5"), which ended the request after one attempt (and
+            # leaked its connection): such a header is ignored; the backoff applies.
+            try:
+                return float(super().parse_retry_after(retry_after))
+            except InvalidHeader:
+                return 0.0
 
         def new(self, **kw: Any) -> BudgetRetry:
             retry: BudgetRetry = super().new(**kw)
@@ -400,6 +421,10 @@ class _DeadlineExceeded(_Stop):
 
 
 class _WrongShape(_Stop):
+    pass
+
+
+class _TooLarge(_Stop):
     pass
 
 
@@ -535,6 +560,7 @@ def _read_body(response: Any, request: _Request) -> None:
     attempt_started = time.monotonic() - response.elapsed.total_seconds()
     ends = min(attempt_started + request.timeout_s, request.ends)
     chunks: list[bytes] = []
+    size = 0
     try:
         while True:
             if request.abandoned or time.monotonic() > ends:
@@ -552,6 +578,13 @@ def _read_body(response: Any, request: _Request) -> None:
             if not chunk:
                 break
             chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_ANSWER_BYTES:
+                raw.close()
+                raise _TooLarge(
+                    f"LangSmith's answer is larger than {MAX_ANSWER_BYTES // 2**20} MiB; "
+                    "evalbot stopped reading it"
+                )
     except (Urllib3Error, OSError) as exc:
         raise requests.exceptions.ConnectionError(exc) from exc
     # requests' own attributes for a body it has read (Response.content).
@@ -773,6 +806,18 @@ class LangSmithSource:
             raise error
         value: T = box["value"]
         return value
+
+    @contextlib.contextmanager
+    def stop_on_exit(self) -> Iterator[None]:
+        """Stop every part of the fetch at its next request or wait when the caller
+        leaves early (Ctrl-C, SIGTERM on a cancelled job, a bug): otherwise the
+        thread pool's exit would wait for each part until its request deadline."""
+        try:
+            yield
+        except BaseException:
+            if self._failed is None:
+                self._failed = "the fetch was stopped"
+            raise
 
     def _fetch_deadline_words(self) -> str:
         return f"the fetch deadline of {self.fetch_deadline_s:g} s (fetch_deadline)"
@@ -1258,7 +1303,7 @@ def fetch(
     started = time.perf_counter()
     measure = source.counter.measure
     stats: dict[str, FetchStats] = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
+    with ThreadPoolExecutor(max_workers=workers) as pool, source.stop_on_exit():
         pr_job = pool.submit(measure, "resolve_pr", lambda: source.resolve_pr(pr_query))
         explicit = baseline_query.strategy is Strategy.EXPLICIT
         base_job = (

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from evalbot.compare import compare_buckets, decide_gate, settle
-from evalbot.config import Settings, parse_fetch_deadline
+from evalbot.config import MAX_FETCH_DEADLINE, Settings, parse_fetch_deadline, parse_secret
 from evalbot.errors import FetchError, InputError
 from evalbot.experiment_file import load_experiment
 from evalbot.langsmith_bucket import BucketRules, ScenarioKey
@@ -111,11 +111,21 @@ def parse_json_object(text: str, *, name: str) -> dict[str, Any]:
     return value
 
 
+# Seconds. The SDK takes its timeout in whole milliseconds (below 1 ms it becomes
+# 0, which urllib3 refuses); past GitHub's 6-hour job limit a wait never ends in a
+# job, and 1e308 s overflowed the conversion to milliseconds (an internal error).
+_MIN_TIMEOUT_S = 0.001
+
+
 def _positive(value: float | None, *, name: str, default: float, zero_ok: bool = False) -> float:
     if value is None:
         return default
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-        raise InputError(f"{name}: must be a {'non-negative' if zero_ok else 'positive'} number")
+    low = 0.0 if zero_ok else _MIN_TIMEOUT_S
+    if not math.isfinite(value) or not low <= value <= MAX_FETCH_DEADLINE:
+        raise InputError(
+            f"{name}: must be a {'non-negative' if zero_ok else 'positive'} number of seconds "
+            f"from {low:g} to {MAX_FETCH_DEADLINE:g}; got {value:g}"
+        )
     return value
 
 
@@ -169,6 +179,7 @@ def parse_live(
         value = parse_json_object(text, name=name) if strategy is Strategy.METADATA else text
     if not langsmith_api_key:
         raise InputError("--langsmith-api-key: required (or set LANGSMITH_API_KEY)")
+    parse_secret(langsmith_api_key, name="--langsmith-api-key")
     endpoint = validate_endpoint(
         langsmith_endpoint or DEFAULT_ENDPOINT, name="--langsmith-endpoint"
     )

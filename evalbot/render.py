@@ -40,6 +40,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from evalbot import __version__
 from evalbot.errors import InputError
+from evalbot.local_files import read_limited_text
 from evalbot.markdown import code_span, escape_text, one_line, truncate
 from evalbot.models import (
     Bucket,
@@ -1625,6 +1626,9 @@ _MAX_REPEAT = 2**21
 _MAX_POWER_BITS = 2**20
 
 
+MAX_TEMPLATE_BYTES = 2**20
+
+
 def _builtin_dir() -> str:
     return str(resources.files("evalbot.templates"))
 
@@ -1656,7 +1660,13 @@ class _TemplateDirLoader(jinja2.FileSystemLoader):
                 f"{template!r} resolves outside the template's directory; "
                 "templates may only load files beside them"
             )
-        return super().get_source(environment, template)
+        if not os.path.exists(real):
+            raise jinja2.TemplateNotFound(template)
+        # Read like every user-named file: a FIFO would block open() forever and
+        # a device never ends (local_files); a template is a few kilobytes.
+        source = read_limited_text(real, limit=MAX_TEMPLATE_BYTES, kind="template")
+        mtime = os.path.getmtime(real)
+        return source, real, lambda: os.path.getmtime(real) == mtime
 
 
 class _Sandbox(ImmutableSandboxedEnvironment):

@@ -173,6 +173,9 @@ class FakeGitHub(FakeHTTPServer):
         self.closed: set[tuple[str, int]] = set()
         self._failures: dict[str, _Fault] = {}
         self._next_id = 1000
+        # A broken server or proxy: every comment listing answers the first page, with a
+        # `Link: rel="next"` back to the URL asked for (paging that never ends).
+        self.loop_comment_pages = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -466,6 +469,12 @@ class FakeGitHub(FakeHTTPServer):
         per_page = max(1, min(per_page, MAX_PER_PAGE))
         page = max(page, 1)
         comments = self.comments.get((repo, number), [])
+        if self.loop_comment_pages:
+            here = (
+                f"{self.url}/repos/{repo}/issues/{number}/comments?per_page={per_page}&page={page}"
+            )
+            out_headers["Link"] = f'<{here}>; rel="next"'
+            return [self._comment_json(c) for c in comments[:per_page]]
         chunk = comments[(page - 1) * per_page : page * per_page]
         pages = max(1, -(-len(comments) // per_page))
         base = f"{self.url}/repos/{repo}/issues/{number}/comments"

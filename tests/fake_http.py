@@ -30,6 +30,10 @@ class Trickle:
 DROP = b"\x00evalbot-fake-drop"
 """A payload that makes the server close the connection without answering."""
 
+FLOOD = b"\x00evalbot-fake-flood"
+"""A payload that makes the server answer with a body that never ends, sent as fast as
+the client reads it (a JSON array of spaces), until the client hangs up."""
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -98,6 +102,9 @@ class _Handler(BaseHTTPRequestHandler):
             with contextlib.suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
+        if payload is FLOOD:
+            self._flood(status, headers)
+            return
         trickle = payload if isinstance(payload, Trickle) else None
         data = trickle.data if trickle is not None else payload
         if trickle is not None and trickle.headers:
@@ -118,6 +125,21 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.wfile.flush()
         self._trickle(data, trickle.interval_s)
+
+    def _flood(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(2**40))
+        self.end_headers()
+        self.close_connection = True
+        chunk = b"[" + b" " * 65535
+        with contextlib.suppress(OSError):
+            for _ in range(2**40 // len(chunk)):
+                if self.server.fake._server is None:  # stopped: stop flooding
+                    break
+                self.wfile.write(chunk)
+                chunk = b" " * 65536
 
     def _trickle(self, data: bytes, interval_s: float) -> None:
         for i in range(len(data)):

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from fake_http import DROP, FakeHTTPServer, Trickle
+from fake_http import DROP, FLOOD, FakeHTTPServer, Trickle
 
 __all__ = ["FakeExample", "FakeLangSmith", "FakeRun", "RecordedRequest"]
 
@@ -406,6 +406,10 @@ class FakeLangSmith(FakeHTTPServer):
             raise ValueError(f"break_paging: {how!r} is not a way to break {path!r}")
         with self._lock:
             self._paging[path] = how
+
+    def flood_next(self, path: str, times: int = 1, *, method: str | None = None) -> None:
+        """The next ``times`` requests under ``path`` get 200 with a body that never ends."""
+        self.fail_next(path=path, status=200, times=times, body=FLOOD, method=method)
 
     def malformed_next(self, path: str, times: int = 1, *, method: str | None = None) -> None:
         """The next ``times`` requests under ``path`` get 200 with the body b"{not json"."""

@@ -17,6 +17,7 @@ import base64
 import csv
 import io
 import json
+import os
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -279,6 +280,30 @@ def test_cli_template_that_builds_a_huge_value_is_exit_2(
     assert (code, out) == (2, "")
     assert err.startswith(f"evalbot: error: template: {template}: refused by the sandbox: ")
     assert expected in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("kind", ["fifo", "include-fifo"])
+def test_cli_template_that_is_a_fifo_is_exit_2_without_waiting(tmp_path: Path, kind: str) -> None:
+    # open() on a FIFO with no writer waits forever: templates are read like every
+    # user-named file, regular files only.
+    fifo = tmp_path / "pipe.md.j2"
+    os.mkfifo(fifo)
+    template = fifo
+    if kind == "include-fifo":
+        template = tmp_path / "main.md.j2"
+        template.write_text(template_text('{% include "pipe.md.j2" %}'), encoding="utf-8")
+    code, out, err = run_cli(
+        "compare",
+        "--pr-file",
+        str(EXAMPLES / "pr.json"),
+        "--baseline-file",
+        str(EXAMPLES / "baseline.json"),
+        "--template",
+        str(template),
+    )
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert f"{fifo}: cannot read template: not a regular file" in err, err
 
 
 def test_cli_template_with_modest_arithmetic_still_renders(tmp_path: Path) -> None:

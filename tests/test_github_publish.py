@@ -183,9 +183,14 @@ def test_find_comment_ignores_non_first_line_markers() -> None:
         def __init__(self, body: str, login: str) -> None:
             self.body, self.user = body, type("U", (), {"login": login})()
 
+    class Listing:  # PyGithub's PaginatedList, as find_comment reads it: by page number
+        def get_page(self, page: int) -> list[C]:
+            comments = [C("hi\n" + MARKER, "github-actions[bot]"), C(MARKER, "github-actions[bot]")]
+            return comments if page == 0 else []
+
     class FakeIssue:
-        def get_comments(self) -> list[C]:
-            return [C("hi\n" + MARKER, "github-actions[bot]"), C(MARKER, "github-actions[bot]")]
+        def get_comments(self) -> Listing:
+            return Listing()
 
     found = find_comment(FakeIssue(), MARKER, "github-actions[bot]")
     assert found is not None and found.body == MARKER
