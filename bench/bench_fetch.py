@@ -16,11 +16,18 @@ Measured (wall time with ``time.perf_counter``, requests from the fake's log):
 
 - evalbot ``fetch(...)``, PR by name, baseline by explicit name;
 - evalbot ``fetch(...)``, PR by name, baseline by the metadata strategy;
-- a naive reference written with the SDK: ``client.list_runs(project_name=...,
-  is_root=True)`` without ``select``, then ``client.list_feedback(run_ids=[id])``
-  per run, one experiment after the other. It makes one request per run, so it
-  is measured on a SMALL experiment (``--naive-runs``, default 300) and
+- the reference's pattern, written with the SDK (the fair comparison: n8n's
+  reference fetches this way): ``client.list_runs(project_name=...,
+  is_root=True)`` without ``select``, paged to the end, the PR experiment then
+  the baseline, with no request per run (scores come inline in
+  ``feedback_stats``); measured on both full experiments;
+- the naive per-run pattern: the same ``list_runs``, then
+  ``client.list_feedback(run_ids=[id])`` per run. It makes one request per run,
+  so it is measured on a SMALL experiment (``--naive-runs``, default 300) and
   extrapolated linearly to two experiments of R runs (see ``extrapolate``).
+
+Every row shows its requests against the floor ("Minimum", pages of
+``PAGE_SIZE`` = 100 runs or examples) and the extra requests beyond it.
 
 Formulas (P = 100 runs or examples per page; L = latency):
 
@@ -568,6 +575,49 @@ def measure_evalbot(
     )
 
 
+def reference_fetch(url: str, experiments: tuple[str, ...]) -> int:
+    """The reference's pattern: every root run of each experiment, all fields, in turn."""
+    from langsmith import Client
+
+    client = Client(api_url=url, api_key=API_KEY, auto_batch_tracing=False)
+    runs = 0
+    with warnings.catch_warnings():
+        # list_runs() is deprecated in langsmith 0.15 (the script would warn).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for experiment in experiments:
+            runs += sum(1 for _ in client.list_runs(project_name=experiment, is_root=True))
+    return runs
+
+
+def measure_reference(
+    server: Server, world: World, latency: float, names: dict[str, str], *, repeat: int
+) -> Row:
+    walls: list[float] = []
+    log: list[Timed] = []
+    for _ in range(repeat):
+        server.clear()
+        start = time.perf_counter()
+        runs = reference_fetch(world.url, (PR_NAME, BASE_NAME))
+        walls.append(time.perf_counter() - start)
+        log = server.log()
+        assert runs == 2 * world.runs, f"reference: {runs} runs, expected {2 * world.runs}"
+    return Row(
+        label="reference pattern: SDK list_runs per experiment, no per-run requests",
+        requests=len(log),
+        minimum=minimum_requests(world),
+        wall_s=statistics.median(walls),
+        ideal_s=ideal_seconds(world, latency, 1),
+        checked=False,
+        counts=breakdown(log, names),
+        note=(
+            "experiments one after the other, all fields (no select), examples not "
+            "listed (favours the reference: it does not learn the dataset's size)"
+        ),
+        timeline=timeline(log, names),
+        walls=tuple(walls),
+    )
+
+
 def naive_fetch(url: str, experiment: str) -> tuple[int, int]:
     """The naive SDK script: every root run with all fields, then feedback per run."""
     from langsmith import Client
@@ -612,7 +662,7 @@ def measure_naive(server: Server, world: World, latency: float, names: dict[str,
     # Two experiments of world.runs runs, one after the other; time scales with requests.
     requests = 2 * extrapolate(counts, world.naive_runs, world.runs)
     return Row(
-        label=f"naive SDK script (EXTRAPOLATED from {world.naive_runs} runs)",
+        label=f"naive per-run feedback (EXTRAPOLATED from {world.naive_runs} runs)",
         requests=requests,
         minimum=minimum_requests(world),
         wall_s=wall * requests / len(log),
@@ -708,7 +758,7 @@ def print_report(rows: list[Row], world: World, floor_s: float, args: argparse.N
     print("|---|" + "---:|" * len(rows))
     for kind in kinds:
         print(f"| {kind} | " + " | ".join(str(row.counts.get(kind, 0)) for row in rows) + " |")
-    print("\n(The naive column is the measured small experiment, not the extrapolation.)")
+    print("\n(The naive per-run column is the measured small experiment, not the extrapolation.)")
     print("\n## Diagnostics (server-side times from the fake)\n")
     print(
         f"- The same explicit-baseline fetch with 0 latency takes {floor_s:.2f} s "
@@ -788,6 +838,7 @@ def main(argv: list[str] | None = None) -> int:
                 repeat=args.repeat,
                 names=names,
             ),
+            measure_reference(server, world, args.latency, names, repeat=args.repeat),
             measure_naive(server, world, args.latency, names),
         ]
     finally:

@@ -11,28 +11,20 @@ Every option can also be set through an environment variable (shown in
 
 from __future__ import annotations
 
+import dataclasses
+import gc
 import json
 import math
 import shlex
 import sys
-import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from evalbot import __version__
-from evalbot.config import (
-    Settings,
-    load_config,
-    override,
-    override_statistics,
-    parse_comment_key,
-    parse_enum,
-    parse_history,
-)
-from evalbot.csv_export import comparison_csv, experiment_csv
 from evalbot.errors import (
     EXIT_GATE_FAILED,
     EXIT_INTERNAL,
@@ -41,10 +33,13 @@ from evalbot.errors import (
     EvalbotError,
     InputError,
 )
-from evalbot.models import FailOn, Ok, Sensitivity
-from evalbot.pipeline import LiveConfig, Result, parse_live, run_files, run_live
-from evalbot.render import render_comment, render_text
-from evalbot.report import dumps
+
+# Everything else is imported inside the command that needs it: `evalbot --help`
+# and `--version` load only click (issue 14: 0.1 s, not 0.4 s for jinja2, yaml,
+# the statistics and the SDKs), and each command pays only for its own modules.
+if TYPE_CHECKING:
+    from evalbot.config import Settings
+    from evalbot.pipeline import LiveConfig, Result
 
 ISSUES_URL = "https://github.com/evalbot/evalbot/issues"
 # Options that carry secrets are never echoed into the reproduce line.
@@ -55,13 +50,19 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: str) -> str:
     """The requested output format as text."""
+    from evalbot.csv_export import comparison_csv
+    from evalbot.models import NothingCompared, Ok
+    from evalbot.render import render_comment, render_text
+    from evalbot.report import dumps
+
     if fmt == "json":
         return dumps(result.report)
     if fmt == "text":
         return render_text(result.outcome, result.gate)
     if fmt == "csv":
-        # Nothing compared, no rows: an empty output (compare() says why on stderr).
-        if not isinstance(result.outcome, Ok):
+        # No comparison, no rows: an empty output (compare() says why on stderr).
+        # With nothing compared the rows still say what each side held.
+        if not isinstance(result.outcome, Ok | NothingCompared):
             return ""
         return comparison_csv(result.outcome.comparison)
     return render_comment(
@@ -75,7 +76,10 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
 
 
 def reproduce_command(argv: Sequence[str]) -> str:
-    """The command line that reproduces this run, without secrets."""
+    """The command line that reproduces this run, without secrets (an endpoint's
+    password included)."""
+    from evalbot.langsmith_source import redact_url
+
     kept: list[str] = []
     skip = False
     for arg in argv:
@@ -86,7 +90,7 @@ def reproduce_command(argv: Sequence[str]) -> str:
         if name in _SECRET_OPTIONS:
             skip = "=" not in arg
             continue
-        kept.append(arg)
+        kept.append(redact_url(arg))
     return shlex.join(["evalbot", *kept])
 
 
@@ -142,14 +146,23 @@ def live_options(func: F) -> F:
             type=float,
             envvar=_env("timeout"),
             show_envvar=True,
-            help="Seconds per HTTP request (default 30).",
+            help="Seconds one HTTP attempt may take, connect to last byte (default 30).",
         ),
         click.option(
             "--retry-budget",
             type=float,
             envvar=_env("retry_budget"),
             show_envvar=True,
-            help="Total seconds one request may spend retrying 408/429/5xx (default 60).",
+            help="Total seconds one request may spend retrying 408/429/5xx and connection "
+            "errors (default 60).",
+        ),
+        click.option(
+            "--fetch-deadline",
+            type=float,
+            envvar=_env("fetch_deadline"),
+            show_envvar=True,
+            help="Seconds the whole LangSmith fetch may take (default 300; config key "
+            "fetch_deadline).",
         ),
     ]
     for option in reversed(options):
@@ -248,7 +261,12 @@ def cli() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write to this file instead of standard output.",
 )
-@click.option("--verbose", "-v", is_flag=True, help="Print LangSmith requests and timings.")
+@click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="Print each LangSmith request, failed attempt and cause, and the timings.",
+)
 @click.option(
     "--history-file",
     "history_files",
@@ -308,6 +326,17 @@ def compare(
     (--pr or --pr-metadata, and a baseline strategy). Exits 0 when the gate
     passes, 1 when it fails, 2 on bad input.
     """
+    from evalbot.config import (
+        load_config,
+        override,
+        override_statistics,
+        parse_comment_key,
+        parse_enum,
+        parse_history,
+    )
+    from evalbot.models import FailOn, Sensitivity
+    from evalbot.pipeline import run_files, run_live
+
     settings = load_config(
         config_path,
         sensitivity=None
@@ -333,16 +362,46 @@ def compare(
     live_config = _mode(pr_file, baseline_file, live)
     if history_files and live_config is not None:
         raise InputError("--history-file: only with --pr-file/--baseline-file")
+    argv = (click.get_current_context().obj or {}).get("argv", sys.argv[1:])
+    reproduce = reproduce_command(argv)
     if live_config is None:
         assert pr_file is not None and baseline_file is not None
-        result = run_files(pr_file, baseline_file, settings, history_files=history_files)
+        with _without_cyclic_gc():
+            result = run_files(
+                pr_file,
+                baseline_file,
+                settings,
+                history_files=history_files,
+                pass_keys=live.get("pass_keys") or (),
+            )
+            _emit(result, settings=settings, fmt=fmt, reproduce=reproduce, output=output)
     else:
+        if verbose:
+            # Each request and each failed attempt as it happens (stderr).
+            connection = dataclasses.replace(live_config.connection, log=_log_line)
+            live_config = dataclasses.replace(live_config, connection=connection)
         result = run_live(live_config, settings)
         if verbose:
             _print_fetch(result)
-    argv = (click.get_current_context().obj or {}).get("argv", sys.argv[1:])
-    text = format_output(result, settings=settings, fmt=fmt, reproduce=reproduce_command(argv))
-    if fmt == "csv" and not isinstance(result.outcome, Ok):
+        _emit(result, settings=settings, fmt=fmt, reproduce=reproduce, output=output)
+    return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
+
+
+def _emit(
+    result: Result, *, settings: Settings, fmt: str, reproduce: str, output: Path | None
+) -> None:
+    """Write ``compare``'s output (the JSON report in pieces: it can be large)."""
+    from evalbot.models import NothingCompared, Ok
+
+    if fmt == "csv" and isinstance(result.outcome, NothingCompared):
+        # Rows, but no verdicts: say so where a script's log will show it.
+        _write(format_output(result, settings=settings, fmt=fmt, reproduce=reproduce), output)
+        click.echo(
+            f"evalbot: --format csv: no verdicts, {result.gate.reason}; the rows show "
+            "each side's scenarios; --format json or text says more",
+            err=True,
+        )
+    elif fmt == "csv" and not isinstance(result.outcome, Ok):
         # The exit code still follows the gate (a missing baseline passes, an outage
         # follows on_fetch_failure): only the rows are missing, not the verdict.
         click.echo(
@@ -350,9 +409,32 @@ def compare(
             f"{result.gate.reason}); --format json or text says more",
             err=True,
         )
+    elif fmt == "json":
+        _write_pieces(result.report_json(), output)
     else:
-        _write(text, output)
-    return EXIT_GATE_FAILED if result.gate.failed else EXIT_PASS
+        _write(format_output(result, settings=settings, fmt=fmt, reproduce=reproduce), output)
+
+
+@contextmanager
+def _without_cyclic_gc() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector for a local computation.
+
+    Loading and comparing a large suite allocates millions of small objects
+    (scenarios, rows, report dicts) that all live until the command ends, so
+    every collection the allocation count triggers walks an ever larger heap
+    for cycles that are not there: 21 % of the CPU time at 100,000 scenarios
+    (issue 14), with the same peak memory without it (bench/bench_compare.py).
+    Reference counting still frees everything acyclic; the collector is
+    restored (and catches up) afterwards. Not used while talking to
+    LangSmith, whose SDK objects may well form cycles.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 _LIVE_ONLY = ("pr", "pr_metadata", "dataset", "baseline", "baseline_prefix", "baseline_metadata")
@@ -362,6 +444,8 @@ def _mode(
     pr_file: Path | None, baseline_file: Path | None, live: dict[str, Any]
 ) -> LiveConfig | None:
     """Files or LangSmith: validated up front, before any file is read or request made."""
+    from evalbot.pipeline import parse_live
+
     if pr_file is not None or baseline_file is not None:
         if pr_file is None or baseline_file is None:
             missing = "--pr-file" if pr_file is None else "--baseline-file"
@@ -375,6 +459,10 @@ def _mode(
             "--pr-file/--baseline-file or --pr/--pr-metadata: say which experiments to compare"
         )
     return parse_live(**live)
+
+
+def _log_line(line: str) -> None:
+    click.echo(f"evalbot: LangSmith: {line}", err=True)
 
 
 def _print_fetch(result: Result) -> None:
@@ -392,12 +480,31 @@ def _print_fetch(result: Result) -> None:
         )
 
 
+def _neutralise(text: str) -> str:
+    """``text`` that no workflow-command line can come out of (imported on use: --help
+    loads only click)."""
+    from evalbot.actions_runtime import neutralise
+
+    return neutralise(text)
+
+
 def _write(text: str, output: Path | None) -> None:
+    _write_pieces((text,), output)
+
+
+def _write_pieces(pieces: Iterable[str], output: Path | None) -> None:
     if output is None:
-        click.echo(text, nl=False)
+        # On stdout in a workflow step, a line starting with "::" would be run
+        # as a workflow command; a CSV cell may hold a newline (RFC 4180), so
+        # a scenario name could start such a line. --output files stay exact.
+        # (Pieces of the JSON report start at a row boundary, never mid-line.)
+        for piece in pieces:
+            click.echo(_neutralise(piece), nl=False)
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        with output.open("w", encoding="utf-8") as handle:
+            for piece in pieces:
+                handle.write(piece)
     except OSError as exc:
         raise InputError(f"--output: cannot write {output}: {exc.strerror}") from None
 
@@ -437,7 +544,9 @@ def export(
     comparison (apart from its ``fetch`` section). With --experiment-file,
     converts a file instead (e.g. to CSV) without LangSmith.
     """
+    from evalbot.csv_export import experiment_csv
     from evalbot.experiment_file import bucket_to_document, load_experiment
+    from evalbot.pipeline import parse_live
 
     if (experiment is None) == (experiment_file is None):
         raise InputError(
@@ -534,6 +643,7 @@ def trend_command(
     when LangSmith cannot be read) — a scheduled CI gate on main.
     """
     from evalbot.experiment_file import load_experiment
+    from evalbot.pipeline import parse_live
     from evalbot.trend import (
         compute_trend,
         points_from_buckets,
@@ -606,23 +716,59 @@ def action_command() -> int:
 
 @cli.command("publish")
 @click.option(
-    "--report",
-    "report_path",
-    required=True,
+    "--dataset",
+    envvar=_env("dataset"),
+    show_envvar=True,
+    help="Dataset name or id the PR's experiment ran on (required).",
+)
+@click.option(
+    "--commit-key",
+    default="commit",
+    show_default=True,
+    envvar=_env("commit_key"),
+    help="Experiment metadata key that holds the commit the evals ran on.",
+)
+@click.option("--baseline", envvar=_env("baseline"), help="Baseline experiment: name or id.")
+@click.option(
+    "--baseline-prefix",
+    envvar=_env("baseline_prefix"),
+    help="Or: the newest complete experiment whose name starts with this.",
+)
+@click.option(
+    "--baseline-metadata",
+    envvar=_env("baseline_metadata"),
+    help='Or: the newest complete experiment with this metadata (default {"branch": "main"}).',
+)
+@live_options
+@click.option(
+    "--config",
+    "config_path",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="The JSON report of a `comment: off` run (e.g. a downloaded artifact).",
+    envvar=_env("config"),
+    help="A YAML config file from the base branch (never from the pull request).",
+)
+@click.option(
+    "--fail-on", envvar=_env("fail_on"), help="hard_regression (default), soft_regression or never."
+)
+@click.option("--comment-key", envvar=_env("comment_key"), help="Marker key of the comment.")
+@click.option(
+    "--when-missing",
+    default="pending",
+    show_default=True,
+    envvar=_env("when_missing"),
+    help="Status when no experiment ran for the head commit: pending or failure.",
 )
 @click.option(
     "--pr-number",
     type=int,
-    required=True,
     envvar=_env("pr_number"),
-    help="The pull request to comment on; its head must be the workflow's commit.",
+    help="The pull request (default: the open PR whose head is the commit); its head "
+    "must be the commit.",
 )
 @click.option(
     "--head-sha",
     envvar=_env("head_sha"),
-    help="The commit for the status (default: workflow_run.head_sha of the event).",
+    help="The commit (default: workflow_run.head_sha or pull_request.head.sha of the event).",
 )
 @click.option(
     "--github-token",
@@ -650,8 +796,16 @@ def action_command() -> int:
     help="Login of the account that posts the comment.",
 )
 def publish_command(
-    report_path: Path,
-    pr_number: int,
+    dataset: str | None,
+    commit_key: str,
+    baseline: str | None,
+    baseline_prefix: str | None,
+    baseline_metadata: str | None,
+    config_path: Path | None,
+    fail_on: str | None,
+    comment_key: str | None,
+    when_missing: str,
+    pr_number: int | None,
     head_sha: str | None,
     github_token: str | None,
     repository: str | None,
@@ -659,39 +813,135 @@ def publish_command(
     comment_mode: str,
     status_context: str,
     bot_login: str,
+    **live: Any,
 ) -> int:
-    """Post the comment and status of a report (the fork-PR two-phase pattern)."""
+    """Comment and set the status for a PR from a fork, trusting nothing from the fork.
+
+    Run it with a write token where no PR code runs (a workflow_run or
+    pull_request_target job). The commit comes from the event; the PR is the
+    open one whose head is that commit; the experiment is read from LangSmith
+    (the one on --dataset whose metadata --commit-key is the commit). No
+    experiment: the status is --when-missing, never success.
+    """
     import os
 
-    from evalbot.action import publish_report
-    from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget
+    from evalbot.action import (
+        PublishSettings,
+        Reporting,
+        event_head,
+        publish_live,
+        report_input_error,
+    )
+    from evalbot.config import load_config, override, parse_comment_key, parse_enum, parse_secret
+    from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget, StatusState
+    from evalbot.models import FailOn
+    from evalbot.pipeline import parse_live
 
     if not github_token:
         raise InputError("--github-token: required (or set GITHUB_TOKEN)")
+    parse_secret(github_token, name="--github-token")
     if not repository or "/" not in repository:
         raise InputError("--repository: required as owner/name (or set GITHUB_REPOSITORY)")
-    if pr_number < 1:
+    if pr_number is not None and pr_number < 1:
         raise InputError("--pr-number: must be a positive integer")
+    if not dataset:
+        raise InputError("--dataset: required (the dataset the PR's evals ran on)")
+    if not commit_key.strip():
+        raise InputError("--commit-key: must not be empty")
+    missing = parse_enum(StatusState, when_missing, name="--when-missing")
+    if missing not in (StatusState.PENDING, StatusState.FAILURE):
+        raise InputError(f"--when-missing: must be pending or failure; got {when_missing!r}")
+    mode = parse_enum(CommentMode, comment_mode, name="--comment")
+    if not status_context or len(status_context) > 100:
+        raise InputError("--status-context: must be 1 to 100 characters")
+    head, label, run_url = event_head(os.environ, head_sha)
     target = GitHubTarget(
         token=github_token,
         repository=repository,
         api_url=api_url or DEFAULT_API_URL,
         bot_login=bot_login,
     )
-    return publish_report(
-        report_path,
-        pr_number=pr_number,
-        head_sha=head_sha,
-        target=target,
-        comment=parse_enum(CommentMode, comment_mode, name="--comment"),
-        status_context=status_context,
-        env=os.environ,
+    try:
+        config = parse_live(
+            pr=None,
+            pr_metadata=json.dumps({commit_key: head}),
+            dataset=dataset,
+            baseline=baseline,
+            baseline_prefix=baseline_prefix,
+            baseline_metadata=baseline_metadata,
+            allow_dataset_mismatch=False,
+            **live,
+        )
+        settings = load_config(config_path)
+        settings = override(
+            settings,
+            fail_on=None if fail_on is None else parse_enum(FailOn, fail_on, name="--fail-on"),
+            comment_key=None
+            if comment_key is None
+            else parse_comment_key(comment_key, name="--comment-key"),
+        )
+    except InputError as exc:
+        # The commit is known: the check still reports (status error naming the option).
+        reporting = Reporting(
+            github=target,
+            pr_number=pr_number,
+            head_sha=head,
+            status_context=status_context,
+            run_url=run_url,
+            output_path=os.environ.get("GITHUB_OUTPUT"),
+            summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
+            secrets=(github_token, live.get("langsmith_api_key") or ""),
+        )
+        return report_input_error(reporting, exc, stdout=sys.stdout, cli=True)
+    return publish_live(
+        PublishSettings(
+            live=config,
+            settings=settings,
+            target=target,
+            head_sha=head,
+            head_label=label,
+            pr_number=pr_number,
+            when_missing=missing,
+            comment=mode,
+            status_context=status_context,
+            run_url=run_url,
+            summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
+            output_path=os.environ.get("GITHUB_OUTPUT"),
+            repository_url=f"{server}/{repository}"
+            if (server := os.environ.get("GITHUB_SERVER_URL"))
+            else None,
+        ),
         stdout=sys.stdout,
     )
 
 
+def _cancel_on_sigterm() -> Callable[[], None]:
+    """SIGTERM ends the run like Ctrl-C: one line on stderr, exit 2, no traceback.
+
+    A cancelled GitHub Actions job gets SIGINT, then SIGTERM 7.5 s later (the
+    runner's cancellation); without a handler SIGTERM kills Python silently.
+    A cancelled run sets no status: the required check stays unreported (never
+    green) and the workflow run shows "cancelled" (README "Failure handling").
+    """
+    import signal
+    import threading
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.signal(signal.SIGTERM, interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and map every ending to the exit-code contract."""
+    restore = _cancel_on_sigterm()
     try:
         args = list(sys.argv[1:] if argv is None else argv)
         result = cli.main(args=args, prog_name="evalbot", standalone_mode=False, obj={"argv": args})
@@ -700,18 +950,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
-    except click.exceptions.Abort:
-        click.echo("evalbot: aborted", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("evalbot: cancelled (interrupted); no status was set", err=True)
         return EXIT_USAGE
     except EvalbotError as exc:
-        click.echo(f"evalbot: error: {exc}", err=True)
+        click.echo(_neutralise(f"evalbot: error: {exc}"), err=True)
         return exc.exit_code
     except Exception:
-        traceback.print_exc()
+        import traceback
+
+        # The traceback may quote untrusted text (names, server answers).
+        click.echo(_neutralise(traceback.format_exc()), err=True, nl=False)
         click.echo(
             f"evalbot {__version__}: internal error — this is a bug in evalbot, "
             f"please report it with the traceback above: {ISSUES_URL}",
             err=True,
         )
         return EXIT_INTERNAL
+    finally:
+        restore()
     return result if isinstance(result, int) else EXIT_PASS

@@ -32,6 +32,8 @@ from evalbot.models import (
     FetchFailed,
     Gate,
     NoBaseline,
+    NothingCompared,
+    Ok,
     OnFetchFailure,
     Outcome,
     Power,
@@ -1125,17 +1127,30 @@ _GATING: Mapping[FailOn, tuple[Verdict, ...]] = {
 }
 
 
+def settle(comparison: Comparison) -> Ok | NothingCompared:
+    """``ok``, or ``nothing_compared`` when no shared scenario has trials on both sides.
+
+    Zero compared scenarios would otherwise read as "no regressions over 0
+    scenarios": green on nothing (issue 11 §5).
+    """
+    return Ok(comparison) if comparison.compared else NothingCompared(comparison)
+
+
 def decide_gate(outcome: Outcome, *, fail_on: FailOn, on_fetch_failure: OnFetchFailure) -> Gate:
     """Whether the required check fails for this outcome (issue 2 §4).
 
     Only regressions fail it. A missing or self baseline passes (there is
-    nothing to regress from); a fetch failure follows ``on_fetch_failure`` and
-    is always flagged as a warning, so an outage never looks green.
+    nothing to regress from); a fetch failure, and two experiments with no
+    scenario to compare, follow ``on_fetch_failure`` and are always flagged
+    as a warning, so an outage never looks green.
     """
-    if isinstance(outcome, FetchFailed):
-        if on_fetch_failure is OnFetchFailure.FAIL:
-            return Gate(True, "regression detection did not run (on_fetch_failure: fail)", True)
-        return Gate(False, "regression detection did not run (on_fetch_failure: neutral)", True)
+    if isinstance(outcome, FetchFailed | NothingCompared):
+        # Nothing compared is an outage of the data, not of the source: the
+        # same policy decides (issue 11 §5), and it is never silently green.
+        what = "nothing could be compared: " if isinstance(outcome, NothingCompared) else ""
+        failed = on_fetch_failure is OnFetchFailure.FAIL
+        reason = f"{what}regression detection did not run (on_fetch_failure: {on_fetch_failure})"
+        return Gate(failed, reason, True)
     if isinstance(outcome, NoBaseline):
         return Gate(False, "no baseline experiment found: nothing to compare against")
     if isinstance(outcome, SelfBaseline):

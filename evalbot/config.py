@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from evalbot.errors import InputError
+from evalbot.local_files import read_limited_text
 from evalbot.models import (
     Correction,
     CostThresholds,
@@ -32,9 +31,28 @@ from evalbot.models import (
 )
 
 DEFAULT_COMMENT_KEY = "default"
+# The whole LangSmith fetch: generous for 10,000 runs (a few seconds when healthy),
+# short enough that a hung server fails the check well inside a CI job's limit.
+DEFAULT_FETCH_DEADLINE = 300.0
+MAX_FETCH_DEADLINE = 6 * 3600.0  # GitHub's job time limit: a longer deadline never fires
 # The key goes inside an HTML comment marker (`<!-- evalbot:KEY -->`): keep it
 # to characters that cannot close the comment or break the marker search.
 _COMMENT_KEY = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# A config file is a few hundred bytes; these bound what a hostile or mistaken
+# one can cost (a pull request can edit .github/evalbot.yml): its size, and the
+# values YAML aliases can multiply it into (a "billion laughs" document is 1 KB
+# of text and 10^9 values, and error messages repr what they refuse).
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_VALUES = 100_000
+
+
+class CommentWhen(enum.StrEnum):
+    """When the Action posts a new PR comment (issue 13 §12)."""
+
+    ALWAYS = "always"
+    # Only when something needs a look: a clean pass posts no new comment (an
+    # existing evalbot comment is still updated, so it never shows a stale failure).
+    NOTABLE = "notable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +67,9 @@ class Settings:
     # Baseline runs pooled per comparison (the baseline and history - 1 older
     # ones); 0 or 1 uses the latest baseline only (issue 5 §1).
     history: int = 10
+    comment_when: CommentWhen = CommentWhen.ALWAYS
+    # Seconds the whole LangSmith fetch may take (issue 10 §2).
+    fetch_deadline: float = DEFAULT_FETCH_DEADLINE
 
 
 E = TypeVar("E", bound=enum.StrEnum)
@@ -60,6 +81,21 @@ def parse_enum(enum_type: type[E], value: object, *, name: str) -> E:
     if isinstance(value, str) and value in allowed:
         return enum_type(value)
     raise InputError(f"{name}: must be one of {', '.join(allowed)}; got {value!r}")
+
+
+def parse_secret(value: str, *, name: str) -> str:
+    """An API key or token: one word of printable ASCII; else InputError, never echoing it.
+
+    It goes into an HTTP header: requests refuses a value with a line break and
+    quotes the whole value in its error, which would then reach the comment and
+    the status (and the runner masks a multi-line secret only line by line).
+    """
+    if not value.isascii() or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise InputError(
+            f"{name}: must be one line of printable ASCII without spaces "
+            "(the value is not shown: it is a secret)"
+        )
+    return value
 
 
 def parse_comment_key(value: object, *, name: str = "comment_key") -> str:
@@ -148,6 +184,7 @@ _TOP_KEYS = (
     "on_fetch_failure",
     "thresholds",
     "comment_key",
+    "comment_when",
     "template",
     "alpha",
     "correction",
@@ -160,6 +197,7 @@ _TOP_KEYS = (
     "fail_on_latency_increase",
     "fail_on_tokens_increase",
     "fail_on_cost_increase",
+    "fetch_deadline",
 )
 
 
@@ -300,6 +338,20 @@ def parse_history(value: object, *, name: str = "history") -> int:
     return value
 
 
+def parse_fetch_deadline(value: object, *, name: str = "fetch_deadline") -> float:
+    """Seconds the whole LangSmith fetch may take: above 0, at most 6 hours."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 < value <= MAX_FETCH_DEADLINE
+    ):
+        raise InputError(
+            f"{name}: must be a number of seconds above 0 and at most "
+            f"{MAX_FETCH_DEADLINE:g}; got {value!r}"
+        )
+    return float(value)
+
+
 def parse_alpha(value: object, *, name: str = "alpha") -> float:
     """The false-alarm budget: a probability in (0, 0.5]."""
     return _number(value, name=name, low=0.0, high=0.5, low_open=True)
@@ -340,6 +392,10 @@ def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None =
             updates["thresholds"] = parse_thresholds(raw["thresholds"], base=base)
         if "comment_key" in raw:
             updates["comment_key"] = parse_comment_key(raw["comment_key"])
+        if "comment_when" in raw:
+            updates["comment_when"] = parse_enum(
+                CommentWhen, raw["comment_when"], name="comment_when"
+            )
         threshold_updates: dict[str, Any] = {}
         if "alpha" in raw:
             threshold_updates["alpha"] = parse_alpha(raw["alpha"])
@@ -368,6 +424,8 @@ def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None =
             updates["thresholds"] = dataclasses.replace(updates["thresholds"], **threshold_updates)
         if "history" in raw:
             updates["history"] = parse_history(raw["history"])
+        if "fetch_deadline" in raw:
+            updates["fetch_deadline"] = parse_fetch_deadline(raw["fetch_deadline"])
         if "template" in raw:
             if not isinstance(raw["template"], str) or not raw["template"]:
                 raise InputError(f"template: must be a file path; got {raw['template']!r}")
@@ -377,6 +435,11 @@ def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None =
     return Settings(**updates)
 
 
+# A config file is a few hundred bytes of thresholds; 1 MiB is generous, and a
+# bound keeps a mistaken path (a log, a dataset) from being read into memory.
+MAX_CONFIG_BYTES = 2**20
+
+
 def load_config(path: Path | None, *, sensitivity: Sensitivity | None = None) -> Settings:
     """Read and validate a YAML config file (None: no file, the defaults).
 
@@ -384,17 +447,42 @@ def load_config(path: Path | None, *, sensitivity: Sensitivity | None = None) ->
     """
     if path is None:
         return parse_config(None, source="settings", sensitivity=sensitivity)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read config file: {exc.strerror or exc}") from None
+    import yaml  # here, not at the top: most runs have no config file (issue 14)
+
+    text = read_limited_text(path, limit=MAX_CONFIG_BYTES, kind="config file")
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         at = f" (line {where.line + 1}, column {where.column + 1})" if where else ""
         raise InputError(f"{path}: not valid YAML{at}") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid YAML (nested too deeply)") from None
+    if _values_over(data, MAX_CONFIG_VALUES):
+        raise InputError(
+            f"{path}: more than {MAX_CONFIG_VALUES:,} values once YAML aliases are expanded"
+        )
     return parse_config(data, source=str(path), sensitivity=sensitivity)
+
+
+def _values_over(data: object, limit: int) -> bool:
+    """Does ``data`` hold more than ``limit`` values, counting each alias use again?
+
+    Iterative and stopped at ``limit``, so a self-referencing alias (``&a [*a]``)
+    or an alias bomb costs ``limit`` steps, not a hang.
+    """
+    stack, seen = [data], 0
+    while stack:
+        seen += 1
+        if seen > limit:
+            return True
+        value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(value.keys())
+            stack.extend(value.values())
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
 
 
 def override_statistics(

@@ -25,6 +25,12 @@ class InputError(EvalbotError):
     exit_code = EXIT_USAGE
 
 
+class ExperimentNotFound(InputError):
+    """No PR experiment matches the query: an input error for ``compare`` and the
+    Action, but for ``evalbot publish`` the expected answer when evals never ran
+    for the PR's head commit."""
+
+
 class FetchError(EvalbotError):
     """An external system (LangSmith, network) could not be read.
 

@@ -112,14 +112,19 @@ unscored`` measurement values, duplicate keys, ``2.0``).
 
 from __future__ import annotations
 
+import codecs
 import copy
+import io
 import json
 import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+import orjson
+
 from evalbot.errors import InputError
+from evalbot.local_files import read_limited
 from evalbot.models import NO_MEASURES, Bucket, Measures, Scenario
 
 __all__ = [
@@ -128,7 +133,15 @@ __all__ = [
     "measures_document",
     "parse_experiment",
     "parse_measures",
+    "read_json_file",
 ]
+
+# The largest JSON file evalbot reads (experiment, history and report files),
+# checked before the file is read into memory. An exported 100,000-scenario
+# suite with 3-10 trials a side is about 16 MB, or about 110 MB with every
+# per-trial measure; 256 MiB leaves room for more than twice that, while
+# refusing what would take gigabytes of memory to decode.
+MAX_FILE_BYTES = 256 * 2**20
 
 _COMMON_FIELDS = ("name", "id", "url", "metadata", "started_at", "notes")
 _TOP_FIELDS = (*_COMMON_FIELDS, "scenarios", "trials")
@@ -156,18 +169,79 @@ def load_experiment(path: str | os.PathLike[str]) -> Bucket:
     """Read the experiment file at ``path`` (UTF-8 JSON) and return its Bucket.
 
     Raises InputError, with a one-line message starting with the path, when the
-    file cannot be read, is not valid JSON, or does not follow the format.
+    file cannot be read, is larger than ``MAX_FILE_BYTES``, is not valid JSON
+    (nested too deeply included), or does not follow the format.
     """
     source = os.fspath(path)
+    return parse_experiment(read_json_file(source), source=source)
+
+
+def read_json_file(path: str | os.PathLike[str], *, limit: int = MAX_FILE_BYTES) -> object:
+    """The JSON document in the file at ``path``, decoded strictly.
+
+    Strict: no ``NaN``/``Infinity``, no number too large for a float, no
+    duplicate key in any object, UTF-8 (a leading byte order mark is
+    tolerated). Raises InputError with one line starting with the path when
+    the file cannot be read, holds more than ``limit`` bytes (checked before
+    it is read into memory) or is not such a document.
+    """
+    source = os.fspath(path)
+    raw = read_limited(source, limit=limit)
+    data = _fast_decode(raw)
+    return data if data is not None else _decode_exactly(raw, source)
+
+
+# A bytes.translate table: every ASCII digit becomes "0", every other byte a space.
+_DIGITS_AS_ZERO = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
+# orjson reads an integer outside [-2**63, 2**64 - 1] as a float, where the
+# stdlib keeps it exact; such a literal has at least 19 digits in a row.
+_LONG_DIGIT_RUN = b"0" * 19
+
+
+def _fast_decode(raw: bytes) -> dict[str, Any] | None:
+    """``raw`` decoded by orjson when that gives what the stdlib path gives, else None.
+
+    The stdlib decoder with the duplicate-key hook (``_decode_exactly``) is the
+    reference; it is about 3 times slower, so it runs only when orjson cannot vouch
+    for the result: orjson rejects the text (the stdlib path then words the
+    error exactly as before, or accepts what orjson is stricter about, such as
+    a lone surrogate escape), an integer literal may be too long for orjson to
+    keep exact, or an object may hold a duplicate key (orjson keeps the last).
+
+    The duplicate check counts colons. In JSON text a ``:`` byte is either the
+    separator of one key/value pair or a literal character inside a string
+    (UTF-8 never uses 0x3A inside a multi-byte character), and only the
+    escape ``\\u003a`` decodes to a colon without being one. orjson's own
+    output writes one separator per pair it kept and every string's colons
+    as they are. So, with no ``\\u003a`` escape in the text, both counts are
+    equal exactly when no pair was dropped; a dropped duplicate loses at least
+    its separator. Only a top-level object is taken: every other document is
+    an error for the callers, which the reference path words.
+    """
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[len(codecs.BOM_UTF8) :]
+    if b"\\u003a" in raw or b"\\u003A" in raw:
+        return None
+    if _LONG_DIGIT_RUN in raw.translate(_DIGITS_AS_ZERO):
+        return None
     try:
-        with open(source, encoding="utf-8-sig") as handle:
-            text = handle.read()
+        data = orjson.loads(raw)
+        if not isinstance(data, dict) or raw.count(b":") != orjson.dumps(data).count(b":"):
+            return None
+    except (orjson.JSONDecodeError, orjson.JSONEncodeError):
+        return None
+    return data
+
+
+def _decode_exactly(raw: bytes, source: str) -> object:
+    """The reference decoder: the stdlib's, with the strictness hooks and exact messages."""
+    try:
+        # Exactly what reading the file in text mode gives (BOM and newlines included).
+        text = io.TextIOWrapper(io.BytesIO(raw), encoding="utf-8-sig").read()
     except UnicodeDecodeError as exc:
         raise InputError(f"{source}: not valid UTF-8 (byte {exc.start})") from None
-    except OSError as exc:
-        raise InputError(f"{source}: cannot read file: {exc.strerror or exc}") from None
     try:
-        data = json.loads(
+        return json.loads(
             text,
             parse_constant=_reject_constant,
             parse_float=_finite_float,
@@ -179,7 +253,10 @@ def load_experiment(path: str | os.PathLike[str]) -> Bucket:
         ) from None
     except ValueError as exc:  # raised by the hooks above
         raise InputError(f"{source}: not valid JSON ({exc})") from None
-    return parse_experiment(data, source=source)
+    except RecursionError:
+        # The stdlib decoder recurses per nesting level (issue 10: a 100,000-deep
+        # array was a traceback); nothing in the format nests more than a few levels.
+        raise InputError(f"{source}: not valid JSON (nested too deeply)") from None
 
 
 def parse_experiment(data: object, *, source: str) -> Bucket:
@@ -323,27 +400,153 @@ def _parse_scenarios(value: object) -> dict[str, Scenario]:
         )
     scenarios: dict[str, Scenario] = {}
     for key, entry in value.items():
-        path = _index("scenarios", key)
-        _check_key(key, path, "scenario key")
-        if not isinstance(entry, dict):
-            raise _Invalid(path, f'must be an object with "passed" and "total", got {_show(entry)}')
-        _check_fields(entry, _SCENARIO_FIELDS, path)
-        total = _required(entry, "total", path, _count)
-        passed = _required(entry, "passed", path, _passed_of(total))
-        categories = _optional(entry, "categories", path, _categories_of(total)) or {}
-        unscored = _optional(entry, "unscored", path, _count) or 0
-        label = _optional(entry, "label", path, _string) or ""
-        measures = _scenario_measures(entry, path, total + unscored)
-        scenarios[key] = Scenario(
-            key,
-            passed,
-            total,
-            label=label,
-            categories=categories,
-            unscored=unscored,
-            measures=measures,
-        )
+        scenario = _quick_scenario(key, entry)
+        scenarios[key] = _checked_scenario(key, entry) if scenario is None else scenario
     return scenarios
+
+
+def _checked_scenario(key: object, entry: object) -> Scenario:
+    """The scenario of one scenario-form entry, or _Invalid naming the first problem."""
+    path = _index("scenarios", key)
+    _check_key(key, path, "scenario key")
+    assert isinstance(key, str)  # checked just above
+    if not isinstance(entry, dict):
+        raise _Invalid(path, f'must be an object with "passed" and "total", got {_show(entry)}')
+    _check_fields(entry, _SCENARIO_FIELDS, path)
+    total = _required(entry, "total", path, _count)
+    passed = _required(entry, "passed", path, _passed_of(total))
+    categories = _optional(entry, "categories", path, _categories_of(total)) or {}
+    unscored = _optional(entry, "unscored", path, _count) or 0
+    label = _optional(entry, "label", path, _string) or ""
+    measures = _scenario_measures(entry, path, total + unscored)
+    return Scenario(
+        key,
+        passed,
+        total,
+        label=label,
+        categories=categories,
+        unscored=unscored,
+        measures=measures,
+    )
+
+
+# --- The fast path ------------------------------------------------------------
+#
+# Building each field's JSON path (a json.dumps of the scenario key) and a
+# checker closure per value cost more than the rest of loading (issue 14: 312k
+# json.dumps calls at 100,000 scenarios). The _quick_* functions accept only
+# what the checked functions accept, without building anything for messages,
+# and return None whenever in doubt; the checked function then runs on that
+# entry and either raises the exact message or returns the same value.
+
+_SCENARIO_FIELD_SET = frozenset(_SCENARIO_FIELDS)
+_MEASURE_FIELD_SET = frozenset(_MEASURE_FIELDS)
+_PLAIN_TRIAL_FIELD_SET = frozenset(("scenario", "passed", "category", "label"))
+_NUMBER_TYPES = frozenset((int, float))
+_INT_TYPE = frozenset((int,))
+
+
+def _quick_scenario(key: object, entry: object) -> Scenario | None:
+    """The Scenario for a well-formed scenario-form entry, or None (see above)."""
+    if type(key) is not str or not key or type(entry) is not dict:
+        return None
+    if not entry.keys() <= _SCENARIO_FIELD_SET:
+        return None
+    total = entry.get("total")
+    passed = entry.get("passed")
+    if type(total) is not int or type(passed) is not int or not 0 <= passed <= total:
+        return None
+    categories: dict[str, int] = {}
+    if "categories" in entry:
+        given = entry["categories"]
+        if type(given) is not dict:
+            return None
+        for name, count in given.items():
+            if type(name) is not str or not name or type(count) is not int:
+                return None
+            if not 0 <= count <= total:
+                return None
+        categories = given
+    unscored = entry.get("unscored", 0)
+    label = entry.get("label", "")
+    if type(unscored) is not int or unscored < 0 or type(label) is not str:
+        return None
+    measures = NO_MEASURES
+    if not entry.keys().isdisjoint(_MEASURE_FIELD_SET):
+        quick = _quick_measures(entry, total + unscored)
+        if quick is None:
+            return None
+        measures = quick
+    return Scenario(
+        key,
+        passed,
+        total,
+        label=label,
+        categories=categories,
+        unscored=unscored,
+        measures=measures,
+    )
+
+
+def _quick_measures(entry: Mapping[str, object], limit: int) -> Measures | None:
+    """``_scenario_measures`` for well-formed arrays, or None."""
+    scores: dict[str, tuple[float, ...]] = {}
+    if "scores" in entry:
+        given = entry["scores"]
+        if type(given) is not dict:
+            return None
+        for feedback, values in given.items():
+            per_trial = _quick_numbers(values, limit, non_negative=False)
+            if type(feedback) is not str or not feedback or per_trial is None:
+                return None
+            scores[feedback] = per_trial
+    numbers: dict[str, tuple[float, ...]] = {}
+    for name in _NUMBER_MEASURES:
+        array = _quick_numbers(entry.get(name, []), limit, non_negative=True)
+        if array is None:
+            return None
+        numbers[name] = array
+    counts: dict[str, tuple[int, ...]] = {}
+    for name in _COUNT_MEASURES:
+        whole = _quick_counts(entry.get(name, []), limit)
+        if whole is None:
+            return None
+        counts[name] = whole
+    measures = Measures(
+        scores=scores,
+        latency_ms=numbers["latency_ms"],
+        tokens=numbers["tokens"],
+        cost=numbers["cost"],
+        output_chars=counts["output_chars"],
+        tool_calls=counts["tool_calls"],
+    )
+    return measures if measures else NO_MEASURES
+
+
+def _quick_numbers(value: object, limit: int, *, non_negative: bool) -> tuple[float, ...] | None:
+    """An array of finite JSON numbers (``>= 0`` if asked) as floats, or None."""
+    if type(value) is not list or len(value) > limit:
+        return None
+    if not _NUMBER_TYPES.issuperset(map(type, value)):  # bool is not a number here
+        return None
+    try:
+        numbers = tuple(map(float, value))
+    except OverflowError:  # an integer too large for a float
+        return None
+    if not all(map(math.isfinite, numbers)):
+        return None
+    if non_negative and numbers and min(numbers) < 0:
+        return None
+    return numbers
+
+
+def _quick_counts(value: object, limit: int) -> tuple[int, ...] | None:
+    """An array of non-negative JSON integers, or None."""
+    if type(value) is not list or len(value) > limit:
+        return None
+    if not _INT_TYPE.issuperset(map(type, value)) or (value and min(value) < 0):
+        return None
+    return tuple(value)
 
 
 def _scenario_measures(entry: Mapping[str, object], path: str, limit: int) -> Measures:
@@ -361,6 +564,23 @@ def _scenario_measures(entry: Mapping[str, object], path: str, limit: int) -> Me
     return measures if measures else NO_MEASURES
 
 
+def _quick_trial(trial: object) -> tuple[str, bool, str | None, str | None] | None:
+    """(scenario, passed, category, label) of a well-formed trial without measures, or None."""
+    if type(trial) is not dict or not trial.keys() <= _PLAIN_TRIAL_FIELD_SET:
+        return None
+    key = trial.get("scenario")
+    ok = trial.get("passed")
+    category = trial.get("category")
+    label = trial.get("label")
+    if type(key) is not str or not key or type(ok) is not bool:
+        return None
+    if "category" in trial and (type(category) is not str or not category):
+        return None
+    if "label" in trial and type(label) is not str:
+        return None
+    return key, ok, category, label
+
+
 def _parse_trials(value: object) -> dict[str, Scenario]:
     if not isinstance(value, list):
         raise _Invalid("trials", f"must be an array of trials, got {_show(value)}")
@@ -370,16 +590,20 @@ def _parse_trials(value: object) -> dict[str, Scenario]:
     labels: dict[str, str] = {}
     measures: dict[str, _TrialMeasures] = {}
     for i, trial in enumerate(value):
-        path = f"trials[{i}]"
-        if not isinstance(trial, dict):
-            raise _Invalid(
-                path, f'must be an object with "scenario" and "passed", got {_show(trial)}'
-            )
-        _check_fields(trial, _TRIAL_FIELDS, path)
-        key = _required(trial, "scenario", path, _non_empty_string)
-        ok = _required(trial, "passed", path, _boolean)
-        category = _optional(trial, "category", path, _non_empty_string)
-        label = _optional(trial, "label", path, _string)
+        quick = _quick_trial(trial)
+        if quick is not None:
+            key, ok, category, label = quick
+        else:
+            path = f"trials[{i}]"
+            if not isinstance(trial, dict):
+                raise _Invalid(
+                    path, f'must be an object with "scenario" and "passed", got {_show(trial)}'
+                )
+            _check_fields(trial, _TRIAL_FIELDS, path)
+            key = _required(trial, "scenario", path, _non_empty_string)
+            ok = _required(trial, "passed", path, _boolean)
+            category = _optional(trial, "category", path, _non_empty_string)
+            label = _optional(trial, "label", path, _string)
         total[key] = total.get(key, 0) + 1
         passed[key] = passed.get(key, 0) + int(ok)
         counts = categories.setdefault(key, {})
@@ -387,7 +611,8 @@ def _parse_trials(value: object) -> dict[str, Scenario]:
             counts[category] = counts.get(category, 0) + 1
         if label and key not in labels:
             labels[key] = label
-        measures.setdefault(key, _TrialMeasures()).add(trial, path)
+        if quick is None:
+            measures.setdefault(key, _TrialMeasures()).add(trial, path)
     return {
         key: Scenario(
             key,
@@ -395,7 +620,7 @@ def _parse_trials(value: object) -> dict[str, Scenario]:
             total[key],
             labels.get(key, ""),
             categories[key],
-            measures=measures[key].build(),
+            measures=measures[key].build() if key in measures else NO_MEASURES,
         )
         for key in total
     }

@@ -4,7 +4,10 @@ Input is plain JSON-shaped data (run dicts as ``POST /runs/query`` returns
 them, examples as ``{"id", "inputs", "metadata"}``), so these rules are tested
 without HTTP and no SDK type reaches the core.
 
-Rules, per root run (one run = one trial):
+Rules, per root run (one run = one trial). A run whose ``id`` was already
+seen (a retried ingestion returns the same run twice) is counted once and the
+repeats are noted (issue 11 §5); configured pass keys that no run carries are
+an input error (:func:`check_pass_keys`).
 
 1. The scenario is chosen by :class:`ScenarioKey`: the run's
    ``reference_example_id`` (``example``), or a field of that example's
@@ -15,7 +18,10 @@ Rules, per root run (one run = one trial):
    ``feedback_stats`` (``{key: {n, avg, stdev, errors, values, comments}}``).
    A key with no score (absent, or ``avg`` null — e.g. the evaluator crashed)
    makes the trial **unscored**: it is left out of passed and total, because
-   it says nothing about the application, and counted separately.
+   it says nothing about the application, and counted separately. So does an
+   ``avg`` that is NaN, ±infinity or not a number (a string, a bool): such a
+   score cannot pass or fail anything (NaN would fail every comparison and
+   +inf pass it); these runs are also counted in a note.
 4. A scored trial passes when every pass key's score is ``>= threshold``
    (default 1.0, which suits 0/1 evaluators). A failed trial's category is the
    most frequent label of the categorical ``category_key``, if configured.
@@ -66,9 +72,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from evalbot.errors import InputError
+from evalbot.markdown import truncate
 from evalbot.models import TARGET_ERROR, Bucket, Measures, Scenario
 
 PREVIEW_CHARS = 60
+# At most this many feedback keys are listed in an error message.
+MAX_KEYS_LISTED = 20
 # Where a run's output text is looked for, in order (rule 7).
 OUTPUT_KEYS = ("output", "answer", "response", "content", "text", "result")
 _MILLISECOND = timedelta(milliseconds=1)
@@ -124,6 +133,35 @@ class ExperimentInfo:
     metadata: Mapping[str, Any] | None = None
     started_at: str | None = None
     example_count: int | None = None
+    # For links into LangSmith's web app (see Bucket.web_url).
+    dataset_id: str | None = None
+    web_url: str | None = None
+
+
+def check_pass_keys(pass_keys: Sequence[str], runs: Iterable[Mapping[str, Any]]) -> None:
+    """InputError when a configured pass key is carried by none of ``runs``.
+
+    ``runs`` are every run fetched (PR, baseline, history): a key that no run
+    carries is a typo or the wrong evaluator, and would otherwise leave every
+    trial unscored — green on nothing (issue 11 §5). A key carried by the
+    baseline only is not an error here (the PR's evaluator may have failed);
+    that comparison ends as ``nothing_compared``.
+    """
+    seen = feedback_keys(runs)
+    if not seen:
+        # No feedback at all (no runs, or every target raised before any
+        # evaluator ran): nothing shows the key is wrong. Such runs are failed
+        # or unscored trials, and an empty comparison is nothing_compared.
+        return
+    for key in pass_keys:
+        if key not in seen:
+            # Keys are the workspace's own names, but one line must stay one line.
+            listed = ", ".join(truncate(k, PREVIEW_CHARS) for k in seen[:MAX_KEYS_LISTED])
+            if len(seen) > MAX_KEYS_LISTED:
+                listed += f" …and {len(seen) - MAX_KEYS_LISTED} more"
+            raise InputError(
+                f"--pass-key: no run carries the feedback key {key!r}; keys seen: {listed}"
+            )
 
 
 def feedback_keys(runs: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -154,10 +192,23 @@ def infer_pass_keys(runs: Sequence[Mapping[str, Any]], rules: BucketRules) -> tu
 
 
 def _score(stats: Any) -> float | None:
+    """The finite numeric ``avg`` of a feedback key, else None (rules 3 and 6)."""
     if not isinstance(stats, Mapping):
         return None
     avg = stats.get("avg")
-    return float(avg) if isinstance(avg, int | float) and not isinstance(avg, bool) else None
+    if isinstance(avg, bool) or not isinstance(avg, int | float):
+        return None
+    # float() of a huge int overflows; such a score is as meaningless as inf.
+    try:
+        value = float(avg)
+    except OverflowError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _invalid_score(stats: Any) -> bool:
+    """A pass-key score that is present but not a finite number (rule 3)."""
+    return isinstance(stats, Mapping) and stats.get("avg") is not None and _score(stats) is None
 
 
 def _label(stats: Any) -> str | None:
@@ -364,7 +415,15 @@ def bucket_runs(
     tallies: dict[str, _Tally] = {}
     no_example = no_field = 0
     runs_per_example: dict[str, int] = {}
+    seen_ids: set[str] = set()
+    repeated = invalid = 0
     for run in runs:
+        run_id = run.get("id")
+        if run_id is not None:
+            if str(run_id) in seen_ids:
+                repeated += 1
+                continue
+            seen_ids.add(str(run_id))
         example_id = run.get("reference_example_id")
         if not example_id:
             no_example += 1
@@ -393,6 +452,7 @@ def bucket_runs(
         scores = [_score(stats.get(k)) for k in pass_keys]
         if any(score is None for score in scores):
             tally.unscored += 1
+            invalid += any(_invalid_score(stats.get(k)) for k in pass_keys)
             continue
         tally.total += 1
         if all(score is not None and score >= rules.pass_threshold for score in scores):
@@ -421,6 +481,16 @@ def bucket_runs(
         no_field=no_field,
         key_rule=key_rule,
     )
+    if repeated:
+        notes += (
+            f"{_runs(repeated)} repeated an earlier run id and "
+            f"{'was' if repeated == 1 else 'were'} counted once",
+        )
+    if invalid:
+        notes += (
+            f"{_runs(invalid)} had a NaN, infinite or non-numeric pass-key score and "
+            f"{'was' if invalid == 1 else 'were'} left unscored",
+        )
     return Bucket(
         name=experiment.name,
         scenarios=scenarios,
@@ -429,7 +499,14 @@ def bucket_runs(
         metadata=experiment.metadata or {},
         started_at=experiment.started_at,
         notes=notes,
+        web_url=experiment.web_url,
+        dataset_id=experiment.dataset_id,
+        example_links=key_rule.field is None,
     )
+
+
+def _runs(n: int) -> str:
+    return f"{n} run{'s' if n != 1 else ''}"
 
 
 def _notes(

@@ -72,6 +72,7 @@ __all__ = [
     "escape_text",
     "escape_workflow_data",
     "escape_workflow_property",
+    "one_line",
     "truncate",
 ]
 
@@ -122,9 +123,19 @@ def truncate(text: str, max_len: int) -> str:
     return text[: max_len - 1].rstrip() + _ELLIPSIS
 
 
+def one_line(text: str) -> str:
+    """Untrusted text on one line: control characters collapsed to single spaces, stripped.
+
+    The one rule for control characters (C0/C1, ANSI escape sequences' ESC, BEL, line
+    breaks, bidi overrides) wherever evalbot shows untrusted text: table cells, the
+    terminal, and workflow-command annotations.
+    """
+    return _CONTROL_RE.sub(" ", text).strip()
+
+
 def _clean(text: str, max_len: int) -> str:
     """Collapse control characters to single spaces, strip, then truncate."""
-    return truncate(_CONTROL_RE.sub(" ", text).strip(), max_len)
+    return truncate(one_line(text), max_len)
 
 
 def escape_text(text: str, max_len: int = MAX_NAME) -> str:

@@ -114,6 +114,12 @@ class Bucket:
     started_at: str | None = None
     # Completeness remarks from the source, e.g. "partial: 27 of 30 runs".
     notes: tuple[str, ...] = ()
+    # Where the experiment lives in LangSmith's web app, for links (issue 13
+    # §4): the workspace URL (web host + ``/o/<tenant>``), the dataset id, and
+    # whether scenario keys are example ids (so each scenario has a page).
+    web_url: str | None = None
+    dataset_id: str | None = None
+    example_links: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "scenarios", _frozen_map(self.scenarios))
@@ -596,6 +602,20 @@ class Comparison:
         """The scenarios that got ``verdict``, in report order."""
         return tuple(s for s in self.scenarios if s.verdict is verdict)
 
+    @property
+    def compared(self) -> int:
+        """Shared scenarios with trials on both sides: what the verdicts rest on.
+
+        A shared scenario whose trials on one side were all unscored (or
+        absent) is in ``scenarios`` as insufficient data but compares nothing.
+        """
+        return sum(1 for s in self.scenarios if s.pr.total and (s.pooled or s.baseline).total)
+
+    @property
+    def low_coverage(self) -> bool:
+        """The PR compared fewer than half of the baseline's scenarios (issue 11 §5)."""
+        return 2 * self.compared < len(self.baseline.scenarios)
+
 
 # --- Outcomes: a tagged union the renderer and the gate handle distinctly ---
 
@@ -605,6 +625,7 @@ class OutcomeKind(enum.StrEnum):
     NO_BASELINE = "no_baseline"
     SELF_BASELINE = "self_baseline"
     FETCH_FAILED = "fetch_failed"
+    NOTHING_COMPARED = "nothing_compared"
 
 
 @dataclass(frozen=True, slots=True)
@@ -640,7 +661,22 @@ class FetchFailed:
     kind: OutcomeKind = OutcomeKind.FETCH_FAILED
 
 
-Outcome = Ok | NoBaseline | SelfBaseline | FetchFailed
+@dataclass(frozen=True, slots=True)
+class NothingCompared:
+    """Both experiments were found, but no shared scenario has trials on both sides.
+
+    Regression detection did not run: a wrong ``scenario_key``, a PR run that
+    crashed before any scored trial, another dataset, or a pass key the PR's
+    evaluators never scored. ``comparison`` still lists what each side held
+    (PR-only, baseline-only, shared scenarios without trials), so the comment
+    can say what to check; none of its verdicts or statistics mean anything.
+    """
+
+    comparison: Comparison
+    kind: OutcomeKind = OutcomeKind.NOTHING_COMPARED
+
+
+Outcome = Ok | NoBaseline | SelfBaseline | FetchFailed | NothingCompared
 
 
 @dataclass(frozen=True, slots=True)

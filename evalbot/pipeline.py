@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from evalbot.compare import compare_buckets, decide_gate
-from evalbot.config import Settings
+from evalbot.compare import compare_buckets, decide_gate, settle
+from evalbot.config import MAX_FETCH_DEADLINE, Settings, parse_fetch_deadline, parse_secret
 from evalbot.errors import FetchError, InputError
 from evalbot.experiment_file import load_experiment
 from evalbot.langsmith_bucket import BucketRules, ScenarioKey
@@ -27,17 +26,17 @@ from evalbot.langsmith_source import (
     Connection,
     PrQuery,
     Strategy,
+    validate_endpoint,
 )
 from evalbot.models import (
     Bucket,
     FetchFailed,
     Gate,
     NoBaseline,
-    Ok,
     Outcome,
     SelfBaseline,
 )
-from evalbot.report import build_report
+from evalbot.report import build_report, dumps, json_chunks
 
 DEFAULT_BASELINE_METADATA: Mapping[str, Any] = {"branch": "main"}
 
@@ -52,14 +51,51 @@ class LiveConfig:
     rules: BucketRules
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Result:
-    """Everything an entry point needs to print, publish or exit with."""
+    """Everything an entry point needs to print, publish or exit with.
+
+    ``report`` may be given as a function that builds it: it is then built on
+    first use, once, so ``evalbot compare --format markdown`` never builds a
+    JSON report it does not print (issue 14: 2 s of 8 at 100,000 scenarios).
+    ``report_json`` may be given as a function that yields the report's JSON
+    text in pieces without building it whole (``report.json_chunks``).
+    """
 
     outcome: Outcome
     gate: Gate
-    report: dict[str, Any]
-    selection: str | None = None
+    selection: str | None
+    _report: list[dict[str, Any] | Callable[[], dict[str, Any]]]
+    _report_json: Callable[[], Iterable[str]] | None
+
+    def __init__(
+        self,
+        outcome: Outcome,
+        gate: Gate,
+        report: dict[str, Any] | Callable[[], dict[str, Any]],
+        selection: str | None = None,
+        report_json: Callable[[], Iterable[str]] | None = None,
+    ) -> None:
+        object.__setattr__(self, "outcome", outcome)
+        object.__setattr__(self, "gate", gate)
+        object.__setattr__(self, "selection", selection)
+        object.__setattr__(self, "_report", [report])
+        object.__setattr__(self, "_report_json", report_json)
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """The JSON report (built now if it was given as a function)."""
+        report = self._report[0]
+        if callable(report):
+            report = report()
+            self._report[0] = report
+        return report
+
+    def report_json(self) -> Iterable[str]:
+        """The report as JSON text (``report.dumps``), in pieces when it was not built yet."""
+        if self._report_json is not None and callable(self._report[0]):
+            return self._report_json()
+        return (dumps(self.report),)
 
 
 def parse_json_object(text: str, *, name: str) -> dict[str, Any]:
@@ -68,16 +104,28 @@ def parse_json_object(text: str, *, name: str) -> dict[str, Any]:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{name}: not valid JSON ({exc.msg}); got {text!r}") from None
+    except RecursionError:  # e.g. 100,000 nested arrays: bad input, not a crash
+        raise InputError(f"{name}: not valid JSON (nested too deeply)") from None
     if not isinstance(value, dict) or not value:
         raise InputError(f'{name}: must be a non-empty JSON object like {{"branch": "main"}}')
     return value
 
 
+# Seconds. The SDK takes its timeout in whole milliseconds (below 1 ms it becomes
+# 0, which urllib3 refuses); past GitHub's 6-hour job limit a wait never ends in a
+# job, and 1e308 s overflowed the conversion to milliseconds (an internal error).
+_MIN_TIMEOUT_S = 0.001
+
+
 def _positive(value: float | None, *, name: str, default: float, zero_ok: bool = False) -> float:
     if value is None:
         return default
-    if not math.isfinite(value) or value < 0 or (value == 0 and not zero_ok):
-        raise InputError(f"{name}: must be a {'non-negative' if zero_ok else 'positive'} number")
+    low = 0.0 if zero_ok else _MIN_TIMEOUT_S
+    if not math.isfinite(value) or not low <= value <= MAX_FETCH_DEADLINE:
+        raise InputError(
+            f"{name}: must be a {'non-negative' if zero_ok else 'positive'} number of seconds "
+            f"from {low:g} to {MAX_FETCH_DEADLINE:g}; got {value:g}"
+        )
     return value
 
 
@@ -98,6 +146,7 @@ def parse_live(
     category_key: str | None,
     timeout: float | None = None,
     retry_budget: float | None = None,
+    fetch_deadline: float | None = None,
 ) -> LiveConfig:
     """Validate every LangSmith option at once, before any request is made."""
     if (pr is None) == (pr_metadata is None):
@@ -130,9 +179,10 @@ def parse_live(
         value = parse_json_object(text, name=name) if strategy is Strategy.METADATA else text
     if not langsmith_api_key:
         raise InputError("--langsmith-api-key: required (or set LANGSMITH_API_KEY)")
-    endpoint = (langsmith_endpoint or DEFAULT_ENDPOINT).rstrip("/")
-    if not re.match(r"https?://[^\s/]+", endpoint):
-        raise InputError(f"--langsmith-endpoint: must be an http(s) URL; got {endpoint!r}")
+    parse_secret(langsmith_api_key, name="--langsmith-api-key")
+    endpoint = validate_endpoint(
+        langsmith_endpoint or DEFAULT_ENDPOINT, name="--langsmith-endpoint"
+    )
     if any(not key for key in pass_keys):
         raise InputError("--pass-key: must not be empty")
     if pass_threshold is not None and not math.isfinite(pass_threshold):
@@ -147,6 +197,9 @@ def parse_live(
             retry_budget_s=_positive(
                 retry_budget, name="--retry-budget", default=60.0, zero_ok=True
             ),
+            fetch_deadline_s=None
+            if fetch_deadline is None
+            else parse_fetch_deadline(fetch_deadline, name="--fetch-deadline"),
         ),
         pr=pr_query,
         baseline=BaselineQuery(strategy, value, allow_other_dataset=allow_dataset_mismatch),
@@ -174,8 +227,49 @@ def _finish(
         "on_fetch_failure": settings.on_fetch_failure.value,
         "comment_key": settings.comment_key,
     }
-    report = build_report(outcome, gate, thresholds=settings.thresholds, fetch=fetch, policy=policy)
-    return Result(outcome=outcome, gate=gate, report=report, selection=selection)
+    thresholds = settings.thresholds
+    return Result(
+        outcome=outcome,
+        gate=gate,
+        report=lambda: build_report(
+            outcome, gate, thresholds=thresholds, fetch=fetch, policy=policy
+        ),
+        selection=selection,
+        report_json=lambda: json_chunks(
+            outcome, gate, thresholds=thresholds, fetch=fetch, policy=policy
+        ),
+    )
+
+
+def _same_experiment(a: Bucket, b: Bucket) -> bool:
+    """Same experiment: by id when both have one, else by name (issue 11 §5)."""
+    if a.id is not None and b.id is not None:
+        return a.id == b.id
+    return a.name == b.name
+
+
+def distinct_history(
+    pr: Bucket, baseline: Bucket, history: Sequence[Bucket]
+) -> tuple[list[Bucket], tuple[str, ...]]:
+    """``history`` without the baseline, the PR, or any run given twice; and a note for each.
+
+    Pooling one experiment twice counts its trials twice and makes every
+    p-value look surer than it is (the baseline file passed again as
+    ``--history-file`` took a p-value from 0.004 to 6e-05), so a repeat is
+    pooled once, with a note. The newest occurrence is kept.
+    """
+    kept: list[Bucket] = []
+    notes: list[str] = []
+    for bucket in reversed(history):
+        basis = "id" if bucket.id is not None else "name"
+        if _same_experiment(bucket, pr):
+            notes.append(f"history: {bucket.name!r} is the PR experiment itself, left out")
+        elif any(_same_experiment(bucket, other) for other in (baseline, *kept)):
+            notes.append(f"history: {bucket.name!r} was given twice (same {basis}), pooled once")
+        else:
+            kept.append(bucket)
+    kept.reverse()
+    return kept, tuple(reversed(notes))
 
 
 def compare_loaded(
@@ -183,13 +277,41 @@ def compare_loaded(
 ) -> Outcome:
     """The outcome for two buckets: self_baseline when they are the same experiment.
 
-    ``history``: older baselines, oldest first; at most ``settings.history - 1``
-    of the newest are pooled with the baseline.
+    ``history``: older baselines, oldest first; repeats (and the PR itself)
+    are dropped with a note on the baseline, then at most
+    ``settings.history - 1`` of the newest are pooled with the baseline.
+    ``nothing_compared`` when no shared scenario has trials on both sides.
     """
     if pr.id is not None and pr.id == baseline.id:
         return SelfBaseline(pr=pr)
-    window = list(history)[-(settings.history - 1) :] if settings.history > 1 else []
-    return Ok(compare_buckets(pr, baseline, settings.thresholds, history=window))
+    distinct, notes = distinct_history(pr, baseline, history)
+    if notes:
+        baseline = replace(baseline, notes=(*baseline.notes, *notes))
+    window = distinct[-(settings.history - 1) :] if settings.history > 1 else []
+    return settle(compare_buckets(pr, baseline, settings.thresholds, history=window))
+
+
+def check_file_pass_keys(pass_keys: Sequence[str], buckets: Sequence[Bucket]) -> None:
+    """``--pass-key`` with experiment files: always an InputError that says why.
+
+    Files are already judged (``passed`` per trial or per scenario), so a
+    pass key cannot apply; a key no trial carries is most likely a typo for
+    the LangSmith mode, and silently ignoring it would look green on nothing.
+    """
+    if not pass_keys:
+        return
+    seen = sorted({key for b in buckets for s in b.scenarios.values() for key in s.measures.scores})
+    listed = ", ".join(seen) if seen else "none"
+    for key in pass_keys:
+        if key not in seen:
+            raise InputError(
+                f"--pass-key: no trial in the experiment files carries {key!r} (score keys "
+                f"seen: {listed}); files are judged by their passed field, so drop --pass-key"
+            )
+    raise InputError(
+        f"--pass-key: experiment files are judged by their passed field; {pass_keys[0]!r} is "
+        "only a score there and cannot re-judge them, so drop --pass-key"
+    )
 
 
 def run_files(
@@ -198,11 +320,16 @@ def run_files(
     settings: Settings,
     *,
     history_files: Sequence[Path] = (),
+    pass_keys: Sequence[str] = (),
 ) -> Result:
-    """Compare two experiment files (older baselines in ``history_files``, oldest first)."""
+    """Compare two experiment files (older baselines in ``history_files``, oldest first).
+
+    ``pass_keys`` (``--pass-key``) do not apply to files: any is an InputError.
+    """
     pr = load_experiment(pr_file)
     baseline = load_experiment(baseline_file)
     history = [load_experiment(path) for path in history_files]
+    check_file_pass_keys(pass_keys, [pr, baseline, *history])
     return _finish(compare_loaded(pr, baseline, settings, history=history), settings)
 
 
@@ -214,7 +341,11 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
     """
     from evalbot.langsmith_source import LangSmithSource, fetch
 
-    source = LangSmithSource(config.connection, client=client)
+    connection = config.connection
+    if connection.fetch_deadline_s is None:
+        # The flag or input wins; else the config file's fetch_deadline (or the default).
+        connection = replace(connection, fetch_deadline_s=settings.fetch_deadline)
+    source = LangSmithSource(connection, client=client)
     try:
         fetched = fetch(
             source,

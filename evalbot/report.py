@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from evalbot import __version__
-from evalbot.compare import compare_buckets
-from evalbot.config import parse_config
-from evalbot.errors import EvalbotError, InputError
-from evalbot.experiment_file import measures_document, parse_measures
+from evalbot.experiment_file import measures_document
 from evalbot.models import (
+    NO_MEASURES,
     Aggregate,
     AggregateTest,
     Bucket,
@@ -30,17 +28,15 @@ from evalbot.models import (
     Gate,
     Levels,
     MeanSummary,
-    Measures,
     MetricComparison,
     NoBaseline,
+    NothingCompared,
     Ok,
     Outcome,
-    OutcomeKind,
     Power,
     RateSummary,
     Scenario,
     ScenarioComparison,
-    SelfBaseline,
     Thresholds,
     Verdict,
 )
@@ -82,27 +78,50 @@ def _aggregate(aggregate: Aggregate) -> dict[str, Any]:
 
 
 def _counts(scenario: Scenario) -> dict[str, Any]:
+    measures = scenario.measures
     return {
         "passed": scenario.passed,
         "total": scenario.total,
         "unscored": scenario.unscored,
         "categories": dict(scenario.categories),
-        # Per-trial values, so `evalbot publish` recomputes metrics, costs and
-        # drift from data, as it does verdicts (issue 6 §6).
-        "measures": measures_document(scenario.measures),
+        # Per-trial values, so a script can recompute metrics, costs and drift
+        # from data (issue 6 §6). Most suites have none: skip the per-field walk
+        # for the shared empty value.
+        "measures": {} if measures is NO_MEASURES else measures_document(measures),
     }
 
 
-def _row(row: ScenarioComparison) -> dict[str, Any]:
+class _Floats:
+    """float() of the p-values, once per distinct object.
+
+    compare_buckets classifies each distinct table once, so rows share their
+    (exact, Fraction) p-value objects; Fraction.__float__ is Python code, and
+    a Fraction's hash is too, so the memo is keyed by identity. Every row is
+    alive while the report is built, so an id is never reused meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, float] = {}
+
+    def __call__(self, value: Any) -> float:
+        key = id(value)
+        number = self._seen.get(key)
+        if number is None:
+            number = self._seen[key] = float(value)
+        return number
+
+
+def _row(row: ScenarioComparison, as_float: Callable[[Any], float] = float) -> dict[str, Any]:
     return {
         "key": row.key,
         "label": row.label,
-        "verdict": row.verdict.value,
+        # str() of a StrEnum is its value, without Enum.value's descriptor.
+        "verdict": str(row.verdict),
         "pr": _counts(row.pr),
         "baseline": _counts(row.baseline),
         "delta": row.delta,
-        "p_worse": float(row.p_worse),
-        "p_better": float(row.p_better),
+        "p_worse": as_float(row.p_worse),
+        "p_better": as_float(row.p_better),
         "pooled": None
         if row.pooled is None
         else {"passed": row.pooled.passed, "total": row.pooled.total},
@@ -142,6 +161,27 @@ def _history(comparison: Comparison) -> dict[str, Any]:
             for bucket in runs
         ],
     }
+
+
+def coverage(comparison: Comparison) -> dict[str, Any]:
+    """How much of each side the comparison covered (schema v4, issue 11 §5)."""
+    return {
+        "pr_scenarios": len(comparison.pr.scenarios),
+        "baseline_scenarios": len(comparison.baseline.scenarios),
+        "shared": len(comparison.scenarios),
+        "compared": comparison.compared,
+        "low": comparison.low_coverage,
+    }
+
+
+def nothing_compared_message(comparison: Comparison) -> str:
+    """One line: why nothing was compared, in counts."""
+    shared = len(comparison.scenarios)
+    return (
+        f"nothing could be compared: no shared scenario has trials on both sides "
+        f"({shared} shared, {len(comparison.pr_only)} only in the PR, "
+        f"{len(comparison.baseline_only)} only in the baseline)"
+    )
 
 
 def _power(power: Power) -> dict[str, Any]:
@@ -301,13 +341,15 @@ def build_report(
     thresholds: Thresholds,
     fetch: Mapping[str, Any] | None = None,
     policy: Mapping[str, str] | None = None,
+    rows: bool = True,
 ) -> dict[str, Any]:
     """The JSON report for ``outcome``: same top-level keys for every kind.
 
     ``fetch`` describes how the experiments were obtained (LangSmith requests,
     timings, how the baseline was chosen); it is null for experiment files.
-    ``policy`` records ``fail_on``, ``on_fetch_failure`` and ``comment_key`` so
-    ``evalbot publish`` can recompute the gate and the comment from the report.
+    ``policy`` records ``fail_on``, ``on_fetch_failure`` and ``comment_key``, the
+    settings that decided the gate and named the comment.
+    ``rows=False`` leaves ``scenarios`` empty (see ``json_chunks``).
     """
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -333,6 +375,7 @@ def build_report(
         "costs": [],
         "drift": [],
         "win_loss": None,
+        "coverage": None,
         "fetch": None if fetch is None else dict(fetch),
     }
     if isinstance(outcome, FetchFailed):
@@ -340,13 +383,29 @@ def build_report(
     elif isinstance(outcome, NoBaseline):
         report["message"] = f"no baseline experiment matched {outcome.searched}"
         report["pr"] = _experiment(outcome.pr)
+    elif isinstance(outcome, NothingCompared):
+        # What each side held, so a script sees why;
+        # no aggregate, test, power or metrics: they would describe nothing.
+        comparison = outcome.comparison
+        report["message"] = nothing_compared_message(comparison)
+        report["pr"] = _experiment(comparison.pr)
+        report["baseline"] = _experiment(comparison.baseline)
+        report["counts"] = {verdict.value: comparison.count(verdict) for verdict in Verdict}
+        report["scenarios"] = [_row(row) for row in comparison.scenarios]
+        report["pr_only"] = [_one_side(s) for s in comparison.pr_only]
+        report["baseline_only"] = [_one_side(s) for s in comparison.baseline_only]
+        report["history"] = _history(comparison)
+        report["coverage"] = coverage(comparison)
     elif isinstance(outcome, Ok):
         comparison = outcome.comparison
+        report["coverage"] = coverage(comparison)
         report["pr"] = _experiment(comparison.pr)
         report["baseline"] = _experiment(comparison.baseline)
         report["counts"] = {verdict.value: comparison.count(verdict) for verdict in Verdict}
         report["aggregate"] = _aggregate(comparison.aggregate)
-        report["scenarios"] = [_row(row) for row in comparison.scenarios]
+        if rows:  # else left empty for json_chunks, which writes them one by one
+            as_float = _Floats()
+            report["scenarios"] = [_row(row, as_float) for row in comparison.scenarios]
         report["pr_only"] = [_one_side(s) for s in comparison.pr_only]
         report["baseline_only"] = [_one_side(s) for s in comparison.baseline_only]
         report["failure_categories"] = [_category(row) for row in comparison.categories]
@@ -389,138 +448,55 @@ def dumps(report: dict[str, Any]) -> str:
     return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
 
-# --- reading a report back (``evalbot publish``) --------------------------------
+# Scenario rows per piece of json_chunks: few enough pieces for the writer,
+# small enough that a piece is a few hundred kilobytes.
+_ROWS_PER_CHUNK = 1000
 
 
-def _need(data: Any, key: str, kind: type | tuple[type, ...], where: str) -> Any:
-    value = data.get(key) if isinstance(data, dict) else None
-    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-        raise ValueError(f"{where}{key}: missing or of the wrong type")
-    return value
+def json_chunks(
+    outcome: Outcome,
+    gate: Gate,
+    *,
+    thresholds: Thresholds,
+    fetch: Mapping[str, Any] | None = None,
+    policy: Mapping[str, str] | None = None,
+) -> Iterator[str]:
+    """``dumps(build_report(...))``, the same text, in pieces.
 
-
-_Side = tuple[int, int, int, dict[str, int], Measures]
-
-
-def _side(row: Any, where: str) -> _Side:
-    passed = _need(row, "passed", int, where)
-    total = _need(row, "total", int, where)
-    unscored = _need(row, "unscored", int, where)
-    categories = _need(row, "categories", dict, where)
-    if not all(isinstance(k, str) and isinstance(v, int) and v >= 0 for k, v in categories.items()):
-        raise ValueError(f"{where}categories: must map names to counts")
-    if not 0 <= passed <= total or unscored < 0:
-        raise ValueError(f"{where}: need 0 <= passed <= total")
-    try:
-        measures = parse_measures(row.get("measures", {}), source=where, limit=total + unscored)
-    except InputError as exc:
-        raise ValueError(str(exc)) from None
-    return passed, total, unscored, categories, measures
-
-
-def _scenario(key: str, label: str, side: _Side) -> Scenario:
-    passed, total, unscored, categories, measures = side
-    return Scenario(
-        key,
-        passed,
-        total,
-        label=label,
-        categories=categories,
-        unscored=unscored,
-        measures=measures,
-    )
-
-
-def _bucket(info: Any, scenarios: dict[str, Scenario], where: str) -> Bucket:
-    name = _need(info, "name", str, where)
-    notes = info.get("notes") or []
-    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
-        raise ValueError(f"{where}notes: must be a list of strings")
-    metadata = info.get("metadata") or {}
-    if not isinstance(metadata, dict):
-        raise ValueError(f"{where}metadata: must be an object")
-    optional = {k: info.get(k) for k in ("id", "url", "started_at")}
-    if any(v is not None and not isinstance(v, str) for v in optional.values()):
-        raise ValueError(f"{where}id/url/started_at: must be strings or null")
-    return Bucket(
-        name=name,
-        scenarios=scenarios,
-        metadata=metadata,
-        notes=tuple(notes),
-        **optional,
-    )
-
-
-def outcome_from_report(report: Any) -> Outcome:
-    """Rebuild the Outcome a report describes, from its data only.
-
-    Used by ``evalbot publish``: the report may come from an untrusted job
-    (a fork's pull request), so the comment is re-rendered by evalbot from
-    the counts, and verdicts are recomputed by the caller, instead of
-    trusting any Markdown or verdict in the file. Raises ValueError with the
-    offending field when the report does not have the documented shape.
+    A large report is compact JSON, which is the concatenation of its parts
+    encoded one by one; so the scenario rows are built and encoded a thousand
+    at a time instead of all held as dicts first (issue 14: at 100,000
+    scenarios the rows took 135 MB and their text another 90 MB at once).
+    Small reports come as one pretty-printed piece.
     """
-    if not isinstance(report, dict) or report.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError(f"schema_version: must be {SCHEMA_VERSION}")
-    kind = report.get("outcome")
-    message = report.get("message")
-    if kind == OutcomeKind.FETCH_FAILED.value:
-        return FetchFailed(error=str(message or "regression detection did not run"))
-    pr_info = _need(report, "pr", dict, "")
-    pr: dict[str, Scenario] = {}
-    base: dict[str, Scenario] = {}
-    rows = _need(report, "scenarios", list, "")
-    for i, row in enumerate(rows):
-        where = f"scenarios[{i}]."
-        key = _need(row, "key", str, where)
-        label = _need(row, "label", str, where)
-        pr[key] = _scenario(key, label, _side(row.get("pr"), where + "pr."))
-        passed, total, unscored, categories, measures = _side(
-            row.get("baseline"), where + "baseline."
-        )
-        pooled = row.get("pooled")
-        if pooled is not None:
-            # The verdicts were made against the pooled window: rebuild that side.
-            passed = _need(pooled, "passed", int, where + "pooled.")
-            total = _need(pooled, "total", int, where + "pooled.")
-            if not 0 <= passed <= total:
-                raise ValueError(f"{where}pooled: need 0 <= passed <= total")
-        base[key] = _scenario(key, label, (passed, total, unscored, categories, measures))
-    for name, target in (("pr_only", pr), ("baseline_only", base)):
-        for i, row in enumerate(_need(report, name, list, "")):
-            where = f"{name}[{i}]."
-            key = _need(row, "key", str, where)
-            target[key] = _scenario(key, _need(row, "label", str, where), _side(row, where))
-    pr_bucket = _bucket(pr_info, pr, "pr.")
-    if kind == OutcomeKind.NO_BASELINE.value:
-        searched = str(message or "").removeprefix("no baseline experiment matched ")
-        return NoBaseline(pr=pr_bucket, searched=searched)
-    if kind == OutcomeKind.SELF_BASELINE.value:
-        return SelfBaseline(pr=pr_bucket)
-    if kind != OutcomeKind.OK.value:
-        raise ValueError("outcome: must be ok, no_baseline, self_baseline or fetch_failed")
-    base_bucket = _bucket(_need(report, "baseline", dict, ""), base, "baseline.")
-    raw = report.get("thresholds")
-    if not isinstance(raw, dict):
-        raise ValueError("thresholds: must be an object")
-    top_level = (
-        "alpha",
-        "correction",
-        "sensitivity",
-        "metrics",
-        "costs",
-        "drift",
-        "fail_on_latency_increase",
-        "fail_on_tokens_increase",
-        "fail_on_cost_increase",
+    report = build_report(
+        outcome, gate, thresholds=thresholds, fetch=fetch, policy=policy, rows=False
     )
-    # Unset budgets are null in the report and absent in a config file.
-    statistics = {k: raw[k] for k in top_level if raw.get(k) is not None}
-    core = {k: v for k, v in raw.items() if k not in (*top_level, "aggregate_alpha")}
-    try:
-        thresholds = parse_config(
-            {"thresholds": core, **statistics}, source="thresholds"
-        ).thresholds
-    except EvalbotError as exc:
-        raise ValueError(str(exc)) from None
-    return Ok(compare_buckets(pr_bucket, base_bucket, thresholds))
+    if not isinstance(outcome, Ok):
+        yield dumps(report)
+        return
+    scenarios = outcome.comparison.scenarios
+    as_float = _Floats()
+    if len(scenarios) + len(report["pr_only"]) + len(report["baseline_only"]) <= (
+        PRETTY_MAX_SCENARIOS
+    ):
+        report["scenarios"] = [_row(row, as_float) for row in scenarios]
+        yield dumps(report)
+        return
+    # What dumps() gives for a large report: json.dumps(..., separators=(",", ":")).
+    encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    parts = ["{"]
+    for index, (key, value) in enumerate(report.items()):
+        parts.append(("," if index else "") + encode(key) + ":")
+        if key != "scenarios":
+            parts.append(encode(value))
+            continue
+        parts.append("[")
+        for start in range(0, len(scenarios), _ROWS_PER_CHUNK):
+            rows = scenarios[start : start + _ROWS_PER_CHUNK]
+            parts.append(("," if start else "") + ",".join(encode(_row(r, as_float)) for r in rows))
+            yield "".join(parts)
+            parts = []
+        parts.append("]")
+    parts.append("}\n")
+    yield "".join(parts)

@@ -46,7 +46,6 @@ from typing import TypeVar
 __all__ = [
     "Z_95",
     "benjamini_hochberg",
-    "cmh_worse",
     "fisher_better",
     "fisher_left_tail",
     "fisher_right_tail",
@@ -401,35 +400,6 @@ def _count_at_most(ordered: Sequence[Fraction], threshold: Fraction) -> int:
         else:
             hi = mid
     return lo
-
-
-def cmh_worse(tables: Sequence[tuple[int, int, int, int]]) -> tuple[float, float]:
-    """One-sided Cochran-Mantel-Haenszel test that the PR passes less, across strata.
-
-    Each table is (pr_passed, pr_total, base_passed, base_total) for one
-    scenario. The statistic sums, over scenarios, the PR's passes minus their
-    expectation given the margins, divided by the square root of the summed
-    hypergeometric variances, with a continuity correction of 1/2; p is the
-    normal lower tail. A broad, moderate drop across many scenarios shows up
-    here even when no single scenario is significant. Returns (z, p); (0, 1)
-    when no stratum carries information.
-    """
-    deviation = 0.0
-    variance = 0.0
-    for pr_passed, pr_total, base_passed, base_total in tables:
-        n = pr_total + base_total
-        passed = pr_passed + base_passed
-        if pr_total == 0 or base_total == 0 or n < 2 or passed in (0, n):
-            continue
-        deviation += pr_passed - pr_total * passed / n
-        variance += pr_total * base_total * passed * (n - passed) / (n * n * (n - 1))
-    if variance <= 0:
-        return 0.0, 1.0
-    # Continuity correction towards zero (Mantel-Haenszel), capped so it never
-    # flips the sign.
-    corrected = deviation + min(0.5, abs(deviation)) if deviation < 0 else deviation
-    z = corrected / math.sqrt(variance)
-    return z, 0.5 * math.erfc(-z / math.sqrt(2))
 
 
 # --- measures beyond pass/fail: t quantiles, mean intervals, Wilcoxon, percentiles ------

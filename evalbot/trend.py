@@ -29,14 +29,13 @@ from __future__ import annotations
 
 import enum
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Final
 
-from evalbot.markdown import code_span, escape_text, truncate
+from evalbot.markdown import code_span, escape_text, one_line, truncate
 from evalbot.models import Bucket
 
 __all__ = [
@@ -60,12 +59,6 @@ MAX_EXPERIMENT: Final = 40
 SPARK_LEVELS: Final = "▁▂▃▄▅▆▇█"
 SPARK_MISSING: Final = "·"
 _NO_VALUE: Final = "-"
-
-# C0/C1 controls, every Unicode whitespace and bidi marks: in a terminal they
-# could move the cursor or reorder text, in a table they would break the row.
-_CONTROL_RE: Final = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\s\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
-)
 
 
 class Direction(enum.StrEnum):
@@ -238,7 +231,9 @@ def trend_report(trend: Trend) -> dict[str, object]:
 
 def _plain(text: str, max_len: int = MAX_EXPERIMENT) -> str:
     """Untrusted text for a terminal: no control characters, capped."""
-    return truncate(_CONTROL_RE.sub(" ", text).strip(), max_len) or _NO_VALUE
+    # C0/C1 controls, whitespace runs and bidi marks: in a terminal they could
+    # move the cursor or reorder text, in a table they would break the row.
+    return truncate(one_line(text), max_len) or _NO_VALUE
 
 
 def _date(started_at: str | None) -> str | None:

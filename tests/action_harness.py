@@ -213,6 +213,14 @@ def run_main(env: dict[str, str]) -> tuple[int, str]:
     return code, out.getvalue()
 
 
+def unmasked(stdout: str) -> str:
+    """stdout without its ``::add-mask::`` lines, which the runner consumes and never shows
+    (they are the one place a secret is printed: the runner must be told what to hide)."""
+    return "".join(
+        line for line in stdout.splitlines(keepends=True) if not line.startswith("::add-mask::")
+    )
+
+
 def lines_of(stdout: str, kind: str) -> list[str]:
     return [line for line in stdout.splitlines() if line.startswith(f"::{kind}")]
 

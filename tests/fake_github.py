@@ -10,13 +10,23 @@ PyGithub client:
 * ``POST /repos/{o}/{r}/issues/{n}/comments`` (the author is ``bot_login``),
 * ``PATCH /repos/{o}/{r}/issues/comments/{id}``,
 * ``POST /repos/{o}/{r}/statuses/{sha}``,
-* ``GET  /repos/{o}/{r}/pulls/{n}`` (for ``evalbot publish``; see :meth:`add_pull`).
+* ``GET  /repos/{o}/{r}/pulls/{n}``, ``GET /repos/{o}/{r}/pulls`` (``state``,
+  ``head=owner:branch``) and ``GET /repos/{o}/{r}/commits/{sha}/pulls`` (for
+  ``evalbot publish``; see :meth:`add_pull`).
 
 Every request needs ``Authorization: token X`` or ``Bearer X`` with the
-configured token (else 401 "Bad credentials"). :meth:`fail` forces a status on
-an endpoint (e.g. 403 "Resource not accessible by integration", as a fork PR's
-read-only token gets). ``prefix="/api/v3"`` serves the API under a path prefix
-like GitHub Enterprise Server.
+configured token (else 401 "Bad credentials"). Fault injection:
+
+* :meth:`fail` forces a status on an endpoint (e.g. 403 "Resource not
+  accessible by integration", as a fork PR's read-only token gets), with extra
+  headers, for the next ``times`` requests only, or *after* doing the work
+  (``after=True``: GitHub created the comment, then the proxy answered 502);
+* :meth:`rate_limit` answers like GitHub's primary limit (403,
+  ``x-ratelimit-remaining: 0``, a reset far away) or secondary limit (403 or
+  429 with ``Retry-After``).
+
+``prefix="/api/v3"`` serves the API under a path prefix like GitHub Enterprise
+Server.
 
     with FakeGitHub() as gh:
         env["GITHUB_API_URL"] = gh.url
@@ -28,6 +38,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -51,15 +62,31 @@ ENDPOINTS = (
     "edit_comment",
     "create_status",
     "get_pull",
+    "list_pulls",
+    "commit_pulls",
     "comments",
     "statuses",
+    "pulls",
     "all",
 )
 _GROUPS = {
     "comments": ("list_comments", "create_comment", "edit_comment"),
     "statuses": ("create_status",),
-    "all": ("list_comments", "create_comment", "edit_comment", "create_status", "get_pull"),
+    "pulls": ("get_pull", "list_pulls", "commit_pulls"),
+    "all": (
+        "list_comments",
+        "create_comment",
+        "edit_comment",
+        "create_status",
+        "get_pull",
+        "list_pulls",
+        "commit_pulls",
+    ),
 }
+PRIMARY_LIMIT = "API rate limit exceeded for installation ID 1."
+SECONDARY_LIMIT = (
+    "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+)
 
 _REPO = r"/repos/(?P<repo>[^/]+/[^/]+)"
 _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
@@ -68,6 +95,8 @@ _ROUTES: tuple[tuple[str, str, re.Pattern[str]], ...] = (
     ("PATCH", "edit_comment", re.compile(_REPO + r"/issues/comments/(?P<id>\d+)")),
     ("POST", "create_status", re.compile(_REPO + r"/statuses/(?P<sha>[^/]+)")),
     ("GET", "get_pull", re.compile(_REPO + r"/pulls/(?P<number>\d+)")),
+    ("GET", "list_pulls", re.compile(_REPO + r"/pulls")),
+    ("GET", "commit_pulls", re.compile(_REPO + r"/commits/(?P<sha>[^/]+)/pulls")),
 )
 
 
@@ -102,11 +131,21 @@ class GitHubRequest:
     status: int | None = None
 
 
+@dataclass
+class _Fault:
+    status: int
+    message: str
+    headers: dict[str, str]
+    times: int | None  # None: every request
+    after: bool  # do the work, then answer with the fault
+
+
 class _HTTPError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
 
 
 class FakeGitHub(FakeHTTPServer):
@@ -130,8 +169,13 @@ class FakeGitHub(FakeHTTPServer):
         self.comments: dict[tuple[str, int], list[FakeComment]] = {}
         self.statuses: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.pulls: dict[tuple[str, int], str] = {}  # head sha per PR
-        self._failures: dict[str, tuple[int, str]] = {}
+        self.pull_heads: dict[tuple[str, int], str] = {}  # "owner:branch" per PR
+        self.closed: set[tuple[str, int]] = set()
+        self._failures: dict[str, _Fault] = {}
         self._next_id = 1000
+        # A broken server or proxy: every comment listing answers the first page, with a
+        # `Link: rel="next"` back to the URL asked for (paging that never ends).
+        self.loop_comment_pages = False
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -147,10 +191,25 @@ class FakeGitHub(FakeHTTPServer):
         with self._lock:
             return self._create(repo, number, body, login or self.bot_login).id
 
-    def add_pull(self, repo: str, number: int, head_sha: str) -> None:
-        """Make ``GET /repos/{repo}/pulls/{number}`` answer with this head SHA."""
+    def add_pull(
+        self,
+        repo: str,
+        number: int,
+        head_sha: str,
+        *,
+        head: str = "fork-owner:feature",
+        state: str = "open",
+        by_commit: bool = True,
+    ) -> None:
+        """A PR with this head SHA: ``GET /repos/{repo}/pulls/{number}`` answers it,
+        ``GET /repos/{repo}/pulls?head=`` finds it by ``head`` ("owner:branch"), and
+        ``GET /repos/{repo}/commits/{sha}/pulls`` lists it unless ``by_commit`` is False
+        (GitHub's answer for some commits from forks)."""
         with self._lock:
             self.pulls[(repo, number)] = head_sha
+            self.pull_heads[(repo, number)] = head if by_commit else "!" + head
+            if state != "open":
+                self.closed.add((repo, number))
 
     def comments_on(self, repo: str, number: int) -> list[FakeComment]:
         with self._lock:
@@ -166,13 +225,59 @@ class FakeGitHub(FakeHTTPServer):
 
     # -- fault injection and the log ---------------------------------------------------------
 
-    def fail(self, endpoint: str, status: int = 403, message: str = FORBIDDEN) -> None:
-        """Answer every request to ``endpoint`` (see ENDPOINTS) with ``status``."""
+    def fail(
+        self,
+        endpoint: str,
+        status: int = 403,
+        message: str = FORBIDDEN,
+        *,
+        headers: dict[str, str] | None = None,
+        times: int | None = None,
+        after: bool = False,
+    ) -> None:
+        """Answer requests to ``endpoint`` (see ENDPOINTS) with ``status``.
+
+        ``headers``: extra response headers; ``times``: only the next N requests
+        (default every one); ``after``: do what the request asks first, then answer
+        with the fault (a 502 from a proxy after GitHub created the comment).
+        """
         if endpoint not in ENDPOINTS:
             raise ValueError(f"unknown endpoint {endpoint!r}; one of {ENDPOINTS}")
         with self._lock:
             for name in _GROUPS.get(endpoint, (endpoint,)):
-                self._failures[name] = (status, message)
+                self._failures[name] = _Fault(status, message, dict(headers or {}), times, after)
+
+    def rate_limit(
+        self,
+        endpoint: str = "all",
+        *,
+        kind: str = "primary",
+        status: int = 403,
+        reset_in: int = 3600,
+        retry_after: int = 120,
+    ) -> int:
+        """Answer like GitHub's rate limits; returns the reset time (epoch seconds).
+
+        primary: 403 "API rate limit exceeded", ``x-ratelimit-remaining: 0`` and
+        ``x-ratelimit-reset`` ``reset_in`` seconds away. secondary: ``status`` (403
+        or 429) "secondary rate limit" with ``Retry-After: retry_after``.
+        """
+        reset = int(time.time()) + reset_in
+        limits = {
+            "x-ratelimit-limit": "5000",
+            "x-ratelimit-used": "5000" if kind == "primary" else "12",
+            "x-ratelimit-remaining": "0" if kind == "primary" else "4988",
+            "x-ratelimit-reset": str(reset),
+            "x-ratelimit-resource": "core",
+        }
+        if kind == "primary":
+            self.fail(endpoint, status, PRIMARY_LIMIT, headers=limits)
+        elif kind == "secondary":
+            limits["retry-after"] = str(retry_after)
+            self.fail(endpoint, status, SECONDARY_LIMIT, headers=limits)
+        else:
+            raise ValueError(f"kind: primary or secondary, not {kind!r}")
+        return reset
 
     def clear_failures(self) -> None:
         with self._lock:
@@ -250,10 +355,14 @@ class FakeGitHub(FakeHTTPServer):
                     raise _HTTPError(401, "Bad credentials")
                 if endpoint is None:
                     raise _HTTPError(404, "Not Found")
-                if endpoint in self._failures:
-                    raise _HTTPError(*self._failures[endpoint])
+                fault = self._take_fault(endpoint)
+                if fault is not None and not fault.after:
+                    raise _HTTPError(fault.status, fault.message, fault.headers)
                 status, result = self._route(endpoint, params, query, parsed, out_headers)
+                if fault is not None:
+                    raise _HTTPError(fault.status, fault.message, fault.headers)
             except _HTTPError as e:
+                out_headers.update(e.headers)
                 status = e.status
                 result = {
                     "message": e.message,
@@ -262,6 +371,14 @@ class FakeGitHub(FakeHTTPServer):
                 }
             record.status = status
         return status, out_headers, json.dumps(result).encode()
+
+    def _take_fault(self, endpoint: str | None) -> _Fault | None:
+        fault = self._failures.get(endpoint) if endpoint else None
+        if fault is not None and fault.times is not None:
+            fault.times -= 1
+            if fault.times <= 0:
+                del self._failures[endpoint]  # type: ignore[arg-type]
+        return fault
 
     def _authorized(self, header: str) -> bool:
         scheme, _, value = header.partition(" ")
@@ -295,19 +412,45 @@ class FakeGitHub(FakeHTTPServer):
             return 201, self._create_status(repo, params["sha"], body)
         if endpoint == "get_pull":
             number = int(params["number"])
-            sha = self.pulls.get((repo, number))
-            if sha is None:
+            if (repo, number) not in self.pulls:
                 raise _HTTPError(404, "Not Found")
-            return 200, {
-                "id": number,
-                "number": number,
-                "url": f"{self.url}/repos/{repo}/pulls/{number}",
-                "html_url": f"{self.html_base}/{repo}/pull/{number}",
-                "state": "open",
-                "head": {"sha": sha, "ref": "feature"},
-                "base": {"sha": "0" * 40, "ref": "main"},
-            }
+            return 200, self._pull_json(repo, number)
+        if endpoint == "list_pulls":
+            state = (query.get("state") or ["open"])[-1]
+            head = (query.get("head") or [None])[-1]
+            return 200, [
+                self._pull_json(r, n)
+                for (r, n) in sorted(self.pulls)
+                if r == repo
+                and (state == "all" or ((r, n) in self.closed) == (state == "closed"))
+                and (head is None or self.pull_heads[(r, n)].lstrip("!") == head)
+            ]
+        if endpoint == "commit_pulls":
+            return 200, [
+                self._pull_json(r, n)
+                for (r, n), sha in sorted(self.pulls.items())
+                if r == repo
+                and sha == params["sha"]
+                and not self.pull_heads[(r, n)].startswith("!")
+            ]
         raise _HTTPError(404, "Not Found")  # pragma: no cover
+
+    def _pull_json(self, repo: str, number: int) -> dict[str, Any]:
+        owner, _, branch = self.pull_heads[(repo, number)].lstrip("!").partition(":")
+        return {
+            "id": number,
+            "number": number,
+            "url": f"{self.url}/repos/{repo}/pulls/{number}",
+            "html_url": f"{self.html_base}/{repo}/pull/{number}",
+            "state": "closed" if (repo, number) in self.closed else "open",
+            "head": {
+                "sha": self.pulls[(repo, number)],
+                "ref": branch,
+                "label": f"{owner}:{branch}",
+                "repo": {"full_name": f"{owner}/{repo.split('/')[1]}"},
+            },
+            "base": {"sha": "0" * 40, "ref": "main", "repo": {"full_name": repo}},
+        }
 
     @staticmethod
     def _body_text(body: Any) -> str:
@@ -326,6 +469,12 @@ class FakeGitHub(FakeHTTPServer):
         per_page = max(1, min(per_page, MAX_PER_PAGE))
         page = max(page, 1)
         comments = self.comments.get((repo, number), [])
+        if self.loop_comment_pages:
+            here = (
+                f"{self.url}/repos/{repo}/issues/{number}/comments?per_page={per_page}&page={page}"
+            )
+            out_headers["Link"] = f'<{here}>; rel="next"'
+            return [self._comment_json(c) for c in comments[:per_page]]
         chunk = comments[(page - 1) * per_page : page * per_page]
         pages = max(1, -(-len(comments) // per_page))
         base = f"{self.url}/repos/{repo}/issues/{number}/comments"

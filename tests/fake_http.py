@@ -11,8 +11,28 @@ import contextlib
 import socket
 import sys
 import threading
+import time
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
+
+
+@dataclass(frozen=True)
+class Trickle:
+    """A body sent one byte every ``interval_s`` seconds (each read succeeds, the whole never
+    arrives in time): a payload ``_handle`` may return instead of bytes."""
+
+    data: bytes
+    interval_s: float
+    headers: bool = False  # trickle the status line and headers too, not only the body
+
+
+DROP = b"\x00evalbot-fake-drop"
+"""A payload that makes the server close the connection without answering."""
+
+FLOOD = b"\x00evalbot-fake-flood"
+"""A payload that makes the server answer with a body that never ends, sent as fast as
+the client reads it (a JSON array of spaces), until the client hangs up."""
 
 
 class _Server(ThreadingHTTPServer):
@@ -77,13 +97,57 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, payload = self.server.fake._handle(
             self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body
         )
+        if payload is DROP:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
+        if payload is FLOOD:
+            self._flood(status, headers)
+            return
+        trickle = payload if isinstance(payload, Trickle) else None
+        data = trickle.data if trickle is not None else payload
+        if trickle is not None and trickle.headers:
+            head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+            head += [f"{name}: {value}" for name, value in headers.items()]
+            head += [f"Content-Length: {len(data)}", "", ""]
+            self._trickle("\r\n".join(head).encode("latin-1") + data, trickle.interval_s)
+            return
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(payload)))
+        self.send_header("Content-Length", str(len(data)))
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(payload)
+        if self.command == "HEAD":
+            return
+        if trickle is None:
+            self.wfile.write(data)
+            return
+        self.wfile.flush()
+        self._trickle(data, trickle.interval_s)
+
+    def _flood(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(2**40))
+        self.end_headers()
+        self.close_connection = True
+        chunk = b"[" + b" " * 65535
+        with contextlib.suppress(OSError):
+            for _ in range(2**40 // len(chunk)):
+                if self.server.fake._server is None:  # stopped: stop flooding
+                    break
+                self.wfile.write(chunk)
+                chunk = b" " * 65536
+
+    def _trickle(self, data: bytes, interval_s: float) -> None:
+        for i in range(len(data)):
+            if self.server.fake._server is None:  # stopped: stop trickling
+                break
+            self.wfile.write(data[i : i + 1])
+            self.wfile.flush()
+            time.sleep(interval_s)
 
 
 class FakeHTTPServer:
@@ -100,7 +164,8 @@ class FakeHTTPServer:
 
     def _handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> tuple[int, dict[str, str], bytes | Trickle]:
+        """Answer one request: status, headers, and the body (bytes, a Trickle, or DROP)."""
         raise NotImplementedError
 
     def _started(self) -> None:

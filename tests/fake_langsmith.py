@@ -4,7 +4,8 @@ Pure standard library: a ``ThreadingHTTPServer`` on 127.0.0.1 (random port) that
 answers the handful of endpoints evalbot and the real ``langsmith`` SDK use
 (``/info``, ``/sessions``, ``/datasets``, ``/examples``, ``POST /runs/query``) with
 the shapes the SDK's pydantic schemas expect. It records every request and can
-inject faults (error statuses, ``Retry-After``, malformed bodies) and latency.
+inject faults (error statuses, ``Retry-After``, malformed or wrong-shaped bodies,
+trickled bodies, dropped connections, broken paging) and latency.
 
     with FakeLangSmith() as fake:
         ds = fake.add_dataset("qa", [{"inputs": {"q": "1+1"}, "outputs": {"a": "2"}}])
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import time
 import uuid
@@ -26,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from fake_http import FakeHTTPServer
+from fake_http import DROP, FLOOD, FakeHTTPServer, Trickle
 
 __all__ = ["FakeExample", "FakeLangSmith", "FakeRun", "RecordedRequest"]
 
@@ -180,6 +182,9 @@ class _Fault:
     remaining: int
     retry_after: str | None
     body: bytes | None
+    trickle_s: float | None = None  # send the (real or given) body one byte at a time
+    trickle_headers: bool = False  # ... and the status line and headers before it
+    drop: bool = False  # close the connection without answering
 
     def matches(self, method: str, path: str) -> bool:
         return path.startswith(self.path) and (self.method is None or self.method == method)
@@ -205,6 +210,9 @@ class FakeLangSmith(FakeHTTPServer):
         # of one query would otherwise re-sort all runs (~5 ms for 5,000).
         self._sorted_runs: dict[str, list[Any]] = {}
         self._faults: list[_Fault] = []
+        # Broken paging per path (see break_paging); "endless" pages count here.
+        self._paging: dict[str, str] = {}
+        self._endless = 0
         self._datasets: dict[str, _Dataset] = {}
         self._sessions: dict[str, _Session] = {}
         self._clock = _now()
@@ -337,6 +345,72 @@ class FakeLangSmith(FakeHTTPServer):
                 _Fault(path, method and method.upper(), status, times, retry_after, body)
             )
 
+    def wrong_shape_next(
+        self, path: str, value: Any, times: int = 1, *, method: str | None = None
+    ) -> None:
+        """The next ``times`` requests under ``path`` get 200 with ``value`` as JSON
+        (valid JSON of the wrong shape, e.g. ``[1]`` for a list of sessions)."""
+        body = json.dumps(value).encode()
+        self.fail_next(path=path, status=200, times=times, body=body, method=method)
+
+    def trickle_next(
+        self,
+        path: str,
+        *,
+        interval_s: float,
+        times: int = 1,
+        method: str | None = None,
+        headers: bool = False,
+    ) -> None:
+        """The next ``times`` answers under ``path`` (the real ones) are sent one byte every
+        ``interval_s`` seconds: every read succeeds, the whole answer takes ages.
+        ``headers``: the status line and headers too (no client hook sees them early)."""
+        with self._lock:
+            self._faults.append(
+                _Fault(
+                    path,
+                    method and method.upper(),
+                    200,
+                    times,
+                    None,
+                    None,
+                    trickle_s=interval_s,
+                    trickle_headers=headers,
+                )
+            )
+
+    def drop_next(self, path: str, times: int = 1, *, method: str | None = None) -> None:
+        """The next ``times`` requests under ``path`` are read, then the connection is
+        closed without an answer (a crashed proxy)."""
+        with self._lock:
+            self._faults.append(
+                _Fault(path, method and method.upper(), 0, times, None, None, drop=True)
+            )
+
+    def break_paging(self, path: str, how: str) -> None:
+        """Page ``path`` wrongly from now on, as a broken server or proxy might.
+
+        ``/runs/query``: ``"repeat_cursor"`` answers the first page and the same next
+        cursor every time; ``"ignore_cursor"`` answers the first page with a fresh
+        cursor every time; ``"endless"`` answers a full page of new runs (new ids)
+        with a fresh cursor every time. ``/examples``, ``/sessions``, ``/datasets``:
+        ``"ignore_offset"`` answers the first page whatever the offset.
+        """
+        allowed = {
+            "/runs/query": ("repeat_cursor", "ignore_cursor", "endless"),
+            "/examples": ("ignore_offset",),
+            "/sessions": ("ignore_offset",),
+            "/datasets": ("ignore_offset",),
+        }
+        if how not in allowed.get(path, ()):
+            raise ValueError(f"break_paging: {how!r} is not a way to break {path!r}")
+        with self._lock:
+            self._paging[path] = how
+
+    def flood_next(self, path: str, times: int = 1, *, method: str | None = None) -> None:
+        """The next ``times`` requests under ``path`` get 200 with a body that never ends."""
+        self.fail_next(path=path, status=200, times=times, body=FLOOD, method=method)
+
     def malformed_next(self, path: str, times: int = 1, *, method: str | None = None) -> None:
         """The next ``times`` requests under ``path`` get 200 with the body b"{not json"."""
         self.fail_next(path=path, status=200, times=times, body=b"{not json", method=method)
@@ -358,7 +432,7 @@ class FakeLangSmith(FakeHTTPServer):
 
     def _handle(
         self, method: str, raw_path: str, headers: dict[str, str], body: bytes
-    ) -> tuple[int, dict[str, str], bytes]:
+    ) -> tuple[int, dict[str, str], bytes | Trickle]:
         parts = urlsplit(raw_path)
         path = unquote(parts.path).rstrip("/") or "/"
         query = parse_qs(parts.query, keep_blank_values=True)
@@ -378,6 +452,13 @@ class FakeLangSmith(FakeHTTPServer):
             time.sleep(self.latency_s)
 
         out_headers = {"Content-Type": "application/json"}
+        if fault is not None and fault.drop:
+            record.status = 0
+            return 0, out_headers, DROP
+        if fault is not None and fault.trickle_s is not None:
+            trickled, fault = fault, None
+        else:
+            trickled = None
         if fault is not None:
             status = fault.status
             if fault.retry_after is not None:
@@ -398,6 +479,12 @@ class FakeLangSmith(FakeHTTPServer):
                 status, result = 500, {"detail": f"fake LangSmith error: {e!r}"}
             payload = json.dumps(result).encode()
         record.status = status
+        if trickled is not None:
+            return (
+                status,
+                out_headers,
+                Trickle(payload, trickled.trickle_s or 0.0, headers=trickled.trickle_headers),
+            )
         return status, out_headers, payload
 
     def _route(self, method: str, path: str, query: dict[str, list[str]], body: bytes) -> Any:
@@ -455,9 +542,11 @@ class FakeLangSmith(FakeHTTPServer):
         except ValueError as e:
             raise _HTTPError(400, f"{name} must be an integer") from e
 
-    def _page(self, query: dict[str, list[str]], items: list[Any]) -> list[Any]:
+    def _page(self, query: dict[str, list[str]], items: list[Any], path: str = "") -> list[Any]:
         limit = self._int_param(query, "limit", MAX_LIMIT)
         offset = self._int_param(query, "offset", 0)
+        if self._paging.get(path) == "ignore_offset":
+            offset = 0
         if limit > MAX_LIMIT:
             raise _HTTPError(400, f"limit must be <= {MAX_LIMIT}")
         if limit < 1 or offset < 0:
@@ -492,7 +581,7 @@ class FakeLangSmith(FakeHTTPServer):
                 if all(k in s.metadata and s.metadata[k] == v for k, v in wanted_meta.items())
             ]
         sessions.sort(key=lambda s: (s.start_time, s.seq), reverse=True)
-        return [self._session_json(s) for s in self._page(query, sessions)]
+        return [self._session_json(s) for s in self._page(query, sessions, "/sessions")]
 
     def _list_datasets(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         datasets = list(self._datasets.values())
@@ -504,7 +593,7 @@ class FakeLangSmith(FakeHTTPServer):
             ids = set(query["id"])
             datasets = [d for d in datasets if d.id in ids]
         datasets.sort(key=lambda d: d.created_at, reverse=True)
-        return [self._dataset_json(d) for d in self._page(query, datasets)]
+        return [self._dataset_json(d) for d in self._page(query, datasets, "/datasets")]
 
     def _list_examples(self, query: dict[str, list[str]]) -> list[dict[str, Any]]:
         if "dataset" in query:
@@ -520,7 +609,7 @@ class FakeLangSmith(FakeHTTPServer):
             ids = set(query["id"])
             examples = [e for e in examples if e.id in ids]
         examples.sort(key=lambda e: e.created_at)
-        return [self._example_json(e) for e in self._page(query, examples)]
+        return [self._example_json(e) for e in self._page(query, examples, "/examples")]
 
     def _query_runs(self, request: dict[str, Any]) -> dict[str, Any]:
         for key in UNSUPPORTED_RUN_FILTERS:
@@ -537,6 +626,9 @@ class FakeLangSmith(FakeHTTPServer):
             unknown = sorted(set(select) - RUN_FIELDS)
             if unknown:
                 raise _HTTPError(422, f"unknown select fields: {unknown}")
+        broken = self._paging.get("/runs/query")
+        if broken is not None:
+            return self._broken_runs_page(request, broken, limit, select)
         offset = self._decode_cursor(request.get("cursor"))
         query_key = json.dumps(
             {k: v for k, v in request.items() if k not in ("cursor", "limit", "select")},
@@ -558,6 +650,40 @@ class FakeLangSmith(FakeHTTPServer):
             "runs": runs,
             "cursors": {"next": self._encode_cursor(offset + limit) if more else None},
         }
+
+    def _broken_runs_page(
+        self, request: dict[str, Any], how: str, limit: int, select: list[str] | None
+    ) -> dict[str, Any]:
+        """A /runs/query answer from a server whose paging is broken (see break_paging)."""
+        self._endless += 1
+        if how == "endless":
+            sessions = [
+                s for s in self._sessions.values() if s.id in (request.get("session") or [])
+            ]
+            session = sessions[0] if sessions else next(iter(self._sessions.values()))
+            template = session.runs[0] if session.runs else FakeRun()
+            pairs = [
+                (dataclasses.replace(template, id=str(uuid.uuid4())), session) for _ in range(limit)
+            ]
+        else:
+            query_key = json.dumps(
+                {k: v for k, v in request.items() if k not in ("cursor", "limit", "select")},
+                sort_keys=True,
+                default=str,
+            )
+            pairs = self._sorted_runs.get(query_key) or self._filter_runs(request)
+            self._sorted_runs[query_key] = pairs
+            pairs = pairs[:limit]
+        runs = []
+        for run, session in pairs:
+            full = self._run_json(run, session)
+            if select is not None:
+                full = {k: v for k, v in full.items() if k in select or k == "id"}
+            runs.append(full)
+        cursor = self._encode_cursor(limit)
+        if how != "repeat_cursor":
+            cursor += f".{self._endless}"  # a fresh cursor every page
+        return {"runs": runs, "cursors": {"next": cursor}}
 
     def _filter_runs(self, request: dict[str, Any]) -> list[Any]:
 

@@ -36,6 +36,7 @@ from action_harness import (
     run_entrypoint,
     run_main,
     runner_env,
+    unmasked,
 )
 from fake_github import FakeGitHub
 from fake_langsmith import FakeLangSmith
@@ -78,8 +79,15 @@ def test_entrypoint_end_to_end_hard_regression_then_edit(
         "report_path": str(runner.workspace / "evalbot-report.json"),
         "comment_url": f"{SERVER}/{REPO}/pull/{PR_NUMBER}#issuecomment-{comment.id}",
     }
+    # Links into LangSmith (the compare view of both experiments) and to the run.
+    assert f"/datasets/{langsmith.dataset}/compare?selectedSessions=" in comment.body
+    assert f"[workflow run]({RUN_URL})" in comment.body
+    assert comment.body.splitlines()[1] == "> [!CAUTION]"
+    # The job summary: the same verdict, every section unfolded, no reference to itself.
     summary = runner.summary.read_text(encoding="utf-8")
-    assert summary == comment.body
+    assert summary.splitlines()[:3] == comment.body.splitlines()[:3]
+    assert "<details>" in comment.body and "<details>" not in summary
+    assert "### How sure we are" in summary and "job summary" not in summary
     report = json.loads(Path(outputs["report_path"]).read_text(encoding="utf-8"))
     assert report["outcome"] == "ok" and report["gate"]["failed"] is True
     assert report["counts"]["hard_regression"] == 1
@@ -150,6 +158,42 @@ def test_comment_off_posts_nothing_but_sets_the_status(
     assert github.requests_to("create_comment") == []
     assert [s["state"] for s in github.statuses_on(REPO, HEAD_SHA)] == ["failure"]
     assert runner.outputs()["comment_url"] == ""
+
+
+def test_comment_when_notable_is_quiet_on_a_clean_pass_but_never_stale(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    """Issue 13 §12: no new comment for a clean pass; an existing one is still updated."""
+    env = runner_env(
+        runner,
+        langsmith_url=langsmith.fake.url,
+        github_url=github.url,
+        experiment="pr-good",
+        comment_when="notable",
+    )
+    code, _ = run_main(env)
+    assert code == 0
+    assert github.comments_on(REPO, PR_NUMBER) == []
+    assert github.requests_to("create_comment") == []
+    assert [s["state"] for s in github.statuses_on(REPO, HEAD_SHA)] == ["success"]
+    outputs = runner.outputs()
+    assert outputs["gate"] == "pass" and outputs["comment_url"] == ""
+    assert runner.summary.read_text(encoding="utf-8").startswith(MARKER)
+    assert Path(outputs["report_path"]).is_file()
+
+    # A failure first (commented), then a clean pass: the old comment is updated.
+    runner.output.write_text("", encoding="utf-8")
+    bad = runner_env(
+        runner, langsmith_url=langsmith.fake.url, github_url=github.url, comment_when="notable"
+    )
+    assert run_main(bad)[0] == 1
+    (failing,) = github.comments_on(REPO, PR_NUMBER)
+    assert "> [!CAUTION]" in failing.body
+    runner.output.write_text("", encoding="utf-8")
+    assert run_main(env)[0] == 0
+    (updated,) = github.comments_on(REPO, PR_NUMBER)
+    assert updated.id == failing.id and "> [!TIP]" in updated.body
+    assert runner.outputs()["comment_url"].endswith(f"#issuecomment-{failing.id}")
 
 
 def test_comment_new_creates_a_second_comment(
@@ -298,7 +342,7 @@ def test_github_enterprise_api_url_with_prefix(langsmith: LangSmith, runner: Run
         assert lines_of(stdout, "warning") == []
 
 
-# --- invalid inputs: exit 2, one ::error, no request --------------------------------------
+# --- invalid inputs: exit 2, one ::error, no LangSmith request, an error status -------------
 
 
 INVALID = [
@@ -317,6 +361,11 @@ INVALID = [
         {"trend_threshold": "2"}, ["trend_threshold: must be in [0, 1]"], id="trend_threshold"
     ),
     pytest.param({"history": "ten"}, ["history: must be a whole number"], id="history"),
+    pytest.param(
+        {"comment_when": "changed"},
+        ["comment_when: must be one of always, notable; got 'changed'"],
+        id="comment_when",
+    ),
     pytest.param(
         {"baseline": "main-1", "baseline_prefix": "main-"},
         ["baseline and baseline_prefix", "one baseline strategy"],
@@ -364,12 +413,17 @@ def test_invalid_input_exits_2_before_any_request(
     env = runner_env(runner, langsmith_url=langsmith.fake.url, github_url=github.url, **inputs)
     code, stdout = run_main(env)
     assert code == 2
-    lines = stdout.splitlines()
+    lines = unmasked(stdout).splitlines()
     assert len(lines) == 1 and lines[0].startswith("::error"), stdout
     for text in expected:
         assert text in lines[0], (text, lines[0])
     assert langsmith.fake.requests == []
-    assert github.requests == []
+    # The check still reports (issue 10): one request, the error status naming the input.
+    assert [r.endpoint for r in github.requests] == ["create_status"]
+    (status,) = github.statuses_on(REPO, HEAD_SHA)
+    assert status["state"] == "error" and status["description"].startswith("Invalid input: ")
+    assert expected[0].split(" ")[0] in status["description"]
+    assert runner.outputs()["outcome"] == "error"
     assert not (runner.workspace / "evalbot-report.json").exists()
 
 
@@ -395,7 +449,7 @@ def test_secrets_never_appear_in_any_output(
         published += [json.dumps(s) for s in gh.statuses_on(REPO, HEAD_SHA)]
     outputs = runner.outputs()
     texts = {
-        "stdout": proc.stdout,
+        "stdout": unmasked(proc.stdout),
         "stderr": proc.stderr,
         "summary": runner.summary.read_text(encoding="utf-8"),
         "outputs": runner.output.read_text(encoding="utf-8"),

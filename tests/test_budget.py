@@ -21,31 +21,11 @@ from evalbot.models import (
     Thresholds,
     Verdict,
 )
-from evalbot.stats import cmh_worse, min_attainable_worse, tarone_bh
+from evalbot.stats import min_attainable_worse, tarone_bh
 
 from helpers import make_bucket
 
 F = Fraction
-
-
-# --- the aggregate (CMH) test -------------------------------------------------------------
-
-
-def test_cmh_two_strata_by_hand() -> None:
-    # Stratum 1: PR 1/4 vs baseline 4/4; stratum 2: PR 2/4 vs 3/4.
-    # Each: n = 8, 5 passes, E[PR passes] = 4 * 5 / 8 = 2.5,
-    # Var = 4 * 4 * 5 * 3 / (8^2 * 7) = 15/28. Deviations -1.5 and -0.5 sum to -2;
-    # the continuity correction makes it -1.5; z = -1.5 / sqrt(15/14).
-    z, p = cmh_worse([(1, 4, 4, 4), (2, 4, 3, 4)])
-    assert z == pytest.approx(-1.5 / math.sqrt(15 / 14), abs=1e-12)
-    assert p == pytest.approx(0.5 * math.erfc(1.5 / math.sqrt(15 / 14) / math.sqrt(2)))
-    assert p == pytest.approx(0.07365, abs=5e-5)
-
-
-def test_cmh_ignores_strata_without_information() -> None:
-    assert cmh_worse([(3, 3, 3, 3), (0, 0, 2, 3)]) == (0.0, 1.0)
-    with_noise = cmh_worse([(1, 4, 4, 4), (2, 4, 3, 4), (3, 3, 3, 3)])
-    assert with_noise == cmh_worse([(1, 4, 4, 4), (2, 4, 3, 4)])
 
 
 # --- Tarone-filtered BH ---------------------------------------------------------------------

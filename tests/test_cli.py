@@ -32,7 +32,9 @@ ALL_CLEAR = {"name": "pr", "scenarios": {"a": {"passed": 3, "total": 3}}}
 def test_examples_fail_the_gate_with_exit_1() -> None:
     code, out, err = run("compare", "--pr-file", PR, "--baseline-file", BASE)
     assert code == 1
-    assert out.startswith("<!-- evalbot:default -->\n## evalbot: 1 hard regression")
+    assert out.startswith(
+        "<!-- evalbot:default -->\n> [!CAUTION]\n> ❌ **evalbot fails**: 1 hard regression"
+    )
     assert err == ""
 
 
@@ -222,6 +224,7 @@ def test_missing_file(tmp_path: Path) -> None:
         ("colour: red\n", "unknown key 'colour'"),
         ("on_fetch_failure: explode\n", "on_fetch_failure: must be one of neutral, fail"),
         ("comment_key: 'a b'\n", "comment_key: must be 1-64 letters"),
+        ("comment_when: sometimes\n", "comment_when: must be one of always, notable"),
         ("fail_on: [\n", "not valid YAML"),
         ("- a list\n", "top level: must be a mapping"),
         ("template: 5\n", "template: must be a file path"),
@@ -325,7 +328,9 @@ def test_non_editable_install_renders_from_another_directory(tmp_path: Path) -> 
         capture_output=True, text=True, cwd=work, env=env, check=False,
     )  # fmt: skip
     assert result.returncode == 1, result.stderr
-    assert result.stdout.startswith("<!-- evalbot:default -->\n## evalbot: 1 hard regression")
+    assert result.stdout.startswith(
+        "<!-- evalbot:default -->\n> [!CAUTION]\n> ❌ **evalbot fails**: 1 hard regression"
+    )
     probe = subprocess.run(
         [sys.executable, "-c", "import evalbot.templates as t; print(t.__file__)"],
         capture_output=True, text=True, cwd=work, env=env, check=True,

@@ -640,7 +640,14 @@ def test_compare_files_to_csv_matches_the_json_verdicts(tmp_path: Path) -> None:
     assert target.read_text("utf-8") == out
 
 
-def test_compare_to_csv_with_history_files_pools_the_baseline() -> None:
+def test_compare_to_csv_with_history_files_pools_the_baseline(tmp_path: Path) -> None:
+    # An older run with the same counts (another experiment: the same one twice
+    # would be pooled once).
+    older = json.loads(Path(BASE).read_text("utf-8"))
+    older.update(name="main-older", id=None)
+    older = {k: v for k, v in older.items() if v is not None}
+    history = tmp_path / "older.json"
+    history.write_text(json.dumps(older), "utf-8")
     code, out, _ = run(
         "compare",
         "--pr-file",
@@ -648,7 +655,7 @@ def test_compare_to_csv_with_history_files_pools_the_baseline() -> None:
         "--baseline-file",
         BASE,
         "--history-file",
-        BASE,
+        str(history),
         "--format",
         "csv",
     )

@@ -183,9 +183,14 @@ def test_find_comment_ignores_non_first_line_markers() -> None:
         def __init__(self, body: str, login: str) -> None:
             self.body, self.user = body, type("U", (), {"login": login})()
 
+    class Listing:  # PyGithub's PaginatedList, as find_comment reads it: by page number
+        def get_page(self, page: int) -> list[C]:
+            comments = [C("hi\n" + MARKER, "github-actions[bot]"), C(MARKER, "github-actions[bot]")]
+            return comments if page == 0 else []
+
     class FakeIssue:
-        def get_comments(self) -> list[C]:
-            return [C("hi\n" + MARKER, "github-actions[bot]"), C(MARKER, "github-actions[bot]")]
+        def get_comments(self) -> Listing:
+            return Listing()
 
     found = find_comment(FakeIssue(), MARKER, "github-actions[bot]")
     assert found is not None and found.body == MARKER
@@ -195,3 +200,133 @@ def test_find_comment_ignores_non_first_line_markers() -> None:
 def test_body_over_limit_is_a_bug() -> None:
     with pytest.raises(ValueError):
         run(body="x" * 70_000)
+
+
+# --- the retry policy: bounded, idempotent requests only, rate limits reported -----------------
+
+
+def test_the_default_client_retries_only_idempotent_requests_within_the_budget() -> None:
+    from evalbot.github_publish import RETRY_BUDGET_S, BoundedRetry
+
+    github = make_github(TARGET)
+    retry = github.requester._Requester__retry  # what PyGithub hands to requests' HTTPAdapter
+    assert isinstance(retry, BoundedRetry)
+    assert "POST" not in retry.allowed_methods  # a comment or status is never re-sent
+    assert {"GET", "PATCH"} <= set(retry.allowed_methods)
+    assert retry.budget_s == RETRY_BUDGET_S <= 20
+    # PyGithub's default GithubRetry retries POST: the 11-comments defect.
+    from github import GithubRetry
+
+    assert "POST" in GithubRetry().allowed_methods
+
+
+@pytest.mark.parametrize("status", [403, 429])
+def test_rate_limits_are_never_retried(status: int) -> None:
+    from evalbot.github_publish import BoundedRetry
+
+    retry = BoundedRetry()
+    assert not retry.is_retry("GET", status, has_retry_after=True)
+    assert retry.is_retry("GET", 502)
+    assert not retry.is_retry("POST", 502)
+
+
+def test_every_sleep_comes_out_of_one_budget() -> None:
+    import time
+
+    from urllib3 import HTTPResponse
+
+    from evalbot.github_publish import BoundedRetry
+
+    retry = BoundedRetry(budget_s=0.3)
+    later = retry.new(total=1)
+    assert later.deadline is retry.deadline  # copies share the budget
+    started = time.monotonic()
+    later.sleep(HTTPResponse(status=503, headers={"Retry-After": "120"}))
+    assert time.monotonic() - started < 2  # not 120 s: capped by the 0.3 s budget
+    assert retry.deadline.left() == 0 and not retry.is_retry("GET", 503)
+
+
+@responses.activate
+def test_primary_rate_limit_names_the_reset_time_and_is_not_retried() -> None:
+    reset = 1_900_000_000
+    limited = responses.get(
+        f"{API}/repos/{REPO}/issues/7/comments",
+        json={"message": "API rate limit exceeded for installation ID 1."},
+        status=403,
+        headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
+    )
+    status_mock(responses.mock, code=201)
+    result = publish(
+        make_github(TARGET), TARGET, pr_number=7, head_sha="headsha", comment_body=MARKER,
+        marker=MARKER, mode=CommentMode.UPDATE,
+        status=(StatusState.SUCCESS, "ok", "evalbot", None),
+    )  # fmt: skip
+    (problem,) = result.problems
+    assert "GitHub's primary rate limit (resets at 17:46:40 UTC) refused the comment" in (
+        problem.message
+    )
+    assert len(limited.calls) == 1 and result.status_set
+
+
+def test_rate_limit_of_secondary_with_retry_after() -> None:
+    from datetime import UTC, datetime
+
+    from github import GithubException
+
+    from evalbot.github_publish import rate_limit_of
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    exc = GithubException(
+        429, {"message": "You have exceeded a secondary rate limit."}, {"Retry-After": "120"}
+    )
+    limit = rate_limit_of(exc, now=now)
+    assert limit is not None and limit.kind == "secondary" and limit.retry_after == 120
+    assert limit.describe() == (
+        "GitHub's secondary rate limit (Retry-After 120 s, until 12:02:00 UTC)"
+    )
+    forbidden = GithubException(403, {"message": "Resource not accessible by integration"}, {})
+    assert rate_limit_of(forbidden) is None
+
+
+@responses.activate
+def test_502_after_create_adopts_the_comment_instead_of_posting_again() -> None:
+    # The first list is empty; the create answers 502 although GitHub made the comment;
+    # the second list shows it.
+    responses.get(f"{API}/repos/{REPO}/issues/7/comments", json=[])
+    responses.get(
+        f"{API}/repos/{REPO}/issues/7/comments", json=[comment(11, MARKER + "\nnew body\n")]
+    )
+    create = responses.post(
+        f"{API}/repos/{REPO}/issues/7/comments", json={"message": "Bad Gateway"}, status=502
+    )
+    status_mock(responses.mock)
+    result = publish(
+        make_github(TARGET), TARGET, pr_number=7, head_sha="headsha",
+        comment_body=MARKER + "\nnew body\n", marker=MARKER, mode=CommentMode.UPDATE,
+        status=(StatusState.SUCCESS, "ok", "evalbot", None),
+    )  # fmt: skip
+    assert result.problems == () and len(create.calls) == 1
+    assert result.comment_url == f"https://github.com/{REPO}/pull/7#issuecomment-11"
+
+
+@responses.activate
+def test_a_422_on_create_is_not_retried() -> None:
+    responses.get(f"{API}/repos/{REPO}/issues/7/comments", json=[])
+    create = responses.post(
+        f"{API}/repos/{REPO}/issues/7/comments", json={"message": "Validation Failed"}, status=422
+    )
+    status_mock(responses.mock)
+    result = run()
+    assert len(create.calls) == 1 and "422" in result.problems[0].message
+
+
+def test_no_retry_starts_once_the_budget_is_spent() -> None:
+    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+
+    from evalbot.github_publish import BoundedRetry
+
+    fresh = BoundedRetry()
+    error = ReadTimeoutError(None, "/x", "read timed out")  # type: ignore[arg-type]
+    assert fresh.increment("GET", "/x", error=error).total == 2
+    with pytest.raises(MaxRetryError):
+        BoundedRetry(budget_s=0).increment("GET", "/x", error=error)

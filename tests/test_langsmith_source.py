@@ -12,6 +12,7 @@ Two kinds of fakes, both at the HTTP boundary only:
 from __future__ import annotations
 
 import json
+import re
 import socket
 import sys
 import time
@@ -27,6 +28,7 @@ import pytest
 import responses
 from fake_langsmith import FakeLangSmith
 
+from evalbot import langsmith_source
 from evalbot.config import Settings
 from evalbot.errors import FetchError, InputError
 from evalbot.langsmith_source import (
@@ -36,7 +38,9 @@ from evalbot.langsmith_source import (
     Experiment,
     LangSmithSource,
     Strategy,
+    endpoint_password,
     make_client,
+    redact_url,
 )
 from evalbot.pipeline import Result, parse_live, run_live
 
@@ -121,6 +125,7 @@ def experiment(
     id: str = "33333333-3333-4333-8333-333333333333",
     dataset_id: str | None = DS,
     start: datetime = T0,
+    run_count: int | None = 5,
 ) -> Experiment:
     return Experiment(
         id=id,
@@ -129,7 +134,7 @@ def experiment(
         start_time=start,
         end_time=start + timedelta(minutes=1),
         metadata={"branch": "feat"},
-        run_count=5,
+        run_count=run_count,
         url=None,
     )
 
@@ -191,7 +196,9 @@ def test_query_runs_sends_the_documented_body_and_follows_cursors(
         return 200, {}, json.dumps({"runs": runs, "cursors": {"next": cursor}})
 
     api.add_callback(responses.POST, f"{ENDPOINT}/runs/query", callback=callback)
-    runs = source.query_runs(experiment())
+    # The session's run count (5) lags behind the runs (237), as LangSmith's stats can
+    # right after an experiment ends: within the slack, so still a healthy fetch.
+    runs = source.query_runs(experiment(run_count=5))
 
     assert len(runs) == 237
     assert runs[0]["id"] == "run-1-0" and runs[-1]["id"] == "run-3-36"
@@ -203,6 +210,28 @@ def test_query_runs_sends_the_documented_body_and_follows_cursors(
         assert body["limit"] == 100  # the server rejects more than 100
         assert body.get("cursor") == (None if page == 0 else f"cursor-{page}")
         assert set(body) <= {"session", "is_root", "select", "limit", "cursor"}
+
+
+def test_query_runs_stops_after_more_pages_than_the_run_count_allows(
+    api: responses.RequestsMock, source: LangSmithSource, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = iter(range(10_000))
+
+    def callback(request: Any) -> tuple[int, dict[str, str], str]:
+        page = next(calls)
+        runs = [{"id": f"run-{page}-{i}"} for i in range(100)]
+        return 200, {}, json.dumps({"runs": runs, "cursors": {"next": f"c{page}"}})
+
+    api.add_callback(responses.POST, f"{ENDPOINT}/runs/query", callback=callback)
+    with pytest.raises(FetchError, match=r"more pages than its 150 runs allow \(14 pages"):
+        source.query_runs(experiment(run_count=150))
+    assert len(api.calls) == 14
+    # Without a run count, the hard cap (1,000 pages; 40 here to keep the test fast).
+    monkeypatch.setattr(langsmith_source, "MAX_RUN_PAGES", 40)
+    fresh = LangSmithSource(Connection(api_key=KEY, endpoint=ENDPOINT, retry_budget_s=0))
+    with pytest.raises(FetchError, match="more pages than the cap of 40 pages"):
+        fresh.query_runs(experiment(run_count=None))
+    assert len(api.calls) == 14 + 40
 
 
 def test_query_runs_stops_on_an_empty_page_even_with_a_cursor(
@@ -231,7 +260,7 @@ def test_query_runs_rejects_a_malformed_body(
     api: responses.RequestsMock, source: LangSmithSource, body: bytes
 ) -> None:
     api.add(responses.POST, f"{ENDPOINT}/runs/query", body=body, status=200)
-    with pytest.raises(FetchError, match="malformed"):
+    with pytest.raises(FetchError, match=r"wrong shape|not JSON"):
         source.query_runs(experiment())
 
 
@@ -438,9 +467,13 @@ def test_examples_of_a_missing_dataset_and_a_malformed_listing(
     api.add(responses.GET, f"{ENDPOINT}/examples", json={"detail": "nf"}, status=404)
     with pytest.raises(FetchError, match="not found"):
         source.examples(DS)
+    # A source serves one fetch: after a failure every request fails alike.
+    with pytest.raises(FetchError, match="not found"):
+        source.example_count(DS)
     api.replace(responses.GET, f"{ENDPOINT}/examples", body=b"<html>", status=200)
-    with pytest.raises(FetchError, match="malformed"):
-        source.examples(DS)
+    fresh = LangSmithSource(Connection(api_key="unit-key", endpoint=ENDPOINT, retry_budget_s=0))
+    with pytest.raises(FetchError, match="not JSON"):
+        fresh.examples(DS)
 
 
 # --- the client ------------------------------------------------------------------------
@@ -460,6 +493,56 @@ def test_the_client_retries_reads_within_a_budget() -> None:
 
 def test_the_connection_repr_hides_the_key() -> None:
     assert KEY not in repr(Connection(api_key=KEY, endpoint=ENDPOINT))
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("https://ls.test/api", "https://ls.test/api"),
+        ("http://admin:pw@ls.test", "http://***@ls.test"),
+        ("https://admin:p@ss@ls.test/api?x=1", "https://***@ls.test/api?x=1"),
+        ("https://token@ls.test", "https://***@ls.test"),
+        (
+            "connection refused (http://a:b@h:1/x): see HTTP://c:d@h2/y",
+            "connection refused (http://***@h:1/x): see HTTP://***@h2/y",
+        ),
+        ("mailto-ish user@example.com", "mailto-ish user@example.com"),
+    ],
+)
+def test_redact_url_hides_userinfo_in_urls_and_messages(text: str, shown: str) -> None:
+    assert redact_url(text) == shown
+
+
+def test_endpoint_password_is_percent_decoded() -> None:
+    assert endpoint_password("http://admin:p%40ss@h") == "p@ss"
+    assert endpoint_password("http://admin@h") is None
+    assert endpoint_password("http://h") is None
+
+
+def test_the_experiment_link_never_carries_the_endpoint_password(
+    api: responses.RequestsMock,
+) -> None:
+    # The SDK builds the link from the endpoint, userinfo included (not for 127.0.0.1,
+    # which it links as http://localhost, so this needs a real-looking host).
+    endpoint = "https://admin:pw-SECRET@ls.test/api"
+    api.add(responses.GET, f"{endpoint}/sessions", json=[session_payload("pr-7")])
+    source = LangSmithSource(Connection(api_key=KEY, endpoint=endpoint))
+    found = source.read_experiment("pr-7", option="--pr")
+    assert found.url is not None and found.url.startswith("https://***@ls.test/o/")
+    # The password still reaches the server, as HTTP basic auth.
+    assert api.calls[0].request.headers["Authorization"].startswith("Basic ")
+
+
+def test_a_host_name_that_does_not_resolve_is_not_retried() -> None:
+    from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
+
+    retry = make_client(Connection(api_key=KEY, endpoint=ENDPOINT, retry_budget_s=60)).session
+    policy = retry.get_adapter(f"{ENDPOINT}/runs/query").max_retries
+    dns = NameResolutionError("ls.tset", None, OSError("Name or service not known"))  # type: ignore[arg-type]
+    with pytest.raises(MaxRetryError, match="host not found"):
+        policy.increment("GET", "/sessions", error=dns)
+    refused = NewConnectionError(None, "[Errno 111] Connection refused")  # type: ignore[arg-type]
+    assert policy.increment("GET", "/sessions", error=refused).total == policy.total - 1
 
 
 # =====================================================================================
@@ -760,9 +843,9 @@ def test_explicit_baseline_on_another_dataset_exits_2_unless_allowed(world: Worl
     code, report, _ = compare_json(
         world.fake, "--baseline", "elsewhere", "--allow-dataset-mismatch"
     )
-    assert report["outcome"] == "ok"
+    # No scenario is shared: each side's examples are its own, so nothing is compared.
+    assert report["outcome"] == "nothing_compared"
     assert report["baseline"]["name"] == "elsewhere"
-    # No scenario is shared: each side's examples are its own.
     assert report["scenarios"] == []
     assert len(report["pr_only"]) == len(report["baseline_only"]) == 5
 
@@ -807,16 +890,16 @@ TIMEOUT = ("--timeout", "0.2", "--retry-budget", "0.3")
 FAILURES = {
     "401": Failure("LangSmith rejected the API key for ", key=WRONG_KEY),
     "500-after-retries": Failure(
-        "Server error (500)", fault={"path": "/runs/query", "status": 500, "times": 100}
+        "HTTP 500 Internal Server Error", fault={"path": "/runs/query", "status": 500, "times": 100}
     ),
     "429-budget-exhausted": Failure(
-        "Rate limit exceeded",
+        "HTTP 429 Too Many Requests",
         fault={"path": "/runs/query", "status": 429, "times": 100, "retry_after": "60"},
     ),
     "timeout": Failure("reading experiment 'pr-7'", latency_s=0.5, options=TIMEOUT),
     "connection-refused": Failure("reading experiment 'pr-7'", endpoint="unused"),
-    "malformed-runs": Failure("malformed (non-JSON)", malformed="/runs/query"),
-    "malformed-session": Failure("malformed (non-JSON)", malformed="/sessions"),
+    "malformed-runs": Failure("not JSON", malformed="/runs/query"),
+    "malformed-session": Failure("not JSON", malformed="/sessions"),
 }
 
 
@@ -883,9 +966,11 @@ def test_retries_happen_before_giving_up(world: World) -> None:
     _, report, _ = compare_json(world.fake)
     assert report["outcome"] == "fetch_failed"
     posts = world.fake.requests_to("/runs/query", "POST")
-    # Each of the two run queries is tried more than once before the budget runs out.
-    assert len(posts) >= 3
+    # A run query is tried more than once before the budget runs out (the other one
+    # stops at its next request once the first has failed), and the message says so.
+    assert len(posts) >= 2
     assert {r.status for r in posts} == {500}
+    assert re.search(r"gave up after [2-9] attempts", report["message"]), report["message"]
 
 
 def test_429_with_a_long_retry_after_fails_fast_instead_of_sleeping(world: World) -> None:
@@ -914,7 +999,7 @@ def test_markdown_for_a_fetch_failure(world: World) -> None:
     world.pr()
     code, out, _ = run(*live_args(world.fake, key=WRONG_KEY))
     assert code == 0
-    assert "Regression detection did not run" in out
+    assert "> ⚠️ **evalbot passes without checking**: regression detection did not run" in out
     assert "LangSmith rejected the API key for" in out
 
 
@@ -1155,3 +1240,64 @@ def test_request_budget_for_250_runs(fake: FakeLangSmith) -> None:
     assert parts["baseline_runs"]["requests"] == 3
     assert parts[f"examples:{ds}"]["requests"] == 3
     assert report["fetch"]["requests"] == len(fake.requests)
+
+
+@pytest.mark.parametrize(
+    ("api_url", "web"),
+    [
+        ("https://api.smith.langchain.com", "https://smith.langchain.com"),
+        ("https://eu.api.smith.langchain.com", "https://eu.smith.langchain.com"),
+        ("https://langsmith.corp.example/api", "https://langsmith.corp.example"),
+        ("https://langsmith.corp.example/api/v1", "https://langsmith.corp.example"),
+    ],
+)
+def test_experiment_knows_its_workspace_in_the_web_app(api_url: str, web: str) -> None:
+    """Links into LangSmith (issue 13 §4) use the SDK's own API -> web host mapping."""
+    from langsmith import Client
+    from langsmith.schemas import TracerSession
+
+    from evalbot.langsmith_source import _experiment
+
+    client = Client(api_url=api_url, api_key="k", auto_batch_tracing=False)
+    tenant, dataset = "00000000-0000-4000-8000-0000000000aa", "00000000-0000-4000-8000-0000000000bb"
+    session = TracerSession(
+        id="00000000-0000-4000-8000-0000000000cc",
+        name="pr-1",
+        start_time=datetime(2026, 1, 1, tzinfo=UTC),
+        tenant_id=tenant,
+        reference_dataset_id=dataset,
+        _host_url=client._host_url,
+    )
+    experiment = _experiment(session)
+    assert experiment.web_url == f"{web}/o/{tenant}"
+    assert experiment.dataset_id == dataset
+
+
+def test_experiment_links_never_carry_the_endpoint_password() -> None:
+    """The SDK builds the session URL from the endpoint, userinfo included: both the
+    experiment link and the workspace URL (compare links) are redacted."""
+    from langsmith import Client
+    from langsmith.schemas import TracerSession
+
+    from evalbot.langsmith_source import _experiment
+
+    client = Client(
+        api_url="https://bot:s3cret@langsmith.corp.example/api",
+        api_key="k",
+        auto_batch_tracing=False,
+    )
+    tenant = "00000000-0000-4000-8000-0000000000aa"
+    session = TracerSession(
+        id="00000000-0000-4000-8000-0000000000cc",
+        name="pr-1",
+        start_time=datetime(2026, 1, 1, tzinfo=UTC),
+        tenant_id=tenant,
+        reference_dataset_id="00000000-0000-4000-8000-0000000000bb",
+        _host_url=client._host_url,
+    )
+    raw = session.url
+    experiment = _experiment(session)
+    assert raw is not None and "s3cret" in raw  # what the SDK hands over
+    assert experiment.url is not None and experiment.web_url is not None
+    assert "s3cret" not in experiment.url + experiment.web_url
+    assert experiment.web_url == f"https://***@langsmith.corp.example/o/{tenant}"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -174,9 +175,14 @@ def test_export_to_stdout_and_its_errors(fake: FakeLangSmith) -> None:
 def test_markdown_comment_for_a_live_comparison(fake: FakeLangSmith) -> None:
     code, out, err = run("compare", "--pr", "pr-7", "--category-key", "label", *connection(fake))
     assert (code, err) == (1, "")
-    assert out.startswith("<!-- evalbot:default -->\n## evalbot: 1 hard regression")
-    assert "**Compared:** PR `pr-7`" in out
-    assert "Baseline chosen as the newest complete experiment with metadata" in out
+    assert out.startswith(
+        "<!-- evalbot:default -->\n> [!CAUTION]\n> ❌ **evalbot fails**: 1 hard regression"
+    )
+    assert "<sub>PR [pr\\-7](http://localhost/o/" in out  # the SDK's web host for localhost
+    assert "baseline chosen as the newest complete experiment with metadata" in out
+    assert "/compare?selectedSessions=" in out
+    # Scenarios are keyed by example id: each links to its example page.
+    assert re.search(r"\| ❌ hard \| \[[^]]+\]\(http://localhost/o/[^)]+/e/[^)]+\) \|", out)
 
 
 # --- invalid option combinations: exit 2, one sentence naming the option, no request ------
@@ -225,7 +231,8 @@ INVALID = {
     ),
     "endpoint": (
         ["--pr", "pr-7", "--langsmith-endpoint", "ftp://x"],
-        "--langsmith-endpoint: must be an http(s) URL; got 'ftp://x'",
+        "--langsmith-endpoint: must be an http(s) URL like https://api.smith.langchain.com; "
+        "got 'ftp://x'",
     ),
     "timeout": (["--pr", "pr-7", "--timeout", "0"], "--timeout: must be a positive number"),
     "retry-budget": (
@@ -342,10 +349,10 @@ def test_console_script_end_to_end(fake: FakeLangSmith, tmp_path: Path) -> None:
     assert done.returncode == 1, done.stderr
     assert done.stderr == ""
     out = done.stdout
-    assert out.startswith("<!-- evalbot:default -->\n## evalbot: 1 hard regression\n")
+    assert out.startswith("<!-- evalbot:default -->\n> [!CAUTION]\n> ❌ **evalbot fails**: 1 hard")
     # By default the baseline column pools main-1 with the older main-0 (history).
-    assert "| s0 | 0/5 (0%) | 10/10 (100%) | -100 pp |" in out
-    assert "Baseline window: 2 runs of the base branch;" in out
+    assert "| 0/5 (0%) | 10/10 (100%) | -100 pp |" in out
+    assert "baseline window of 2 runs of the base branch" in out
     assert "on `main` at `abc`" in out
     footer = out.rstrip().splitlines()[-1]
     assert footer == (

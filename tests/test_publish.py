@@ -1,158 +1,333 @@
-"""`evalbot publish`: the fork-PR second phase, through the real PyGithub."""
+"""`evalbot publish`: the privileged phase of the fork-PR flow, end to end against the
+fake LangSmith and fake GitHub (through the real langsmith SDK and PyGithub).
+
+It trusts nothing the fork controls: the commit comes from the event, the PR is found
+through the API, the results are read from LangSmith with the repository's key. A
+forged report in the workspace (what the old artifact-based flow trusted) changes
+nothing.
+"""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-import responses
+from action_harness import (
+    GH_TOKEN,
+    LS_KEY,
+    NOW,
+    REPETITIONS,
+    REPO,
+    SECRETS,
+    LangSmith,
+    feedback,
+    parse_outputs,
+)
+from fake_github import FakeGitHub
 
 from evalbot.config import Settings
-from evalbot.models import FailOn
 from evalbot.pipeline import run_files
 
 from helpers import EXAMPLES, run_cli
 
-API = "https://api.github.com:443"
-REPO = "acme/app"
-HEAD = "a" * 40
+HEAD = "ab" * 20
+OTHER = "cd" * 20
+PR = 12
+MARKER = "<!-- evalbot:default -->"
 
 
-def report_file(tmp_path: Path, mutate=None) -> Path:  # type: ignore[no-untyped-def]
+def tag(langsmith: LangSmith, name: str, commit: str, *, fail_s0: bool) -> None:
+    """An experiment for ``commit``, as the approved eval job writes it."""
+    fake, ds = langsmith.fake, langsmith.dataset
+    fake.add_experiment(
+        name,
+        dataset_id=ds,
+        metadata={"commit": commit, "pr_number": PR},
+        start_time=NOW + timedelta(minutes=5),
+        runs=fake.make_runs(
+            ds, repetitions=REPETITIONS, outcome=lambda i, r: feedback(not (fail_s0 and i == 0))
+        ),
+    )
+
+
+def workflow_run_event(tmp_path: Path, *, head: str = HEAD, label: bool = True) -> Path:
+    run: dict[str, Any] = {
+        "head_sha": head,
+        "event": "pull_request",
+        "pull_requests": [],  # always empty for PRs from forks
+        "html_url": f"https://github.com/{REPO}/actions/runs/9",
+    }
+    if label:
+        run["head_branch"] = "feature"
+        run["head_repository"] = {"owner": {"login": "fork-owner"}, "full_name": "fork-owner/app"}
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps({"workflow_run": run}), "utf-8")
+    return path
+
+
+def forge_artifacts(workspace: Path) -> None:
+    """What a fork author can upload from their own workflow run: an all-green report."""
     result = run_files(EXAMPLES / "pr.json", EXAMPLES / "baseline.json", Settings())
     report = result.report
-    if mutate:
-        mutate(report)
-    path = tmp_path / "evalbot-report.json"
-    path.write_text(json.dumps(report), "utf-8")
-    return path
+    for row in report["scenarios"]:
+        row["verdict"] = "stable"
+    report["counts"] = {key: 0 for key in report["counts"]}
+    report["gate"] = {"failed": False, "reason": "all good", "warning": False}
+    (workspace / "evalbot-report.json").write_text(json.dumps(report), "utf-8")
+    (workspace / "pr-number.txt").write_text(f"{PR}\n", "utf-8")
 
 
-def event_file(tmp_path: Path, head: str = HEAD) -> Path:
-    path = tmp_path / "event.json"
-    payload = {
-        "workflow_run": {"head_sha": head, "html_url": "https://github.com/acme/app/actions/runs/9"}
-    }
-    path.write_text(json.dumps(payload), "utf-8")
-    return path
-
-
-def invoke(tmp_path: Path, report: Path, *extra: str) -> tuple[int, str, str]:
+def publish(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub, *args: str, event: Path | None = None
+) -> tuple[int, str, str]:
     env = {
-        "GITHUB_TOKEN": "ghs_SECRET_TOKEN",
+        "GITHUB_TOKEN": GH_TOKEN,
         "GITHUB_REPOSITORY": REPO,
-        "GITHUB_EVENT_PATH": str(event_file(tmp_path)),
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_API_URL": github.url,
+        "GITHUB_EVENT_NAME": "workflow_run",
+        "GITHUB_EVENT_PATH": str(event or workflow_run_event(tmp_path)),
         "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
-        "GITHUB_API_URL": "",
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "LANGSMITH_API_KEY": LS_KEY,
+        "LANGSMITH_ENDPOINT": langsmith.fake.url,
     }
-    return run_cli("publish", "--report", str(report), "--pr-number", "7", *extra, env=env)
+    (tmp_path / "output").touch()
+    code, out, err = run_cli("publish", "--dataset", "support", *args, env=env)
+    for secret in SECRETS:
+        assert secret not in out + err
+    return code, out, err
 
 
-def mock_github(head: str = HEAD) -> tuple[responses.BaseResponse, responses.BaseResponse]:
-    responses.get(
-        f"{API}/repos/{REPO}/pulls/7",
-        json={"number": 7, "head": {"sha": head, "ref": "fork-branch"},
-              "url": f"https://api.github.com/repos/{REPO}/pulls/7"},
-    )  # fmt: skip
-    responses.get(f"{API}/repos/{REPO}/issues/7/comments", json=[])
-    create = responses.post(
-        f"{API}/repos/{REPO}/issues/7/comments",
-        json={"id": 1, "body": "", "html_url": "https://github.com/acme/app/pull/7#c1",
-              "user": {"login": "github-actions[bot]"}},
-        status=201,
-    )  # fmt: skip
-    status = responses.post(f"{API}/repos/{REPO}/statuses/{HEAD}", json={}, status=201)
-    return create, status
+def statuses(github: FakeGitHub, sha: str = HEAD) -> list[str]:
+    return [s["state"] for s in github.statuses_on(REPO, sha)]
 
 
-@responses.activate
-def test_publishes_comment_and_status_for_the_verified_head(tmp_path: Path) -> None:
-    create, status = mock_github()
-    code, out, err = invoke(tmp_path, report_file(tmp_path))
-    assert code == 1, err
-    body = json.loads(create.calls[0].request.body)["body"]
-    assert body.startswith("<!-- evalbot:default -->\n## evalbot: 1 hard regression")
-    # Issue 6's sections are recomputed from each side's per-trial measures in the report.
-    for section in ("**Beyond pass/fail:**", "### Metrics (2)", "### Drift signals (2)"):
-        assert section in body, section
-    assert "| Cost per trial | $0.00341 | $0.00249 |" in body
-    state = json.loads(status.calls[0].request.body)
-    assert state["state"] == "failure" and state["context"] == "evalbot"
-    assert state["target_url"] == "https://github.com/acme/app/actions/runs/9"
-    assert (tmp_path / "summary.md").read_text("utf-8") == body
-    assert "ghs_SECRET_TOKEN" not in out + err + body
+def test_the_published_comment_leads_with_the_verdict_and_links_the_run(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    # The baseline on main and the fork's experiment live on one dataset: the comment
+    # links both, their compare view, the commit (from the trusted event) and the run.
+    tag(langsmith, "fork-pr", HEAD, fail_s0=True)
+    github.add_pull(REPO, PR, HEAD)
+    code, out, err = publish(tmp_path, langsmith, github)
+    assert code == 1, out + err
+    (comment,) = github.comments_on(REPO, PR)
+    body = comment.body
+    assert body.startswith(f"{MARKER}\n> [!CAUTION]\n> ❌ **evalbot fails**: 1 hard regression")
+    assert f"at [`{HEAD[:7]}`](https://github.com/{REPO}/commit/{HEAD})" in body
+    assert f"[workflow run](https://github.com/{REPO}/actions/runs/9)" in body
+    assert "[compare the experiments](" in body and "/compare?selectedSessions=" in body
+    assert "<details>" in body
+    assert "may be stale" not in body  # the experiment ran on the head commit
+    summary = (tmp_path / "summary.md").read_text("utf-8")
+    assert summary.splitlines()[:3] == body.splitlines()[:3]
+    assert "<details>" not in summary  # the job summary shows every section unfolded
 
 
-@responses.activate
-def test_a_cost_budget_in_the_report_still_gates(tmp_path: Path) -> None:
-    # The budget travels in the report's thresholds; publish recomputes the gate with it.
-    create, status = mock_github()
-    settings = Settings(fail_on=FailOn.NEVER)
-    result = run_files(EXAMPLES / "pr.json", EXAMPLES / "baseline.json", settings)
-    result.report["thresholds"]["fail_on_cost_increase"] = 0.3
-    path = tmp_path / "evalbot-report.json"
-    path.write_text(json.dumps(result.report), "utf-8")
-    code, _, err = invoke(tmp_path, path)
-    assert code == 0, err  # fail_on: never disables every part of the gate, budgets included
-    result.report["policy"]["fail_on"] = "hard_regression"
-    result.report["scenarios"] = [
-        row for row in result.report["scenarios"] if row["verdict"] != "hard_regression"
+# --- forgery ---------------------------------------------------------------------------------
+
+
+def test_a_forged_artifact_cannot_produce_a_success_status(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The fork's commit really regresses (in the team's LangSmith); the fork uploads a
+    # clean report and a PR number. publish reads neither.
+    tag(langsmith, "fork-pr", HEAD, fail_s0=True)
+    github.add_pull(REPO, PR, HEAD)
+    monkeypatch.chdir(tmp_path)
+    forge_artifacts(tmp_path)
+    code, out, err = publish(tmp_path, langsmith, github)
+    assert code == 1, out + err
+    assert statuses(github) == ["failure"]
+    (comment,) = github.comments_on(REPO, PR)
+    assert "1 hard regression" in comment.body
+    # The old artifact path is gone: --report is a usage error, and sets no status.
+    code, _, err = publish(tmp_path, langsmith, github, "--report", "evalbot-report.json")
+    assert code == 2 and "--report" in err
+    assert statuses(github) == ["failure"]
+
+
+def test_no_experiment_for_the_head_is_pending_never_success(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Evals never ran for the fork's commit (an experiment for an older commit does not
+    # count: new code needs new results), yet the fork uploaded a clean report.
+    tag(langsmith, "older-commit", OTHER, fail_s0=False)
+    github.add_pull(REPO, PR, HEAD)
+    monkeypatch.chdir(tmp_path)
+    forge_artifacts(tmp_path)
+    code, out, err = publish(tmp_path, langsmith, github)
+    assert code == 0, out + err
+    (status,) = github.statuses_on(REPO, HEAD)
+    assert status["state"] == "pending"
+    assert status["description"].startswith(f"No eval results for {HEAD[:12]}")
+    assert len(status["description"]) <= 140
+    (comment,) = github.comments_on(REPO, PR)
+    assert comment.body.startswith(MARKER) and "no eval results" in comment.body
+    outputs = parse_outputs((tmp_path / "output").read_text("utf-8"))
+    assert outputs["outcome"] == "missing" and outputs["gate"] == "fail"
+    assert "no eval results" in (tmp_path / "summary.md").read_text("utf-8")
+
+    code, out, err = publish(tmp_path, langsmith, github, "--when-missing", "failure")
+    assert code == 1, out + err
+    assert statuses(github) == ["pending", "failure"]
+    assert len(github.comments_on(REPO, PR)) == 1  # the same comment, edited
+
+
+def test_results_for_the_head_pass_and_update_the_missing_comment(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    github.add_pull(REPO, PR, HEAD)
+    assert publish(tmp_path, langsmith, github)[0] == 0  # pending: not run yet
+    tag(langsmith, "fork-pr", HEAD, fail_s0=False)  # a maintainer approved; evals ran
+    code, out, err = publish(tmp_path, langsmith, github)
+    assert code == 0, out + err
+    assert statuses(github) == ["pending", "success"]
+    (comment,) = github.comments_on(REPO, PR)
+    assert "no eval results" not in comment.body and comment.body.startswith(MARKER)
+
+
+# --- finding the PR from the trusted commit ---------------------------------------------------
+
+
+def test_pr_found_by_head_label_when_commit_pulls_lists_none(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    tag(langsmith, "fork-pr", HEAD, fail_s0=True)
+    github.add_pull(REPO, 3, OTHER, head="someone:feature")
+    github.add_pull(REPO, PR, HEAD, head="fork-owner:feature", by_commit=False)
+    code, out, err = publish(tmp_path, langsmith, github)
+    assert code == 1, out + err
+    assert len(github.comments_on(REPO, PR)) == 1 and github.comments_on(REPO, 3) == []
+    assert [r.endpoint for r in github.requests if "pulls" in (r.endpoint or "")] == [
+        "commit_pulls",
+        "list_pulls",
     ]
-    path.write_text(json.dumps(result.report), "utf-8")
-    code, _, err = invoke(tmp_path, path)
-    assert code == 1, err
-    body = json.loads(create.calls[-1].request.body)["body"]
-    assert "cost per trial up 37% (fail_on_cost_increase: 0.3)" in body
-    assert json.loads(status.calls[-1].request.body)["state"] == "failure"
 
 
-@responses.activate
-def test_forged_verdicts_and_names_are_not_trusted(tmp_path: Path) -> None:
-    def forge(report: dict) -> None:  # type: ignore[type-arg]
-        for row in report["scenarios"]:
-            row["verdict"] = "stable"
-            row["label"] = "@org/team [x](javascript:alert(1)) <img src=x>"
-        report["gate"] = {"failed": False, "reason": "all good", "warning": False}
-
-    create, status = mock_github()
-    code, _, _ = invoke(tmp_path, report_file(tmp_path, forge))
-    assert code == 1, "the gate is recomputed from the counts"
-    body = json.loads(create.calls[0].request.body)["body"]
-    assert "@org" not in body and "<img" not in body and "](javascript" not in body
-    assert json.loads(status.calls[0].request.body)["state"] == "failure"
+def test_pr_found_by_scanning_open_prs_without_a_head_label(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    tag(langsmith, "fork-pr", HEAD, fail_s0=True)
+    github.add_pull(REPO, 5, HEAD, state="closed", by_commit=False)
+    github.add_pull(REPO, PR, HEAD, by_commit=False)
+    event = workflow_run_event(tmp_path, label=False)
+    code, out, err = publish(tmp_path, langsmith, github, event=event)
+    assert code == 1, out + err
+    assert len(github.comments_on(REPO, PR)) == 1 and github.comments_on(REPO, 5) == []
 
 
-@responses.activate
-def test_refuses_when_the_pr_head_moved(tmp_path: Path) -> None:
-    create, status = mock_github(head="b" * 40)
-    code, _, err = invoke(tmp_path, report_file(tmp_path))
+def test_no_open_pr_for_the_commit_sets_only_the_status(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    tag(langsmith, "fork-pr", HEAD, fail_s0=True)
+    github.add_pull(REPO, PR, OTHER)
+    code, out, err = publish(tmp_path, langsmith, github)
+    assert code == 1, out + err
+    assert "no open pull request has head" in out
+    assert statuses(github) == ["failure"] and github.comments_on(REPO, PR) == []
+
+
+def test_explicit_pr_number_whose_head_moved_is_refused(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    tag(langsmith, "fork-pr", HEAD, fail_s0=False)
+    github.add_pull(REPO, PR, OTHER)
+    code, out, _ = publish(tmp_path, langsmith, github, "--pr-number", str(PR))
     assert code == 2
-    assert "--pr-number: PR #7's head is bbbbbbbbbbbb" in err
-    assert not create.calls and not status.calls
+    assert f"PR #{PR}'s head is {OTHER[:12]}" in out
+    assert github.comments_on(REPO, PR) == [] and "success" not in statuses(github)
+
+
+def test_explicit_pr_number_that_cannot_be_verified_gets_no_comment(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    tag(langsmith, "fork-pr", HEAD, fail_s0=True)
+    github.add_pull(REPO, PR, HEAD)
+    github.fail("get_pull", 502, "Bad Gateway")
+    code, out, err = publish(tmp_path, langsmith, github, "--pr-number", str(PR))
+    assert code == 1, out + err
+    assert "PR lookup" in out and "502" in out
+    assert github.comments_on(REPO, PR) == [] and statuses(github) == ["failure"]
+
+
+def test_pull_request_target_event_gives_the_head(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    tag(langsmith, "fork-pr", HEAD, fail_s0=False)
+    github.add_pull(REPO, PR, HEAD)
+    event = tmp_path / "event.json"
+    pull = {"number": PR, "head": {"sha": HEAD, "ref": "feature", "label": "fork-owner:feature"}}
+    event.write_text(json.dumps({"pull_request": pull}), "utf-8")
+    code, out, err = publish(tmp_path, langsmith, github, event=event)
+    assert code == 0, out + err
+    assert statuses(github) == ["success"] and len(github.comments_on(REPO, PR)) == 1
+
+
+def test_github_rate_limit_during_lookup_is_a_warning(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub
+) -> None:
+    tag(langsmith, "fork-pr", HEAD, fail_s0=True)
+    github.add_pull(REPO, PR, HEAD)
+    github.rate_limit("pulls", kind="primary")
+    code, out, err = publish(tmp_path, langsmith, github)
+    assert code == 1, out + err
+    assert "primary rate limit" in out and "PR lookup" in out
+    assert statuses(github) == ["failure"]  # the status needs no PR
+
+
+# --- bad input: exit 2, one line -------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
-    ("mutate", "needle"),
+    ("args", "needle"),
     [
-        (lambda r: r.update(schema_version=99), "schema_version"),
-        (lambda r: r["scenarios"][0]["pr"].update(passed=9), "need 0 <= passed <= total"),
-        (lambda r: r["scenarios"][0].pop("key"), "scenarios[0].key"),
-        (lambda r: r["policy"].update(fail_on="sometimes"), "policy.fail_on"),
+        (["--when-missing", "success"], "--when-missing: must be pending or failure"),
+        (["--head-sha", "main"], "--head-sha: must be 40 or 64 hex characters"),
+        (["--commit-key", " "], "--commit-key: must not be empty"),
+        (["--pr-number", "0"], "--pr-number: must be a positive integer"),
     ],
 )
-@responses.activate
-def test_malformed_report_is_an_input_error(tmp_path: Path, mutate, needle: str) -> None:  # type: ignore[no-untyped-def]
-    create, _ = mock_github()
-    code, _, err = invoke(tmp_path, report_file(tmp_path, mutate))
+def test_bad_input_is_exit_2(
+    tmp_path: Path, langsmith: LangSmith, github: FakeGitHub, args: list[str], needle: str
+) -> None:
+    code, _, err = publish(tmp_path, langsmith, github, *args)
+    assert code == 2 and needle in err, err
+    assert github.all_statuses() == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--langsmith-api-key", ""], "--langsmith-api-key: required"),
+        (["--dataset", "nope"], "--dataset: no dataset named"),
+        (["--baseline-metadata", "{main"], "--baseline-metadata: not valid JSON"),
+    ],
+)
+def test_input_error_once_the_commit_is_known_sets_an_error_status(
+    tmp_path: Path,
+    langsmith: LangSmith,
+    github: FakeGitHub,
+    args: list[str],
+    needle: str,
+) -> None:
+    github.add_pull(REPO, PR, HEAD)
+    code, out, _ = publish(tmp_path, langsmith, github, *args)
     assert code == 2
-    assert "--report:" in err and needle in err
-    assert not create.calls
+    (error,) = [line for line in out.splitlines() if line.startswith("::error")]
+    assert needle in error, error
+    (status,) = github.statuses_on(REPO, HEAD)
+    assert status["state"] == "error" and needle in status["description"]
+    assert "could not run" in (tmp_path / "summary.md").read_text("utf-8")
+    assert github.comments_on(REPO, PR) == []
 
 
-def test_missing_token_is_an_input_error(tmp_path: Path) -> None:
+def test_missing_token_is_an_input_error() -> None:
     code, _, err = run_cli(
-        "publish", "--report", "r.json", "--pr-number", "7",
-        env={"GITHUB_TOKEN": "", "GITHUB_REPOSITORY": REPO},
-    )  # fmt: skip
+        "publish", "--dataset", "support", env={"GITHUB_TOKEN": "", "GITHUB_REPOSITORY": REPO}
+    )
     assert code == 2 and "--github-token: required" in err

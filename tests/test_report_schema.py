@@ -5,13 +5,14 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from evalbot.compare import compare_buckets, decide_gate
+from evalbot.compare import compare_buckets, decide_gate, settle
 from evalbot.experiment_file import load_experiment
 from evalbot.models import (
     Bucket,
@@ -84,7 +85,21 @@ def reports(pr: Bucket, baseline: Bucket) -> dict[str, Report]:
         "self_baseline": report_for(SelfBaseline(pr=pr)),
         "fetch_failed": report_for(fetch_failed),
         "fetch_failed_fail": report_for(fetch_failed, on_fetch_failure=OnFetchFailure.FAIL),
+        "nothing_compared": report_for(nothing_compared(pr, baseline)),
+        "nothing_compared_fail": report_for(
+            nothing_compared(pr, baseline), on_fetch_failure=OnFetchFailure.FAIL
+        ),
     }
+
+
+def nothing_compared(pr: Bucket, baseline: Bucket) -> Outcome:
+    """The examples with every PR trial unscored: shared scenarios, nothing compared."""
+    unscored = {
+        key: Scenario(key, 0, 0, label=s.label, unscored=s.total) for key, s in pr.scenarios.items()
+    }
+    outcome = settle(compare_buckets(replace(pr, scenarios=unscored), baseline, THRESHOLDS))
+    assert outcome.kind is OutcomeKind.NOTHING_COMPARED
+    return outcome
 
 
 def errors(validator: Any, instance: Any) -> list[str]:
@@ -108,6 +123,8 @@ def test_schema_is_valid_draft_2020_12(schema: dict[str, Any]) -> None:
         "self_baseline",
         "fetch_failed",
         "fetch_failed_fail",
+        "nothing_compared",
+        "nothing_compared_fail",
     ],
 )
 def test_every_outcome_kind_validates(
