@@ -267,9 +267,11 @@ class Thresholds:
     watch: |delta| >= 35 pp with no flag tier met.
     improvement: p_better <= hard.max_p and gain >= hard.min_delta.
     category drift is notable at a rate gap >= 5 pp and a count gap >= 3.
-    With correction "bh" (default) the hard tier's significance is decided
-    by Tarone-filtered Benjamini-Hochberg at alpha - aggregate_alpha instead
-    of hard.max_p, and a CMH test at aggregate_alpha can fail the check.
+    With correction "bh" (default) the significance of every tier that can
+    fail the check (hard and soft) is decided by one Tarone-filtered
+    Benjamini-Hochberg family at alpha - aggregate_alpha instead of
+    hard.max_p / soft.max_p, improvements by the mirror family, and a
+    predictive test of the suite pass rate at aggregate_alpha can fail the check.
     """
 
     hard: Tier = Tier(max_p=0.05, min_delta=0.30, min_baseline_rate=0.70)
@@ -280,7 +282,7 @@ class Thresholds:
     # The false-alarm budget: P(the check fails | nothing changed) <= alpha.
     alpha: float = 0.05
     correction: Correction = Correction.BH
-    # The share of alpha spent on the aggregate (CMH) test; the rest goes to
+    # The share of alpha spent on the aggregate (suite-level) test; the rest goes to
     # the per-scenario family (a Bonferroni split, so the two together stay
     # within alpha). Chosen with bench/bench_stats.py.
     aggregate_share: float = 0.4
@@ -350,27 +352,70 @@ class Aggregate:
 
 @dataclass(frozen=True, slots=True)
 class AggregateTest:
-    """The stratified (CMH) test that the PR passes less across scenarios."""
+    """The suite-level test that the PR passes less than the baseline runs predict.
+
+    ``method`` is "predictive_t" (the PR's suite pass rate against the spread
+    of the K baseline runs' suite rates, Student t with ``df`` degrees of
+    freedom), "predictive_z" (the same, when the runs vary no more than
+    binomial noise, so the variance is known), or "margin" (fewer than 3
+    baseline runs: the spread cannot be estimated, so the drop must exceed
+    ``margin`` significantly). ``z`` is the test statistic.
+    """
 
     z: float
     p: float
     alpha: float
     significant: bool
     gating: bool
+    method: str = "predictive_t"
+    runs: int = 1
+    df: int | None = None
+    # The suite pass rate the baseline runs predict for an unchanged PR, the
+    # PR's own, and the estimated run-to-run standard deviation of a suite rate.
+    baseline_level: float | None = None
+    pr_rate: float | None = None
+    spread: float | None = None
+    margin: float | None = None
+    # The level came from the window's linear trend (a significant drift).
+    trend: bool = False
+    # The latest baseline run was inconsistent with the runs before it.
+    latest_outlier: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PowerDrop:
+    """The chance that the check fails for one named drop, with this comparison's design."""
+
+    label: str
+    scope: str  # "scenario" (one scenario drops) or "suite" (every scenario drops)
+    from_rate: float
+    to_rate: float
+    probability: float
+    # True: summed exactly over every outcome (binomial enumeration); False: a
+    # normal approximation (the suite-wide drop).
+    exact: bool
 
 
 @dataclass(frozen=True, slots=True)
 class Power:
-    """What the check could have detected with the trial counts at hand."""
+    """What the check could have detected with the trial counts and history at hand."""
 
     pr_trials: int
     baseline_trials: int
     threshold: float
     family_size: int
-    min_baseline_rate: float | None
-    max_pr_rate: float | None
     statement: str
     suggestion: str | None
+    baseline_runs: int = 1
+    # The over-dispersion factor applied to per-scenario tests (1 = binomial).
+    dispersion: float = 1.0
+    # Whether one scenario dropping, alone, can fail the check at these counts.
+    can_fail_alone: bool = False
+    drops: tuple[PowerDrop, ...] = ()
+    # The design that reaches 80% power for a 30 pp drop from 100% on one
+    # scenario (None when already reached or out of range).
+    suggested_repetitions: int | None = None
+    suggested_history: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,7 @@ from evalbot.errors import InputError
 from evalbot.local_files import read_limited_text
 from evalbot.markdown import code_span, escape_text, one_line, truncate
 from evalbot.models import (
+    AggregateTest,
     Bucket,
     CategoryDrift,
     Comparison,
@@ -821,6 +822,18 @@ def _budget_why(comparison: Comparison) -> list[str]:
     return out
 
 
+def _broad_drop_why(test: AggregateTest, scenarios: int) -> str:
+    # The aggregate test compares the PR's suite rate with the level the baseline runs
+    # predict (their mean, or their trend at the latest run), not with the pooled rate.
+    if test.pr_rate is None or test.baseline_level is None:
+        return f"a broad drop across {plural(scenarios, 'scenario')}"
+    return (
+        f"a broad drop across {plural(scenarios, 'scenario')} ({pct(test.pr_rate, 1)} of "
+        f"trials passed, {pct(test.baseline_level, 1)} expected from "
+        f"{plural(test.runs, 'baseline run')})"
+    )
+
+
 def _ok_headline(comparison: Comparison, gate: Gate, style: Style) -> Headline:
     head = _ok_headline_alone(comparison, gate, style)
     coverage = coverage_line(comparison)
@@ -847,10 +860,7 @@ def _ok_headline_alone(comparison: Comparison, gate: Gate, style: Style) -> Head
         if soft and _soft_gates(gate):
             causes.append(_rows_why(soft, "soft regression", style))
         if test is not None and test.gating and test.significant:
-            causes.append(
-                f"a broad drop across {plural(agg.scenarios, 'scenario')}, "
-                f"{pct(agg.baseline.rate, 1)} → {pct(agg.pr.rate, 1)} of trials passed"
-            )
+            causes.append(_broad_drop_why(test, agg.scenarios))
         causes.extend(_budget_why(comparison))
         # Never silent: if the gate fails for a reason not listed here, say it.
         return Headline("CAUTION", "❌", "evalbot fails", "; ".join(causes) or gate.reason)
@@ -1095,12 +1105,16 @@ def what_next(outcome: Outcome, gate: Gate, compare: str | None = None) -> str:
                 f"open the regressed scenarios {where}, then fix them or explain them "
                 "in the PR; the check runs again with the next eval run."
             )
-        if any(cost.gating for cost in comparison.costs):
-            return "bring latency, tokens or cost back under the budget, or raise the budget."
-        return (
+        broad = (
             f"look for a cause shared by many scenarios {where} (prompt, model, tools); "
-            "no single scenario dropped enough on its own."
+            "no single scenario dropped enough on its own"
         )
+        test = comparison.aggregate_test
+        if any(cost.gating for cost in comparison.costs):
+            if test is not None and test.gating and test.significant:
+                return f"{broad}; and bring latency, tokens or cost back under the budget."
+            return "bring latency, tokens or cost back under the budget, or raise the budget."
+        return broad + "."
     if flagged:
         return f"look at the regressed scenarios {where} before merging."
     if comparison.count(Verdict.WATCH):
@@ -1150,7 +1164,8 @@ def statistics_lines(comparison: Comparison) -> list[str]:
         f"Trials per scenario: {_trials_per_scenario(comparison.pr)} on the PR, "
         f"{_trials_per_scenario(comparison.baseline)} on the baseline"
         + (
-            f", pooled over {count(len(comparison.history) + 1)} baseline runs."
+            f"; baseline window of {count(len(comparison.history) + 1)} runs of the base "
+            "branch, each scenario pooled over the recent runs consistent with the latest."
             if comparison.history
             else "."
         )
@@ -1158,10 +1173,11 @@ def statistics_lines(comparison: Comparison) -> list[str]:
     if thresholds.correction is Correction.BH:
         lines.append(
             f"False-alarm budget α = {thresholds.alpha:g}, split between the scenarios and the "
-            f"aggregate test. A hard regression must pass Benjamini–Hochberg correction "
+            f"aggregate test. Hard and soft regressions must pass Benjamini–Hochberg correction "
             f"(q ≤ {thresholds.alpha - thresholds.aggregate_alpha:g}) over the "
-            f"{plural(comparison.family_size, 'scenario')} that can reach significance; soft, "
-            "watch and improvement use raw p-values and never fail the check."
+            f"{plural(comparison.family_size, 'scenario')} that can reach significance, "
+            "improvements the same correction in the other direction; watch and unreliable "
+            "baseline are informational."
         )
     else:
         lines.append(
@@ -1169,20 +1185,40 @@ def statistics_lines(comparison: Comparison) -> list[str]:
             f"p ≤ {thresholds.hard.max_p:g} (correction: none)."
         )
     test = comparison.aggregate_test
-    if test is not None:
-        verdict = (
-            "**significant: a broad regression across scenarios**"
-            if test.significant
-            else "not significant"
-        )
-        role = "" if test.gating else " (informational: correction is none)"
-        lines.append(
-            f"Aggregate test across scenarios (stratified Cochran–Mantel–Haenszel, CMH): "
-            f"z = {test.z:.2f}, {p_is(test.p)}, {verdict} at its share of α "
-            f"({test.alpha:g}){role}."
-        )
+    if test is not None and test.method != "none":
+        lines.append(_aggregate_line(test))
     lines.extend(power_lines(comparison))
     return lines
+
+
+def _aggregate_line(test: AggregateTest) -> str:
+    """The suite-level test in words: the PR's pass rate against what the baseline runs
+    predict, and on what basis (compare._aggregate_test)."""
+    verdict = (
+        "**significant: a broad regression across scenarios**"
+        if test.significant
+        else "not significant"
+    )
+    role = "" if test.gating else " (informational: correction is none)"
+    if test.method == "margin":
+        basis = (
+            f"{plural(test.runs, 'baseline run')}, too few to measure how runs vary, so the "
+            f"drop must exceed {100 * (test.margin or 0):.1f} pp"
+        )
+    else:
+        how = "the trend at the latest" if test.trend else "the mean"
+        if test.latest_outlier:
+            how = "the lower of the latest and the others"
+        basis = (
+            f"{how} of {plural(test.runs, 'baseline run')}, which vary by "
+            f"{100 * (test.spread or 0):.1f} pp from run to run"
+        )
+    expected = "n/a" if test.baseline_level is None else pct(test.baseline_level, 1)
+    actual = "n/a" if test.pr_rate is None else pct(test.pr_rate, 1)
+    return (
+        f"Aggregate test across scenarios: suite pass rate {actual} vs {expected} expected "
+        f"from {basis}; {p_is(test.p)}, {verdict} at its share of α ({test.alpha:g}){role}."
+    )
 
 
 def _evidence_section(comparison: Comparison, sections: dict[str, Section]) -> Section:

@@ -9,6 +9,7 @@ is bumped on any incompatible change.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
@@ -83,9 +84,9 @@ def _counts(scenario: Scenario) -> dict[str, Any]:
         "total": scenario.total,
         "unscored": scenario.unscored,
         "categories": dict(scenario.categories),
-        # Per-trial values, so `evalbot publish` recomputes metrics, costs and
-        # drift from data, as it does verdicts (issue 6 §6). Most suites have
-        # none: skip the per-field walk for the shared empty value.
+        # Per-trial values, so a script can recompute metrics, costs and drift
+        # from data (issue 6 §6). Most suites have none: skip the per-field walk
+        # for the shared empty value.
         "measures": {} if measures is NO_MEASURES else measures_document(measures),
     }
 
@@ -187,24 +188,51 @@ def _power(power: Power) -> dict[str, Any]:
     return {
         "pr_trials": power.pr_trials,
         "baseline_trials": power.baseline_trials,
+        "baseline_runs": power.baseline_runs,
         "threshold": power.threshold,
         "family_size": power.family_size,
-        "min_baseline_rate": power.min_baseline_rate,
-        "max_pr_rate": power.max_pr_rate,
+        "dispersion": power.dispersion,
+        "can_fail_alone": power.can_fail_alone,
+        "drops": [
+            {
+                "label": drop.label,
+                "scope": drop.scope,
+                "from_rate": drop.from_rate,
+                "to_rate": drop.to_rate,
+                "probability": drop.probability,
+                "exact": drop.exact,
+            }
+            for drop in power.drops
+        ],
         "statement": power.statement,
         "suggestion": power.suggestion,
+        "suggested_repetitions": power.suggested_repetitions,
+        "suggested_history": power.suggested_history,
     }
 
 
 def _aggregate_test(test: AggregateTest) -> dict[str, Any]:
     return {
-        "method": "cmh",
-        "z": test.z,
+        "method": test.method,
+        "z": _finite(test.z),
         "p": test.p,
         "alpha": test.alpha,
         "significant": test.significant,
         "gating": test.gating,
+        "runs": test.runs,
+        "df": test.df,
+        "baseline_level": test.baseline_level,
+        "pr_rate": test.pr_rate,
+        "spread": test.spread,
+        "margin": test.margin,
+        "trend": test.trend,
+        "latest_outlier": test.latest_outlier,
     }
+
+
+def _finite(value: float) -> float | None:
+    # JSON has no infinity: a statistic with zero variance is reported as null.
+    return value if math.isfinite(value) else None
 
 
 def _mean(summary: MeanSummary) -> dict[str, Any]:
@@ -319,8 +347,8 @@ def build_report(
 
     ``fetch`` describes how the experiments were obtained (LangSmith requests,
     timings, how the baseline was chosen); it is null for experiment files.
-    ``policy`` records ``fail_on``, ``on_fetch_failure`` and ``comment_key`` so
-    ``evalbot publish`` can recompute the gate and the comment from the report.
+    ``policy`` records ``fail_on``, ``on_fetch_failure`` and ``comment_key``, the
+    settings that decided the gate and named the comment.
     ``rows=False`` leaves ``scenarios`` empty (see ``json_chunks``).
     """
     report: dict[str, Any] = {
@@ -356,7 +384,7 @@ def build_report(
         report["message"] = f"no baseline experiment matched {outcome.searched}"
         report["pr"] = _experiment(outcome.pr)
     elif isinstance(outcome, NothingCompared):
-        # What each side held, so a script (and `evalbot publish`) sees why;
+        # What each side held, so a script sees why;
         # no aggregate, test, power or metrics: they would describe nothing.
         comparison = outcome.comparison
         report["message"] = nothing_compared_message(comparison)

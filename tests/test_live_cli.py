@@ -352,7 +352,7 @@ def test_console_script_end_to_end(fake: FakeLangSmith, tmp_path: Path) -> None:
     assert out.startswith("<!-- evalbot:default -->\n> [!CAUTION]\n> ❌ **evalbot fails**: 1 hard")
     # By default the baseline column pools main-1 with the older main-0 (history).
     assert "| 0/5 (0%) | 10/10 (100%) | -100 pp |" in out
-    assert "pooled over 2 baseline runs." in out
+    assert "baseline window of 2 runs of the base branch" in out
     assert "on `main` at `abc`" in out
     footer = out.rstrip().splitlines()[-1]
     assert footer == (

@@ -82,8 +82,10 @@ PR = make_bucket("pr-7", {"a": (3, 3), "b": (3, 3)}, metadata={"branch": "featur
         (
             "soft_only.md",
             ok(
-                make_bucket("pr", {"a": (1, 3), "b": (3, 3)}),
-                make_bucket("main", {"a": (3, 3), "b": (3, 3)}),
+                # 15/20 vs 20/20 (p = 0.024) survives the correction (q <= 0.03) but
+                # drops 25 pp, under the hard tier's 30 (issue 11 §2: soft is corrected too).
+                make_bucket("pr", {"a": (15, 20), "b": (3, 3)}),
+                make_bucket("main", {"a": (20, 20), "b": (3, 3)}),
             ),
             OnFetchFailure.NEUTRAL,
         ),
@@ -130,8 +132,8 @@ def test_examples_show_every_section() -> None:
         "100% → 0%\\\n",
         "| Verdict | Scenario | PR | Baseline | Δ |\n| --- | --- | --: | --: | --: |\n"
         "| ❌ hard | Refund within 30 days |",
-        "| ⚠️ soft | Refund above the agent's limit |",
         "| ✅ better | Gift card balance |",
+        "| 👀 watch | Refund above the agent's limit |",
         "| 👀 watch | Product recommendation |",
         "<summary>Failure categories (8: 1 notable, 2 new)</summary>",
         "<summary>Other scenarios: 21 stable · 1 unreliable baseline · 1 without data · "
@@ -177,13 +179,17 @@ def test_example_reads_in_ten_seconds() -> None:
 @pytest.mark.parametrize(
     ("pr", "base", "alert"),
     [
-        # 0/5 vs 5/5 (p = 1/252) survives the multiplicity correction; 0/3 vs 3/3
-        # (p = 1/20) does not, on its own.
+        # 0/5 vs 5/5 (p = 1/252) survives the multiplicity correction; 1/3 vs 3/3
+        # (p = 1/5) does not, and soft regressions and improvements need it too
+        # (issue 11 §2): 15/20 vs 20/20 (p = 0.024 <= 0.03) is soft, 3/3 vs 0/3 only a
+        # swing to watch, 5/5 vs 0/5 an improvement.
         ({"a": (0, 5)}, {"a": (5, 5)}, "CAUTION"),
+        ({"a": (15, 20)}, {"a": (20, 20)}, "WARNING"),
         ({"a": (1, 3)}, {"a": (3, 3)}, "WARNING"),
         ({"a": (3, 3)}, {"a": (1, 3)}, "WARNING"),
+        ({"a": (3, 3)}, {"a": (0, 3)}, "WARNING"),
         ({"a": (3, 3)}, {"a": (3, 3)}, "TIP"),
-        ({"a": (3, 3)}, {"a": (0, 3)}, "TIP"),
+        ({"a": (5, 5)}, {"a": (0, 5)}, "TIP"),
     ],
 )
 def test_alert_follows_worst_verdict(pr: dict, base: dict, alert: str) -> None:
@@ -197,7 +203,7 @@ def test_hard_regression_with_gate_disabled_still_says_regressed() -> None:
     assert "> [!WARNING]" in body
     assert (
         "> ⚠️ **evalbot passes (fail_on: never)**: but 1 hard regression — "
-        "*Refund within 30 days* 100% → 0%; 1 soft regression" in body
+        "*Refund within 30 days* 100% → 0%; 2 scenarios to watch" in body
     )
 
 
@@ -368,8 +374,8 @@ def test_any_limit_is_respected(limit: int) -> None:
 
 
 def test_md_row_is_what_the_template_prints() -> None:
-    body = render(ok(make_bucket("pr", {"k": (0, 3)}), make_bucket("main", {"k": (3, 3)})))
-    assert md_row(["⚠️ soft", "k", "0/3 (0%)", "3/3 (100%)", "-100 pp"]) in body
+    body = render(ok(make_bucket("pr", {"k": (15, 20)}), make_bucket("main", {"k": (20, 20)})))
+    assert md_row(["⚠️ soft", "k", "15/20 (75%)", "20/20 (100%)", "-25 pp"]) in body
 
 
 # --- custom templates ------------------------------------------------------------
@@ -443,7 +449,7 @@ def test_twenty_thousand_scenarios_with_history_and_trend_fit() -> None:
     body = render(outcome)
     assert len(body) <= GITHUB_COMMENT_LIMIT
     assert "xychart-beta" in body  # the chart replaced the sparklines (issue 13 §6)
-    assert "pooled over 4 baseline runs." in body
+    assert "baseline window of 4 runs of the base branch" in body
     assert "| Verdict | Scenario | PR | Baseline (4 runs) | Δ |" in body
 
 
@@ -555,8 +561,12 @@ def cost_only_outcome() -> Ok:
 
 
 def aggregate_only_outcome() -> Ok:
-    """40 scenarios each 10 pp down: no scenario is flagged, the aggregate test fails the check."""
-    pr = make_bucket("pr", {f"s{i:02d}": (9, 10) for i in range(40)})
+    """40 scenarios each 20 pp down: no scenario is flagged, the aggregate test fails the check.
+
+    With one baseline run the drop must significantly exceed the 7.5 pp margin
+    (compare.single_run_margin): 10 pp down everywhere does not (p = 0.057).
+    """
+    pr = make_bucket("pr", {f"s{i:02d}": (8, 10) for i in range(40)})
     base = make_bucket("main", {f"s{i:02d}": (10, 10) for i in range(40)})
     return ok(pr, base)
 
@@ -568,10 +578,10 @@ def test_cost_and_aggregate_failures_never_show_a_pass() -> None:
     assert "**What next:** bring latency, tokens or cost back under the budget" in cost
     aggregate = render(aggregate_only_outcome())
     assert (
-        "> ❌ **evalbot fails**: a broad drop across 40 scenarios, 100.0% → 90.0% of trials passed"
-        in aggregate
+        "> ❌ **evalbot fails**: a broad drop across 40 scenarios (80.0% of trials passed, "
+        "100.0% expected from 1 baseline run)\\\n" in aggregate
     )
-    assert "passes" not in _visible(aggregate) and "CMH" not in _visible(aggregate)
+    assert "passes" not in _visible(aggregate) and "CMH" not in aggregate
     assert "**What next:** look for a cause shared by many scenarios" in aggregate
 
 
