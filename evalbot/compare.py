@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
 from statistics import NormalDist
@@ -465,6 +465,7 @@ def compare_buckets(
             runs=max((runs_used[r.key] for r in rows), default=1),
             dispersion=dispersion,
             aggregate_test=aggregate_test,
+            suite_fails_on_one=_suite_fails_on_one(keys, pr, baseline, history, thresholds),
         ),
         history=tuple(history),
         family_size=family_size,
@@ -896,6 +897,42 @@ def _drop_outcomes(
     return tuple(p for p, _ in items), tuple(cumulative)
 
 
+def _suite_fails_on_one(
+    keys: Sequence[str],
+    pr: Bucket,
+    baseline: Bucket,
+    history: Sequence[Bucket],
+    thresholds: Thresholds,
+) -> bool:
+    """Would the suite-wide test fail the check if one scenario alone failed every trial?
+
+    In a small suite one scenario is a large share of the trials, so the
+    aggregate test can fail the check on a drop no per-scenario test reaches
+    (a one-scenario suite: 0/3 against 3/3 is p = 0.05 as a scenario but a
+    100 pp suite drop). The power statement must not say "no single scenario
+    can fail the check" then (issue 11 §4). Decided by the real test, not an
+    approximation: an unchanged PR (each scenario at the latest baseline's
+    rate, with the PR's trial counts) in which the scenario that weighs most
+    fails every trial.
+    """
+    shared = [k for k in keys if pr.scenarios[k].total and baseline.scenarios[k].total]
+    if not shared or thresholds.correction is not Correction.BH:
+        return False
+
+    def unchanged(key: str) -> int:
+        base = baseline.scenarios[key]
+        return round(Fraction(base.passed, base.total) * pr.scenarios[key].total)
+
+    worst = max(shared, key=lambda k: (unchanged(k), k))
+    scenarios = {
+        key: replace(pr.scenarios[key], passed=0 if key == worst else unchanged(key))
+        for key in shared
+    }
+    hypothetical = replace(pr, scenarios=scenarios)
+    test, _ = _aggregate_test(shared, hypothetical, baseline, history, thresholds)
+    return test.gating and test.significant
+
+
 def _drop_power(
     n: int,
     m: int,
@@ -960,6 +997,7 @@ def power(
     runs: int = 1,
     dispersion: _Dispersion | None = None,
     aggregate_test: tuple[AggregateTest, _AggregateDesign | None] | None = None,
+    suite_fails_on_one: bool = False,
 ) -> Power:
     """The chance the check fails for named drops, with this comparison's design (issue 11 §4).
 
@@ -1025,7 +1063,10 @@ def power(
         if eff_m is None
         else stats.fisher_worse(0, n, eff_c or 0, eff_m)
     )
-    can_fail = rejected > 0 or extreme <= threshold
+    alone = rejected > 0 or extreme <= threshold
+    # Only through the suite-wide test: a small suite (see _suite_fails_on_one).
+    only_through_suite = not alone and suite_fails_on_one
+    can_fail = alone or only_through_suite
     counts = (
         f"with {n} PR trials and {m} baseline trials"
         + (f" over {used} runs" if used > 1 else "")
@@ -1037,7 +1078,13 @@ def power(
             f"{rejected} scenario{'s' if rejected != 1 else ''} already fail"
             f"{'s' if rejected == 1 else ''} the check"
         )
-    if can_fail:
+    if only_through_suite:
+        parts.append(
+            "one scenario failing every trial fails the check only through the suite-wide "
+            f"test (as a scenario, even 0/{n} against {m}/{m} has p = {float(extreme):.2g}, "
+            f"above the {float(threshold):.2g} needed)"
+        )
+    elif can_fail:
         parts.append(
             "one scenario dropping "
             + ", ".join(

@@ -178,8 +178,9 @@ def test_power_statement_with_history() -> None:
 
 
 def test_power_says_when_nothing_can_fail_and_suggests_more_data() -> None:
-    pr = bucket("pr", a=(3, 3))
-    base = bucket("main", a=(3, 3))
+    # Five scenarios: in a one-scenario suite the suite-wide test can fail on it alone.
+    suite = {f"s{i}": (3, 3) for i in range(5)}
+    pr, base = bucket("pr", **suite), bucket("main", **suite)
     power = compare_buckets(pr, base, Thresholds()).power
     assert power is not None
     assert "no single scenario can fail the check on its own" in power.statement

@@ -243,11 +243,38 @@ def test_power_is_exact_enumeration_for_a_lone_scenario() -> None:
 
 
 def test_power_statement_says_plainly_when_nothing_can_fail() -> None:
-    pr, base = make_bucket("pr", {"a": (3, 3)}), make_bucket("b", {"a": (3, 3)})
+    suite = {f"s{i}": (3, 3) for i in range(5)}
+    pr, base = make_bucket("pr", suite), make_bucket("b", suite)
     power = compare_buckets(pr, base, Thresholds()).power
     assert power is not None and not power.can_fail_alone
     assert "no single scenario can fail the check on its own" in power.statement
     assert power.suggestion is not None
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+@pytest.mark.parametrize("n", [3, 5])
+@pytest.mark.parametrize("runs", [0, 2, 9])
+def test_power_never_says_nothing_can_fail_above_a_check_one_scenario_failed(
+    size: int, n: int, runs: int
+) -> None:
+    """A small suite: one scenario failing every trial can fail the check through the
+    suite-wide test although no per-scenario test could; the statement must say so."""
+    base = {f"s{i}": (n, n) for i in range(size)}
+    pr = {**base, "s0": (0, n)}
+    history = [make_bucket(f"m{j}", base) for j in range(runs)]
+    comparison = compare_buckets(
+        make_bucket("pr", pr), make_bucket("b", base), Thresholds(), history=history
+    )
+    gate = decide_gate(
+        Ok(comparison), fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
+    )
+    power = comparison.power
+    assert power is not None
+    if gate.failed:
+        assert power.can_fail_alone
+        assert "no single scenario can fail" not in power.statement
+    if "no single scenario can fail" in power.statement:
+        assert not gate.failed
 
 
 @pytest.mark.parametrize("seed", range(12))
