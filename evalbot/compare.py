@@ -523,7 +523,8 @@ def compare_scenario(
 def _families(
     keys: Sequence[str], tables: Mapping[str, _TableStats], thresholds: Thresholds
 ) -> tuple[dict[str, _Flags], dict[str, float], int]:
-    """Each scenario's significance flags, the q-values of the drop family, its size.
+    """Each scenario's significance flags, its q-value (gains family for an improvement,
+    drops family otherwise) and the drop family's size.
 
     correction "none": each tier at its own raw level (hard.max_p, soft.max_p,
     and hard.max_p for improvements) — the core classifier.
@@ -556,14 +557,17 @@ def _families(
     worse, qvalues, size = stats.tarone_bh(
         [tables[k].p_worse for k in eligible], [tables[k].min_p for k in eligible], level
     )
-    better, _, _ = stats.tarone_bh(
+    better, better_q, _ = stats.tarone_bh(
         [tables[k].p_better for k in eligible], [tables[k].min_p_better for k in eligible], level
     )
     none = _Flags(hard=False, soft=False, better=False)
     flags = dict.fromkeys(keys, none)
     q_by_key: dict[str, float] = {}
-    for key, is_worse, is_better, q in zip(eligible, worse, better, qvalues, strict=True):
+    rows = zip(eligible, worse, better, qvalues, better_q, strict=True)
+    for key, is_worse, is_better, q_worse, q_better in rows:
         flags[key] = _Flags(hard=is_worse, soft=is_worse, better=is_better)
+        # The q of the family that decided: an improvement shows its gains-family q.
+        q = q_better if is_better else q_worse
         if q is not None:
             q_by_key[key] = q
     return flags, q_by_key, size
@@ -1135,9 +1139,9 @@ def power(
             options.append(f"a history of {history} baseline runs")
         if options:
             suggestion = (
-                f"to catch one scenario dropping 100% → "
+                f"to catch a scenario dropping 100% → "
                 f"{float(1 - _dec(thresholds.hard.min_delta) - SUGGESTION_EXTRA_DROP):.0%} "
-                f"{POWER_TARGET:.0%} of the time, use {' or '.join(options)}"
+                f"at least {POWER_TARGET:.0%} of the time, use {' or '.join(options)}"
             )
     return Power(
         pr_trials=n,

@@ -319,3 +319,14 @@ def test_following_the_suggestion_settles_it(n: int, runs: int, size: int) -> No
         assert power_for(reps, runs)[2] is None
     if window is not None:
         assert power_for(n, window)[2] is None
+
+
+def test_an_improvement_shows_the_q_of_the_gains_family_that_decided_it() -> None:
+    base = {f"s{i}": (5, 5) for i in range(10)}
+    pr = {**base, "s0": (5, 5)}
+    base = {**base, "s0": (0, 5)}
+    comparison = compare_buckets(make_bucket("pr", pr), make_bucket("b", base), Thresholds())
+    (row,) = [r for r in comparison.scenarios if r.key == "s0"]
+    assert row.verdict is Verdict.IMPROVEMENT
+    # The drops family would give it q = 1 next to a "better" verdict.
+    assert row.q is not None and row.q <= 0.03
