@@ -31,6 +31,27 @@ status 1 when a target fails.
 
 Targets: P(fail | no change) <= 0.05 in every cell; power (a) >= 0.9 at N = 5,
 K = 10; (b) >= 0.8 at N = 3, K = 10; (b, drift-up) >= 0.8 at N = 5, K = 10.
+
+``--patterns`` (issue 11: "design for the class, not for these rows") runs only
+unchanged PRs on the 100-scenario suite, N in {3, 5}, K in {3, 10}, under patterns of
+main the rows above do not list. Every run is drawn from its own true rates; the PR
+from main's current state (the rates the latest run was drawn from, unless named):
+
+- step: main stepped down 8 pp (a logit shift moving the suite mean by 8 pp) before a
+  run picked at random (not the oldest); the runs from it on, and the PR, are lower;
+- outlier-old: one run other than the latest, at random, 15 pp low (a bad run);
+- outlier-latest: the latest baseline run is 8 pp high (a lucky run), the PR is not;
+- drift-10: 10 scenarios (every tenth) drift linearly down 20 pp over the window
+  (absolute pp; the PR at the latest run's rates), the other 90 are stable;
+- overdispersed: every run's (and the PR's) rate of each scenario is drawn from a
+  beta with the scenario's mean and intra-class correlation 0.1 (a + b = 9);
+- oscillation: runs alternate 5 pp above and below (logit shift), at a random phase;
+  the PR is the next run of the alternation;
+- drift-shock: drift-down of 5 pp over the window plus shared run shocks, logit SD 0.15.
+
+It prints false-fail rates (hard and soft) with Wilson 95% intervals, the share of
+PRs with at least one scenario falsely labelled an improvement, and through which
+part of the gate the fails went (the aggregate test or a per-scenario verdict).
 """
 
 from __future__ import annotations
@@ -232,6 +253,128 @@ def run_task(task: Task) -> tuple[Task, list[Record]]:
     return task, out
 
 
+# --- patterns the issue does not list (--patterns) ----------------------------------
+
+PATTERNS = (
+    "step",
+    "outlier-old",
+    "outlier-latest",
+    "drift-10",
+    "overdispersed",
+    "oscillation",
+    "drift-shock",
+)
+PATTERN_TRIALS = (3, 5)
+PATTERN_HISTORIES = (3, 10)
+PATTERN_SUITE = 100
+ICC = 0.1
+
+
+def _shifted(logits: Sequence[float], shift: float) -> list[float]:
+    return [_expit(x + shift) for x in logits]
+
+
+def pattern_rates(
+    pattern: str, k: int, rng: Random
+) -> tuple[list[list[float]], list[float], float]:
+    """(true rates of each baseline run, oldest first; the PR's; shared shock SD)."""
+    base = mix(PATTERN_SUITE)
+    logits = [_logit(p) for p in base]
+    runs: list[list[float]] = [list(base) for _ in range(k)]
+    pr = list(base)
+    shock = 0.0
+    if pattern == "step":
+        after = rng.randrange(1, k)  # runs after..k-1 and the PR are past the step
+        lower = _shifted(logits, drift_shift(base, -0.08))
+        runs = [list(base) if j < after else list(lower) for j in range(k)]
+        pr = list(lower)
+    elif pattern == "outlier-old":
+        runs[rng.randrange(0, k - 1)] = _shifted(logits, drift_shift(base, -0.15))
+    elif pattern == "outlier-latest":
+        runs[-1] = _shifted(logits, drift_shift(base, 0.08))
+    elif pattern == "drift-10":
+        for j in range(k):
+            fraction = j / (k - 1)
+            runs[j] = [
+                max(0.0, p - 0.20 * fraction) if i % 10 == 0 else p for i, p in enumerate(base)
+            ]
+        pr = list(runs[-1])
+    elif pattern == "oscillation":
+        up = _shifted(logits, drift_shift(base, 0.05))
+        down = _shifted(logits, drift_shift(base, -0.05))
+        phase = rng.randrange(2)
+        runs = [list(up) if (j + phase) % 2 else list(down) for j in range(k + 1)]
+        pr = runs.pop()
+    elif pattern == "drift-shock":
+        shift = drift_shift(base, 0.05)
+        runs = [_shifted(logits, shift * (k - 1 - j) / (k - 1)) for j in range(k)]
+        shock = 0.15
+    return runs, pr, shock
+
+
+def _overdispersed(rates: Sequence[float], rng: Random) -> list[float]:
+    """Each scenario's rate for one run: beta with the same mean, ICC ``ICC``."""
+    size = 1 / ICC - 1
+    return [rng.betavariate(size * p, size * (1 - p)) for p in rates]
+
+
+def run_pattern_task(task: Task) -> tuple[Task, list[Record]]:
+    """Unchanged PRs ``start..stop-1`` under one pattern of main (its own derived seeds)."""
+    cell = task.cell
+    out = []
+    for index in range(task.start, task.stop):
+        rng = Random(f"{task.seed}/pattern/{cell.case}/{cell.n}/{cell.k}/{index}")
+        rates, pr_rates, shock = pattern_rates(cell.case, cell.k, rng)
+        if cell.case == "overdispersed":
+            rates = [_overdispersed(r, rng) for r in rates]
+            pr_rates = _overdispersed(pr_rates, rng)
+        runs = [draw(f"main-{j}", r, cell.n, shock, rng) for j, r in enumerate(rates)]
+        pr = draw("pr", pr_rates, cell.n, shock, rng)
+        out.append(judge(pr, runs[-1], runs[:-1]))
+    return task, out
+
+
+def wilson(hits: int, trials: int) -> tuple[float, float]:
+    """Wilson score 95% interval for a binomial proportion."""
+    z = 1.96
+    p = hits / trials
+    centre = (p + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials))
+    half /= 1 + z * z / trials
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def _with_interval(r: Rate) -> str:
+    low, high = wilson(r.hits, r.trials)
+    mark = " *" if low > FALSE_FAIL_TARGET else ""
+    return f"{r.value:.3f} [{low:.3f}, {high:.3f}]{mark}"
+
+
+def print_patterns(results: Results) -> None:
+    print(
+        "Unchanged PRs under patterns of main, 100 scenarios, correction bh, history 10 "
+        "(K baseline runs): P(fail) with Wilson 95% interval (* = interval above "
+        f"{FALSE_FAIL_TARGET}), P(>= 1 false improvement), and the share failed through "
+        "the aggregate test / a hard / a soft scenario verdict."
+    )
+    print()
+    print(
+        "| pattern | N | K | sims | fail hard | fail soft | >= 1 improvement "
+        "| via aggregate | via hard | via soft |"
+    )
+    print("|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+    for cell in sorted(results, key=lambda c: (PATTERNS.index(c.case), c.n, c.k)):
+        recs = results[cell]
+        print(
+            f"| {cell.case} | {cell.n} | {cell.k} | {len(recs)} "
+            f"| {_with_interval(rate(recs, 'failed_hard'))} "
+            f"| {_with_interval(rate(recs, 'failed_soft'))} "
+            f"| {_with_interval(rate(recs, 'improvements'))} "
+            f"| {rate(recs, 'by_aggregate').value:.3f} | {rate(recs, 'by_scenario').value:.3f} "
+            f"| {rate(recs, 'by_soft').value:.3f} |"
+        )
+
+
 # --- reporting -----------------------------------------------------------------------
 
 
@@ -389,10 +532,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--suites", type=int, nargs="+", default=None, help="suite sizes (default 20 100 500)"
     )
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
+    parser.add_argument(
+        "--patterns",
+        action="store_true",
+        help="unchanged PRs under non-stationary patterns of main the grid does not list",
+    )
     args = parser.parse_args(argv)
     sims = args.sims if args.sims is not None else QUICK_SIMS if args.quick else DEFAULT_SIMS
     if sims < 1 or args.workers < 1:
         parser.error("need --sims >= 1 and --workers >= 1")
+    if args.patterns:
+        return main_patterns(sims, args.seed, args.workers)
     nulls, powers = grid(args.quick, args.suites)
     tasks = [
         Task(cell, start, min(start + CHUNK, sims), args.seed)
@@ -434,6 +584,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = sum(len(v) for v in results.values())
     print(f"Runtime: {runtime:.0f} s for {total} simulated PRs on {args.workers} worker(s).")
     return 0 if all(ok for ok, _ in check_targets(results, nulls)) else 1
+
+
+def main_patterns(sims: int, seed: int, workers: int) -> int:
+    """The ``--patterns`` tables (no target: a measurement)."""
+    cells = [
+        Cell(p, PATTERN_SUITE, n, k)
+        for p in PATTERNS
+        for n in PATTERN_TRIALS
+        for k in PATTERN_HISTORIES
+    ]
+    tasks = [
+        Task(cell, start, min(start + CHUNK, sims), seed)
+        for cell in cells
+        for start in range(0, sims, CHUNK)
+    ]
+    tasks.sort(key=lambda t: -t.cell.n * t.cell.k)
+    chunks: dict[tuple[Cell, int], list[Record]] = {}
+    start_time = time.perf_counter()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        for done, (task, out) in enumerate(pool.imap_unordered(run_pattern_task, tasks), 1):
+            chunks[(task.cell, task.start)] = out
+            if done % 20 == 0 or done == len(tasks):
+                elapsed = time.perf_counter() - start_time
+                print(f"  {done}/{len(tasks)} tasks, {elapsed:.0f} s", file=sys.stderr)
+    runtime = time.perf_counter() - start_time
+    results: Results = {}
+    for (cell, _), out in sorted(chunks.items(), key=lambda item: (item[0][0], item[0][1])):
+        results.setdefault(cell, []).extend(out)
+    print(f"{sims} simulated PRs per cell, seed {seed}, fail_on hard_regression / soft_regression.")
+    print()
+    print_patterns(results)
+    print()
+    total = sum(len(v) for v in results.values())
+    print(f"Runtime: {runtime:.0f} s for {total} simulated PRs on {workers} worker(s).")
+    return 0
 
 
 if __name__ == "__main__":
