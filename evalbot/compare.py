@@ -687,13 +687,22 @@ def _aggregate_test(
     alpha = thresholds.aggregate_alpha
     gating = thresholds.correction is Correction.BH
     window: tuple[Bucket, ...] = (*history, baseline)
-    usable = [
-        k
-        for k in keys
-        if pr[k].total and all((s := b.scenarios.get(k)) is not None and s.total for b in window)
-    ]
+    # Plain loops over the runs' scenario maps: this runs twice per comparison over
+    # every scenario (issue 14).
+    maps = [b.scenarios for b in window]
+    usable = []
+    for k in keys:
+        if not pr[k].total:
+            continue
+        for run in maps:
+            scenario = run.get(k)
+            if scenario is None or not scenario.total:
+                break
+        else:
+            usable.append(k)
     if not usable:
         window = (baseline,)
+        maps = [baseline.scenarios]
         usable = [k for k in keys if pr[k].total and baseline.scenarios[k].total]
     if not usable:
         return AggregateTest(0.0, 1.0, alpha, False, gating, method="none", runs=0), None
@@ -701,8 +710,12 @@ def _aggregate_test(
     for key in usable:
         # Pooled with the PR: under "no change" it is one more draw of the same rates,
         # and a PR failure keeps an all-pass window from claiming zero variance.
-        c = pr[key].passed + sum(b.scenarios[key].passed for b in window)
-        m = pr[key].total + sum(b.scenarios[key].total for b in window)
+        side = pr[key]
+        c, m = side.passed, side.total
+        for run in maps:
+            scenario = run[key]
+            c += scenario.passed
+            m += scenario.total
         p = c / m
         variance[key] = p * (1 - p) * m / (m - 1) if m > 1 else 0.25
     runs = len(window)
