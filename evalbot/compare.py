@@ -417,6 +417,8 @@ def compare_buckets(
     # A verdict depends only on the table and its flags, and _table_stats hands
     # out one object per distinct table: classify each (object, flags) once.
     verdicts: dict[tuple[int, _Flags], Verdict] = {}
+    # float() of a Fraction is Python code: once per distinct table as well.
+    deltas: dict[int, float | None] = {}
     for key in keys:
         table, pooled_side = tables[key], pooled[key]
         rate = pooled_side.rate
@@ -424,6 +426,10 @@ def compare_buckets(
         verdict = verdicts.get((id(table), flag))
         if verdict is None:
             verdict = verdicts[id(table), flag] = _verdict(table, thresholds, flag)
+        if id(table) in deltas:
+            delta = deltas[id(table)]
+        else:
+            delta = deltas[id(table)] = None if table.delta is None else float(table.delta)
         rows.append(
             ScenarioComparison(
                 key=key,
@@ -431,7 +437,7 @@ def compare_buckets(
                 verdict=verdict,
                 pr=pr.scenarios[key],
                 baseline=baseline.scenarios[key],
-                delta=None if table.delta is None else float(table.delta),
+                delta=delta,
                 p_worse=table.p_worse,
                 p_better=table.p_better,
                 pooled=pooled_side,
