@@ -13,10 +13,11 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from statistics import NormalDist
+from typing import NamedTuple, Protocol
 
 from evalbot import metrics, stats
 from evalbot.models import (
@@ -395,7 +396,7 @@ def compare_buckets(
     keys = [key for key in pr.scenarios if key in baseline.scenarios]
     runs = {key: _runs(key, baseline, history) for key in keys}
     dispersion = _dispersion(runs.values()) if history else _Dispersion()
-    aggregate_test = _aggregate_test(keys, pr, baseline, history, thresholds)
+    aggregate_test = _aggregate_test(keys, pr.scenarios, baseline, history, thresholds)
     # When the suite as a whole drifted or stepped, every scenario's pool is limited to
     # the recent runs: a per-scenario test sees too few trials to notice a drift that
     # the suite rate shows clearly, and the stale average would fail unchanged PRs.
@@ -416,6 +417,8 @@ def compare_buckets(
     # A verdict depends only on the table and its flags, and _table_stats hands
     # out one object per distinct table: classify each (object, flags) once.
     verdicts: dict[tuple[int, _Flags], Verdict] = {}
+    # float() of a Fraction is Python code: once per distinct table as well.
+    deltas: dict[int, float | None] = {}
     for key in keys:
         table, pooled_side = tables[key], pooled[key]
         rate = pooled_side.rate
@@ -423,6 +426,10 @@ def compare_buckets(
         verdict = verdicts.get((id(table), flag))
         if verdict is None:
             verdict = verdicts[id(table), flag] = _verdict(table, thresholds, flag)
+        if id(table) in deltas:
+            delta = deltas[id(table)]
+        else:
+            delta = deltas[id(table)] = None if table.delta is None else float(table.delta)
         rows.append(
             ScenarioComparison(
                 key=key,
@@ -430,7 +437,7 @@ def compare_buckets(
                 verdict=verdict,
                 pr=pr.scenarios[key],
                 baseline=baseline.scenarios[key],
-                delta=None if table.delta is None else float(table.delta),
+                delta=delta,
                 p_worse=table.p_worse,
                 p_better=table.p_better,
                 pooled=pooled_side,
@@ -613,13 +620,30 @@ class _AggregateDesign:
     recent_runs: int = 0
 
 
+class _Counts(Protocol):
+    """A scenario's pass counts: all the suite-wide test reads of it."""
+
+    @property
+    def passed(self) -> int: ...
+
+    @property
+    def total(self) -> int: ...
+
+
+class _Tally(NamedTuple):
+    """Pass counts of a hypothetical PR scenario (``_suite_fails_on_one``)."""
+
+    passed: int
+    total: int
+
+
 def _suite_rate(
-    bucket: Bucket, keys: Sequence[str], variance: Mapping[str, float]
+    scenarios: Mapping[str, _Counts], keys: Sequence[str], variance: Mapping[str, float]
 ) -> tuple[float, float]:
     passed = total = 0
     spread = 0.0
     for key in keys:
-        scenario = bucket.scenarios[key]
+        scenario = scenarios[key]
         passed += scenario.passed
         total += scenario.total
         spread += scenario.total * variance[key]
@@ -633,7 +657,7 @@ def _sample_variance(values: Sequence[float]) -> float:
 
 def _aggregate_test(
     keys: Sequence[str],
-    pr: Bucket,
+    pr: Mapping[str, _Counts],
     baseline: Bucket,
     history: Sequence[Bucket],
     thresholds: Thresholds,
@@ -669,27 +693,39 @@ def _aggregate_test(
     alpha = thresholds.aggregate_alpha
     gating = thresholds.correction is Correction.BH
     window: tuple[Bucket, ...] = (*history, baseline)
-    usable = [
-        k
-        for k in keys
-        if pr.scenarios[k].total
-        and all((s := b.scenarios.get(k)) is not None and s.total for b in window)
-    ]
+    # Plain loops over the runs' scenario maps: this runs twice per comparison over
+    # every scenario (issue 14).
+    maps = [b.scenarios for b in window]
+    usable = []
+    for k in keys:
+        if not pr[k].total:
+            continue
+        for run in maps:
+            scenario = run.get(k)
+            if scenario is None or not scenario.total:
+                break
+        else:
+            usable.append(k)
     if not usable:
         window = (baseline,)
-        usable = [k for k in keys if pr.scenarios[k].total and baseline.scenarios[k].total]
+        maps = [baseline.scenarios]
+        usable = [k for k in keys if pr[k].total and baseline.scenarios[k].total]
     if not usable:
         return AggregateTest(0.0, 1.0, alpha, False, gating, method="none", runs=0), None
     variance: dict[str, float] = {}
     for key in usable:
         # Pooled with the PR: under "no change" it is one more draw of the same rates,
         # and a PR failure keeps an all-pass window from claiming zero variance.
-        c = pr.scenarios[key].passed + sum(b.scenarios[key].passed for b in window)
-        m = pr.scenarios[key].total + sum(b.scenarios[key].total for b in window)
+        side = pr[key]
+        c, m = side.passed, side.total
+        for run in maps:
+            scenario = run[key]
+            c += scenario.passed
+            m += scenario.total
         p = c / m
         variance[key] = p * (1 - p) * m / (m - 1) if m > 1 else 0.25
     runs = len(window)
-    rates_and_vars = [_suite_rate(b, usable, variance) for b in window]
+    rates_and_vars = [_suite_rate(b.scenarios, usable, variance) for b in window]
     rates = [r for r, _ in rates_and_vars]
     v_b = math.fsum(v for _, v in rates_and_vars) / runs
     pr_rate, v_pr = _suite_rate(pr, usable, variance)
@@ -923,18 +959,26 @@ def _suite_fails_on_one(
     if not shared or thresholds.correction is not Correction.BH:
         return False
 
-    def unchanged(key: str) -> int:
+    # Only pass counts, as plain tuples: copying 100,000 Scenario objects to change
+    # one field cost more than the whole comparison (issue 14).
+    hypothetical: dict[str, _Tally] = {}
+    for key in shared:
         base = baseline.scenarios[key]
-        return round(Fraction(base.passed, base.total) * pr.scenarios[key].total)
-
-    worst = max(shared, key=lambda k: (unchanged(k), k))
-    scenarios = {
-        key: replace(pr.scenarios[key], passed=0 if key == worst else unchanged(key))
-        for key in shared
-    }
-    hypothetical = replace(pr, scenarios=scenarios)
+        total = pr.scenarios[key].total
+        hypothetical[key] = _Tally(_round_half_even(base.passed * total, base.total), total)
+    worst = max(shared, key=lambda k: (hypothetical[k].passed, k))
+    hypothetical[worst] = _Tally(0, hypothetical[worst].total)
     test, _ = _aggregate_test(shared, hypothetical, baseline, history, thresholds)
     return test.gating and test.significant
+
+
+def _round_half_even(numerator: int, denominator: int) -> int:
+    """``round(Fraction(numerator, denominator))`` in integers: ties go to the even neighbour."""
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2):
+        return quotient + 1
+    return quotient
 
 
 def _drop_power(

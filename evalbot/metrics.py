@@ -39,6 +39,7 @@ from fractions import Fraction
 
 from evalbot import stats
 from evalbot.models import (
+    NO_MEASURES,
     TARGET_ERROR,
     Bucket,
     CostDelta,
@@ -86,6 +87,19 @@ def summarize(values: Sequence[float]) -> MeanSummary:
     return MeanSummary(mean=mean, low=low, high=high, n=len(values))
 
 
+def _measured(*buckets: Bucket) -> bool:
+    """Whether any scenario of the buckets has a measurement beyond pass/fail.
+
+    Most suites have none: then every figure below is empty, and scanning
+    100,000 scenarios per figure to find that out cost a second (issue 14).
+    """
+    return any(
+        s.measures is not NO_MEASURES and s.measures
+        for bucket in buckets
+        for s in bucket.scenarios.values()
+    )
+
+
 # --- score metrics -------------------------------------------------------------------------
 
 
@@ -102,6 +116,8 @@ def compare_metrics(
     pr: Bucket, baseline: Bucket, thresholds: MetricThresholds
 ) -> tuple[MetricComparison, ...]:
     """Every score metric on both sides, most severe verdict first (issue 6 §1)."""
+    if not _measured(pr, baseline):
+        return ()
     results = [_compare_metric(key, pr, baseline, thresholds) for key in metric_keys(pr, baseline)]
     results.sort(key=lambda m: (m.verdict.severity, m.key))
     return tuple(results)
@@ -231,6 +247,8 @@ def compare_costs(
 
     A figure is listed when either side has data for it.
     """
+    if not _measured(pr, baseline):
+        return ()
     out = []
     for measure, (field, reduce) in _FIGURES.items():
         pr_values, base_values = _pooled(pr, field), _pooled(baseline, field)
@@ -406,10 +424,14 @@ def compare_drift(
     errors would otherwise fill the comment with zeros.
     """
     pairs = _shared(pr, baseline)
+    error = _rate_signal(
+        DriftKind.ERROR_RATE, _error_counts(pairs), thresholds.error_rate, thresholds.max_p
+    )
+    if not _measured(pr, baseline):
+        # The other signals read measurements only: with none, each has no trials.
+        return () if error is None else (error,)
     signals = [
-        _rate_signal(
-            DriftKind.ERROR_RATE, _error_counts(pairs), thresholds.error_rate, thresholds.max_p
-        ),
+        error,
         _rate_signal(
             DriftKind.EMPTY_OUTPUT, _empty_counts(pairs), thresholds.empty_output, thresholds.max_p
         ),

@@ -258,6 +258,9 @@ class Section:
     collapsed: bool = False
     align: tuple[str, ...] = ()
     lead: int = 0
+    # Rows past the size budget whose cells were never built (render_comment): the
+    # size cut always omits them, and until it runs the template does not see them.
+    unbuilt: int = 0
 
     @property
     def shown(self) -> int:
@@ -265,7 +268,7 @@ class Section:
 
     @property
     def total(self) -> int:
-        return len(self.rows) + self.omitted
+        return len(self.rows) + self.omitted + self.unbuilt
 
     @property
     def rule(self) -> str:
@@ -581,19 +584,44 @@ def _attention_key(row: ScenarioComparison) -> tuple[int, float]:
     return (row.verdict.severity, delta)
 
 
-def _verdict_section(comparison: Comparison, verdict: Verdict, *, collapsed: bool) -> Section:
+def _verdict_section(
+    comparison: Comparison,
+    verdict: Verdict,
+    *,
+    collapsed: bool,
+    budget: int | None = None,
+    size: Callable[[str], int] = len,
+) -> Section:
+    """The table of one verdict, most notable row first.
+
+    With a ``budget``, cells are built only until the rows built so far
+    measure more than it: a comment of ``budget`` characters cannot show the
+    rest, and escaping 100,000 names to cut them again dominated rendering
+    (issue 14). The rest are counted in ``unbuilt``.
+    """
     rows = sorted(comparison.of(verdict), key=_attention_key)
     header = _scenario_header(comparison)
     align: tuple[str, ...] = ("l", "l", "r", "r", "r")
     if verdict is Verdict.INSUFFICIENT_DATA:
         header, align = header[:4], align[:4]
+    width = len(header)
+    built: list[tuple[str, ...]] = []
+    used = 0
+    for row in rows:
+        if budget is not None and used > budget:
+            break
+        cells = _scenario_cells(row, comparison.pr)[:width]
+        built.append(cells)
+        if budget is not None:
+            used += size(md_row(cells))
     return Section(
         id=verdict.value,
         title=_TITLES[verdict],
         header=header,
-        rows=tuple(_scenario_cells(r, comparison.pr)[: len(header)] for r in rows),
+        rows=tuple(built),
         collapsed=collapsed,
         align=align,
+        unbuilt=len(rows) - len(built),
     )
 
 
@@ -610,8 +638,14 @@ def _one_side_section(
     )
 
 
-def build_sections(comparison: Comparison) -> dict[str, Section]:
-    """Every table of the comment, keyed by section id, before any size cut."""
+def build_sections(
+    comparison: Comparison, *, row_budget: int | None = None, size: Callable[[str], int] = len
+) -> dict[str, Section]:
+    """Every table of the comment, keyed by section id, before any size cut.
+
+    ``row_budget`` limits the rows built for the stable table (see
+    ``_verdict_section``); only ``render_comment`` passes it.
+    """
     sections = {v.value: _verdict_section(comparison, v, collapsed=False) for v in ATTENTION}
     sections["metrics"] = Section(
         id="metrics",
@@ -645,7 +679,12 @@ def build_sections(comparison: Comparison) -> dict[str, Section]:
         align=_NUMBERS,
         lead=sum(1 for c in categories if c.notable or c.new),
     )
-    for verdict in (Verdict.STABLE, Verdict.UNRELIABLE_BASELINE, Verdict.INSUFFICIENT_DATA):
+    # Only the stable table: it is the large one, and the evidence table reuses the
+    # cells of the others row for row.
+    sections[Verdict.STABLE.value] = _verdict_section(
+        comparison, Verdict.STABLE, collapsed=True, budget=row_budget, size=size
+    )
+    for verdict in (Verdict.UNRELIABLE_BASELINE, Verdict.INSUFFICIENT_DATA):
         sections[verdict.value] = _verdict_section(comparison, verdict, collapsed=True)
     sections["pr_only"] = _one_side_section(
         "pr_only", "Only in the PR experiment (not compared)", comparison.pr_only, comparison.pr
@@ -1565,8 +1604,13 @@ def comment_context(
     selection: str | None = None,
     links: RunLinks | None = None,
     folded: bool = True,
+    row_budget: int | None = None,
+    size: Callable[[str], int] = len,
 ) -> dict[str, Any]:
-    """The variables every comment template receives (documented in the README)."""
+    """The variables every comment template receives (documented in the README).
+
+    ``row_budget`` and ``size``: see ``build_sections``.
+    """
     links = links or RunLinks()
     context: dict[str, Any] = {
         "marker": marker(comment_key),
@@ -1590,7 +1634,7 @@ def comment_context(
             pr=_provenance(comparison.pr, links),
             baseline=_provenance(comparison.baseline, links),
             baseline_age=baseline_age(comparison.pr, comparison.baseline),
-            sections=build_sections(comparison),
+            sections=build_sections(comparison, row_budget=row_budget, size=size),
             statistics=statistics_lines(comparison),
             beyond_line=beyond_line(comparison),
             # Kept for templates written before the chart (issue 13): a sparkline line.
@@ -1821,8 +1865,9 @@ def _shrink(
         out[section_id] = replace(
             section,
             rows=tuple(rows),
-            omitted=section.omitted + section.shown - len(rows),
+            omitted=section.omitted + section.unbuilt + section.shown - len(rows),
             lead=min(section.lead, len(rows)),
+            unbuilt=0,
         )
     return out
 
@@ -1853,16 +1898,54 @@ def render_comment(
     """
     compiled = _load_template(template)
     name = str(template or COMMENT_TEMPLATE)
-    context = comment_context(
-        outcome,
-        gate,
-        comment_key=comment_key,
-        reproduce=reproduce,
-        selection=selection,
-        links=links,
-        folded=not summary,
-    )
-    body = _render(compiled, context, name, user=template is not None)
+    user = template is not None
+
+    def fit(row_budget: int | None) -> tuple[str, dict[str, Any]]:
+        context = comment_context(
+            outcome,
+            gate,
+            comment_key=comment_key,
+            reproduce=reproduce,
+            selection=selection,
+            links=links,
+            folded=not summary,
+            row_budget=row_budget,
+            size=size,
+        )
+        return _fit(compiled, context, name, user=user, max_chars=max_chars, size=size), context
+
+    # The built-in template prints each row as md_row(cells), so rows beyond
+    # max_chars of the stable table cannot change the cut: the cut is the same
+    # with them unbuilt, as long as it reaches that table (then the first pass
+    # had cut every section before it). When it does not — or with a user's
+    # template, which may print rows otherwise — every row is built after all.
+    body, context = fit(None if user else max_chars)
+    if any(s.unbuilt for s in context["sections"].values()):
+        body, context = fit(None)
+    if size(body) > max_chars:
+        raise InputError(
+            f"template: {name}: the comment is {size(body)} characters even with every table "
+            f"cut; GitHub accepts at most {max_chars}"
+        )
+    if body.split("\n", 1)[0].strip() != context["marker"]:
+        raise InputError(f"template: {name}: the first line must be {{{{ marker }}}}")
+    return body
+
+
+def _fit(
+    compiled: jinja2.Template,
+    context: dict[str, Any],
+    name: str,
+    *,
+    user: bool,
+    max_chars: int,
+    size: Callable[[str], int],
+) -> str:
+    """The comment rendered from ``context``, its tables cut until it fits ``max_chars``.
+
+    Updates ``context`` (sections, truncated) as it cuts.
+    """
+    body = _render(compiled, context, name, user=user)
     # Each pass cuts at least the overshoot plus room for the "…and N more"
     # lines; the loop only repeats if a template adds text per omitted row.
     reserve = 200
@@ -1873,17 +1956,10 @@ def render_comment(
         }
         context["sections"] = _shrink(collapsed, size(body) - max_chars + reserve, size)
         context["truncated"] = True
-        body = _render(compiled, context, name, user=template is not None)
+        body = _render(compiled, context, name, user=user)
         reserve *= 2
         if all(not s.rows for s in context["sections"].values()):
             break
-    if size(body) > max_chars:
-        raise InputError(
-            f"template: {name}: the comment is {size(body)} characters even with every table "
-            f"cut; GitHub accepts at most {max_chars}"
-        )
-    if body.split("\n", 1)[0].strip() != context["marker"]:
-        raise InputError(f"template: {name}: the first line must be {{{{ marker }}}}")
     return body
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from evalbot import render as render_module
 from evalbot.compare import compare_buckets, decide_gate
 from evalbot.errors import InputError
 from evalbot.experiment_file import load_experiment
@@ -767,3 +768,37 @@ def test_is_notable_only_false_for_a_clean_pass() -> None:
     for outcome in (examples(), NoBaseline(pr=PR, searched="x"), FetchFailed(error="x")):
         gate = decide_gate(outcome, fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=neutral)
         assert is_notable(outcome, gate)
+
+
+def _fit_every_row(outcome: Outcome, limit: int) -> str:
+    """The comment cut from sections with every row built: what the fast path must equal."""
+    gate = decide_gate(
+        outcome, fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
+    )
+    context = render_module.comment_context(
+        outcome, gate, comment_key="default", reproduce=REPRODUCE
+    )
+    compiled = render_module._load_template(None)
+    return render_module._fit(compiled, context, "built-in", user=False, max_chars=limit, size=len)
+
+
+@pytest.mark.parametrize(("hard", "limit"), [(0, 20_000), (40, 65_536), (1_500, 20_000)])
+def test_stable_rows_past_the_limit_cut_as_if_built(hard: int, limit: int) -> None:
+    # The stable table builds rows only up to the limit: the cut must be the one from
+    # every row, whether it keeps some stable rows or none.
+    def side(name: str, pr: bool) -> Bucket:
+        scenarios = {}
+        for i in range(6_000):
+            key = f"{i:05d}-" + "n" * 40
+            scenarios[key] = Scenario(key=key, passed=0 if pr and i < hard else 5, total=5)
+        return Bucket(name=name, scenarios=scenarios)
+
+    outcome = ok(side("pr", True), side("base", False))
+    body = render(outcome, max_chars=limit)
+    assert body == _fit_every_row(outcome, limit)
+    shown = body.count("| stable |")
+    if hard < 1_000:
+        assert shown > 100
+    more = re.search(r"…and ([\d,]+) more in the job summary and the JSON report\.", body)
+    assert more is not None
+    assert shown + int(more.group(1).replace(",", "")) == 6_000 - hard
