@@ -48,6 +48,19 @@ from fake_langsmith import FakeLangSmith
 
 from helpers import EXAMPLES, run_cli
 
+
+def compare_examples(*extra: str) -> tuple[int, str, str]:
+    """``evalbot compare`` on the bundled example files, with ``extra`` options."""
+    return run_cli(
+        "compare",
+        "--pr-file",
+        str(EXAMPLES / "pr.json"),
+        "--baseline-file",
+        str(EXAMPLES / "baseline.json"),
+        *extra,
+    )
+
+
 HOSTILE = {
     "environ": "{{ cycler.__init__.__globals__.os.environ }}",
     "popen": "{{ joiner.__init__.__globals__.os.popen('id').read() }}",
@@ -239,15 +252,7 @@ def test_cli_hostile_template_is_exit_2_one_line(
     monkeypatch.setenv("LANGSMITH_API_KEY", LS_KEY)  # in os.environ, for the template to find
     template = tmp_path / "hostile.md.j2"
     template.write_text(template_text(HOSTILE[name]), encoding="utf-8")
-    code, out, err = run_cli(
-        "compare",
-        "--pr-file",
-        str(EXAMPLES / "pr.json"),
-        "--baseline-file",
-        str(EXAMPLES / "baseline.json"),
-        "--template",
-        str(template),
-    )
+    code, out, err = compare_examples("--template", str(template))
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert err.startswith(f"evalbot: error: template: {template}: refused by the sandbox: ")
@@ -268,15 +273,7 @@ def test_cli_template_that_builds_a_huge_value_is_exit_2(
     # Not run against the code before the bound: it would exhaust the machine's memory.
     template = tmp_path / "big.md.j2"
     template.write_text(template_text(body), encoding="utf-8")
-    code, out, err = run_cli(
-        "compare",
-        "--pr-file",
-        str(EXAMPLES / "pr.json"),
-        "--baseline-file",
-        str(EXAMPLES / "baseline.json"),
-        "--template",
-        str(template),
-    )
+    code, out, err = compare_examples("--template", str(template))
     assert (code, out) == (2, "")
     assert err.startswith(f"evalbot: error: template: {template}: refused by the sandbox: ")
     assert expected in err and err.count("\n") == 1
@@ -292,15 +289,7 @@ def test_cli_template_that_is_a_fifo_is_exit_2_without_waiting(tmp_path: Path, k
     if kind == "include-fifo":
         template = tmp_path / "main.md.j2"
         template.write_text(template_text('{% include "pipe.md.j2" %}'), encoding="utf-8")
-    code, out, err = run_cli(
-        "compare",
-        "--pr-file",
-        str(EXAMPLES / "pr.json"),
-        "--baseline-file",
-        str(EXAMPLES / "baseline.json"),
-        "--template",
-        str(template),
-    )
+    code, out, err = compare_examples("--template", str(template))
     assert (code, out) == (2, "")
     assert err.count("\n") == 1 and "Traceback" not in err, err
     assert f"{fifo}: cannot read template: not a regular file" in err, err
@@ -309,15 +298,7 @@ def test_cli_template_that_is_a_fifo_is_exit_2_without_waiting(tmp_path: Path, k
 def test_cli_template_with_modest_arithmetic_still_renders(tmp_path: Path) -> None:
     template = tmp_path / "ok.md.j2"
     template.write_text(template_text('{{ "-" * 3 }} {{ 2 ** 10 }} {{ [1] * 2 }}'), "utf-8")
-    code, out, err = run_cli(
-        "compare",
-        "--pr-file",
-        str(EXAMPLES / "pr.json"),
-        "--baseline-file",
-        str(EXAMPLES / "baseline.json"),
-        "--template",
-        str(template),
-    )
+    code, out, err = compare_examples("--template", str(template))
     assert code == 1, err
     assert out == "<!-- evalbot:default -->\n--- 1024 [1, 1]\n"
 
