@@ -1265,10 +1265,12 @@ def decide_gate(outcome: Outcome, *, fail_on: FailOn, on_fetch_failure: OnFetchF
             _budget_reason(cost, comparison.thresholds) for cost in comparison.costs if cost.gating
         )
     if parts:
-        return Gate(True, "; ".join(parts))
+        return Gate(True, "; ".join(parts), fail_on=fail_on)
     if fail_on is FailOn.NEVER:
-        return Gate(False, "gate disabled (fail_on: never)")
-    return Gate(False, f"no {_plural(Verdict(fail_on.value), 2)} (fail_on: {fail_on})")
+        return Gate(False, "gate disabled (fail_on: never)", fail_on=fail_on)
+    return Gate(
+        False, f"no {_plural(Verdict(fail_on.value), 2)} (fail_on: {fail_on})", fail_on=fail_on
+    )
 
 
 _BUDGET_SETTING = {

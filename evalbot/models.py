@@ -686,3 +686,6 @@ class Gate:
     failed: bool
     reason: str
     warning: bool = False
+    # The policy that decided a comparison (None for outcomes without one), so the
+    # renderer reads it as data instead of parsing ``reason``.
+    fail_on: FailOn | None = None

@@ -52,6 +52,7 @@ from evalbot.models import (
     CostMeasure,
     DriftKind,
     DriftSignal,
+    FailOn,
     FetchFailed,
     Gate,
     MeanSummary,
@@ -846,8 +847,7 @@ def _rows_why(
 
 
 def _soft_gates(gate: Gate) -> bool:
-    # decide_gate names the policy in its reason: "... (fail_on: soft_regression)".
-    return "fail_on: soft_regression" in gate.reason
+    return gate.fail_on is FailOn.SOFT_REGRESSION
 
 
 def _budget_why(comparison: Comparison) -> list[str]:
@@ -903,7 +903,7 @@ def _ok_headline_alone(comparison: Comparison, gate: Gate, style: Style) -> Head
         causes.extend(_budget_why(comparison))
         # Never silent: if the gate fails for a reason not listed here, say it.
         return Headline("CAUTION", "❌", "evalbot fails", "; ".join(causes) or gate.reason)
-    disabled = " (fail_on: never)" if "fail_on: never" in gate.reason else ""
+    disabled = " (fail_on: never)" if gate.fail_on is FailOn.NEVER else ""
     # Under low coverage most shared scenarios have no trials on one side: count
     # only those compared, so the line does not claim more than was checked.
     across = (

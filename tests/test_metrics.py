@@ -452,10 +452,12 @@ def test_cost_budget_fails_the_gate() -> None:
     gate = decide_gate(
         outcome, fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
     )
-    assert gate == Gate(True, "cost per trial up 100% (fail_on_cost_increase: 0.5)")
+    assert gate == Gate(
+        True, "cost per trial up 100% (fail_on_cost_increase: 0.5)", fail_on=FailOn.HARD_REGRESSION
+    )
     # fail_on: never turns the budgets off with everything else.
     gate = decide_gate(outcome, fail_on=FailOn.NEVER, on_fetch_failure=OnFetchFailure.NEUTRAL)
-    assert gate == Gate(False, "gate disabled (fail_on: never)")
+    assert gate == Gate(False, "gate disabled (fail_on: never)", fail_on=FailOn.NEVER)
 
 
 def test_cost_budget_boundary() -> None:
@@ -466,7 +468,9 @@ def test_cost_budget_boundary() -> None:
     gate = decide_gate(
         outcome, fail_on=FailOn.SOFT_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
     )
-    assert gate == Gate(True, "cost per trial up 50% (fail_on_cost_increase: 0.5)")
+    assert gate == Gate(
+        True, "cost per trial up 50% (fail_on_cost_increase: 0.5)", fail_on=FailOn.SOFT_REGRESSION
+    )
     # 2 -> 2.5 is +25%: notable (>= 20%) but within the budget.
     outcome = _cost_comparison(2.5, 2.0, budget)
     row = by_measure(outcome.comparison.costs, CostMeasure.COST)
@@ -483,7 +487,9 @@ def test_without_a_budget_nothing_gates() -> None:
     gate = decide_gate(
         outcome, fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
     )
-    assert gate == Gate(False, "no hard regressions (fail_on: hard_regression)")
+    assert gate == Gate(
+        False, "no hard regressions (fail_on: hard_regression)", fail_on=FailOn.HARD_REGRESSION
+    )
 
 
 def test_latency_budget_gates_on_p95_only() -> None:
@@ -499,7 +505,9 @@ def test_latency_budget_gates_on_p95_only() -> None:
     gate = decide_gate(
         Ok(comparison), fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
     )
-    assert gate == Gate(True, "latency p95 up 10% (fail_on_latency_increase: 0.1)")
+    assert gate == Gate(
+        True, "latency p95 up 10% (fail_on_latency_increase: 0.1)", fail_on=FailOn.HARD_REGRESSION
+    )
 
 
 # --- drift signals ---------------------------------------------------------------------------
