@@ -59,9 +59,10 @@ from evalbot.github.api import (
     publish,
 )
 from evalbot.output.markdown import code_span, escape_text
-from evalbot.output.render import RunLinks, is_notable, marker, pct, render_comment
+from evalbot.output.render import RunLinks, is_notable, pct, render_comment
 from evalbot.output.report import dumps
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_live
+from evalbot.text import comment_marker as marker
 
 DEFAULT_CONFIG = ".github/evalbot.yml"
 MAX_ANNOTATIONS = 5

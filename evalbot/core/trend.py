@@ -36,7 +36,8 @@ from fractions import Fraction
 from typing import Final
 
 from evalbot.core.models import Bucket
-from evalbot.output.markdown import code_span, escape_text, one_line, truncate
+from evalbot.output.markdown import code_span, escape_text
+from evalbot.text import one_line, truncate
 
 __all__ = [
     "DEFAULT_THRESHOLD",

@@ -25,6 +25,8 @@ from typing import Any, Self, TypeVar
 
 from urllib3.util.retry import Retry
 
+from evalbot.text import starts_with_marker
+
 # GitHub's limits, enforced here and tested.
 STATUS_DESCRIPTION_LIMIT = 140  # REST "Create a commit status": description is truncated past 140
 COMMENT_LIMIT = 65_536  # issue comment bodies over this are rejected with 422
@@ -350,7 +352,7 @@ def find_comment(issue: Any, marker: str, bot_login: str) -> Any | None:
         user = getattr(comment, "user", None)
         if user is None or user.login != bot_login:
             continue
-        if (comment.body or "").split("\n", 1)[0].strip() == marker:
+        if starts_with_marker(comment.body or "", marker):
             found = comment
     return found
 

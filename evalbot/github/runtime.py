@@ -38,7 +38,8 @@ from typing import Any, TextIO
 
 from evalbot.errors import InputError
 from evalbot.local_files import read_limited_text
-from evalbot.output.markdown import ZWSP, escape_workflow_data, escape_workflow_property, one_line
+from evalbot.output.markdown import escape_workflow_data, escape_workflow_property
+from evalbot.text import ZWSP, one_line
 
 # GITHUB_STEP_SUMMARY accepts at most 1 MiB per step; larger uploads are
 # dropped with an error annotation ("Job summaries" docs).

@@ -65,6 +65,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from evalbot.text import ZWSP, one_line, truncate
+
 __all__ = [
     "MAX_NAME",
     "ZWSP",
@@ -77,15 +79,7 @@ __all__ = [
 ]
 
 MAX_NAME: Final = 80
-ZWSP: Final = "\u200b"
-_ELLIPSIS: Final = "…"
 _EMPTY: Final = "∅"
-
-# C0/C1 controls, every Unicode whitespace (\s covers \t \n \r \v \f, U+0085, U+2028,
-# U+2029, NBSP ...) and bidi embedding/override/isolate marks.  Runs collapse to one space.
-_CONTROL_RE: Final = re.compile(
-    r"[\x00-\x1f\x7f-\x9f\s\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
-)
 
 # Zero-width insertion points that break GitHub autolinks and GH-123 references.  Applied
 # to the truncated, *unescaped* text (after escaping, '.' and '-' carry a backslash).
@@ -108,29 +102,6 @@ _WORKFLOW_DATA_TABLE: Final = str.maketrans({"%": "%25", "\r": "%0D", "\n": "%0A
 _WORKFLOW_PROPERTY_TABLE: Final = str.maketrans(
     {"%": "%25", "\r": "%0D", "\n": "%0A", ":": "%3A", ",": "%2C"}
 )
-
-
-def truncate(text: str, max_len: int) -> str:
-    """Cap ``text`` to ``max_len`` characters, ending with ``…`` when it was cut.
-
-    The ellipsis counts toward ``max_len``; whitespace left in front of it is dropped.
-    Raises :class:`ValueError` when ``max_len`` is smaller than 1.
-    """
-    if max_len < 1:
-        raise ValueError(f"max_len must be at least 1, got {max_len}")
-    if len(text) <= max_len:
-        return text
-    return text[: max_len - 1].rstrip() + _ELLIPSIS
-
-
-def one_line(text: str) -> str:
-    """Untrusted text on one line: control characters collapsed to single spaces, stripped.
-
-    The one rule for control characters (C0/C1, ANSI escape sequences' ESC, BEL, line
-    breaks, bidi overrides) wherever evalbot shows untrusted text: table cells, the
-    terminal, and workflow-command annotations.
-    """
-    return _CONTROL_RE.sub(" ", text).strip()
 
 
 def _clean(text: str, max_len: int) -> str:

@@ -68,15 +68,12 @@ from evalbot.core.models import (
 from evalbot.core.trend import points_from_buckets, render_trend_line
 from evalbot.errors import InputError
 from evalbot.local_files import read_limited_text
-from evalbot.output.markdown import code_span, escape_text, one_line, truncate
+from evalbot.output.markdown import code_span, escape_text
+from evalbot.text import comment_marker as marker
+from evalbot.text import one_line, starts_with_marker, truncate
 
 GITHUB_COMMENT_LIMIT = 65_536
 COMMENT_TEMPLATE = "comment.md.j2"
-
-
-def marker(comment_key: str) -> str:
-    """The hidden first line that lets the Action find its own comment again."""
-    return f"<!-- evalbot:{comment_key} -->"
 
 
 # --- numbers for people (issue 13 §5) -------------------------------------------
@@ -1927,7 +1924,7 @@ def render_comment(
             f"template: {name}: the comment is {size(body)} characters even with every table "
             f"cut; GitHub accepts at most {max_chars}"
         )
-    if body.split("\n", 1)[0].strip() != context["marker"]:
+    if not starts_with_marker(body, context["marker"]):
         raise InputError(f"template: {name}: the first line must be {{{{ marker }}}}")
     return body
 

@@ -73,7 +73,7 @@ from typing import Any, TypeVar
 
 from evalbot.core.models import TARGET_ERROR, Bucket, Measures, Scenario
 from evalbot.errors import InputError
-from evalbot.output.markdown import truncate
+from evalbot.text import truncate
 
 PREVIEW_CHARS = 60
 # At most this many feedback keys are listed in an error message.
