@@ -34,11 +34,10 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from evalbot.errors import InputError
 from evalbot.local_files import read_limited_text
-from evalbot.output.markdown import escape_workflow_data, escape_workflow_property
 from evalbot.text import ZWSP, one_line
 
 # GITHUB_STEP_SUMMARY accepts at most 1 MiB per step; larger uploads are
@@ -66,6 +65,31 @@ MAX_PR_NUMBER = 2**31 - 1
 
 # Git object ids: SHA-1 (40 hex) or SHA-256 (64 hex) repositories.
 _SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+
+
+# Workflow-command encoding: the runner decodes these escapes (actions/toolkit command.ts).
+_WORKFLOW_DATA_TABLE: Final = str.maketrans({"%": "%25", "\r": "%0D", "\n": "%0A"})
+_WORKFLOW_PROPERTY_TABLE: Final = str.maketrans(
+    {"%": "%25", "\r": "%0D", "\n": "%0A", ":": "%3A", ",": "%2C"}
+)
+
+
+def escape_workflow_data(text: str) -> str:
+    """Escape a GitHub Actions workflow command message (``::warning::<message>``).
+
+    The runner decodes ``%25``, ``%0D`` and ``%0A``; escaping them keeps an untrusted
+    message on one line so it cannot start a new ``::command::`` of its own.
+    """
+    return text.translate(_WORKFLOW_DATA_TABLE)
+
+
+def escape_workflow_property(text: str) -> str:
+    """Escape a GitHub Actions workflow command property value (``::error title=<value>::``).
+
+    Like :func:`escape_workflow_data`, plus ``:`` -> ``%3A`` and ``,`` -> ``%2C``, which
+    would otherwise end the property list or the value.
+    """
+    return text.translate(_WORKFLOW_PROPERTY_TABLE)
 
 
 def read_input(env: Mapping[str, str], name: str) -> str | None:

@@ -72,8 +72,6 @@ __all__ = [
     "ZWSP",
     "code_span",
     "escape_text",
-    "escape_workflow_data",
-    "escape_workflow_property",
     "one_line",
     "truncate",
 ]
@@ -97,11 +95,6 @@ _TEXT_TABLE: Final = str.maketrans(
 )
 
 _BACKTICK_RUN_RE: Final = re.compile(r"`+")
-
-_WORKFLOW_DATA_TABLE: Final = str.maketrans({"%": "%25", "\r": "%0D", "\n": "%0A"})
-_WORKFLOW_PROPERTY_TABLE: Final = str.maketrans(
-    {"%": "%25", "\r": "%0D", "\n": "%0A", ":": "%3A", ",": "%2C"}
-)
 
 
 def _clean(text: str, max_len: int) -> str:
@@ -151,21 +144,3 @@ def code_span(text: str, max_len: int = MAX_NAME) -> str:
     if cleaned[0] == "`" or cleaned[-1] == "`":
         body = f" {body} "
     return f"{fence}{body}{fence}"
-
-
-def escape_workflow_data(text: str) -> str:
-    """Escape a GitHub Actions workflow command message (``::warning::<message>``).
-
-    The runner decodes ``%25``, ``%0D`` and ``%0A``; escaping them keeps an untrusted
-    message on one line so it cannot start a new ``::command::`` of its own.
-    """
-    return text.translate(_WORKFLOW_DATA_TABLE)
-
-
-def escape_workflow_property(text: str) -> str:
-    """Escape a GitHub Actions workflow command property value (``::error title=<value>::``).
-
-    Like :func:`escape_workflow_data`, plus ``:`` -> ``%3A`` and ``,`` -> ``%2C``, which
-    would otherwise end the property list or the value.
-    """
-    return text.translate(_WORKFLOW_PROPERTY_TABLE)

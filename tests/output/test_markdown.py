@@ -9,13 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evalbot.github.runtime import escape_workflow_data, escape_workflow_property
 from evalbot.output.markdown import (
     MAX_NAME,
     ZWSP,
     code_span,
     escape_text,
-    escape_workflow_data,
-    escape_workflow_property,
     truncate,
 )
 
