@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import shlex
+import subprocess
+import sys
 import textwrap
 import tomllib
 from collections.abc import Iterator
@@ -280,6 +282,26 @@ def test_readme_exit_codes_cover_every_command() -> None:
     assert {spans(cell)[0] for cell in header[1:]} == set(commands())
     assert [row[0] for row in rows] == ["0", "1", "2", "3"]
     assert all(cell for row in rows for cell in row)
+
+
+def test_readme_workflow_is_a_valid_workflow_using_the_action(tmp_path: Path) -> None:
+    pytest.importorskip("check_jsonschema")
+    (block,) = fenced(section(text(README), "## Use it in your repository"))
+    workflow = tmp_path / "evalbot.yml"
+    workflow.write_text(block, encoding="utf-8")
+    schema = ["--builtin-schema", "vendor.github-workflows"]
+    checked = subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", *schema, str(workflow)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    steps = yaml.safe_load(block)["jobs"]["evals"]["steps"]
+    (step,) = [s for s in steps if s.get("uses", "").startswith("org/evalbot@")]
+    assert set(step["with"]) <= set(action_yml()["inputs"])
+    required = {k for k, v in action_yml()["inputs"].items() if v.get("required")}
+    assert required <= set(step["with"])
 
 
 # --- docs/configuration.md: the one table ---------------------------------------------------
