@@ -26,7 +26,7 @@ from evalbot.core.models import (
 from evalbot.core.trend import Trend, compute_trend, points_from_buckets
 from evalbot.errors import FetchError, InputError
 from evalbot.output.report import build_report, dumps, json_chunks
-from evalbot.settings import LiveConfig, TrendConfig
+from evalbot.settings import RAW_KEYS, LiveConfig, Name, TrendConfig, cli_name
 from evalbot.sources.experiment_file import load_experiment
 from evalbot.sources.langsmith.source import BaselineQuery, Strategy
 
@@ -223,6 +223,8 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
     except FetchError as exc:
         section = {"source": "langsmith", "error": str(exc)}
         return _finish(FetchFailed(error=str(exc)), settings, fetch=section)
+    except InputError as exc:
+        raise _respelled(exc, config.name) from None
     section = fetched.fetch_section()
     selection = _selection_text(config.baseline, fetched.skipped_incomplete)
     outcome: Outcome
@@ -234,6 +236,19 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
     else:
         outcome = compare_loaded(fetched.pr, fetched.baseline, settings, history=fetched.history)
     return _finish(outcome, settings, fetch=section, selection=selection)
+
+
+def _respelled(exc: InputError, name: Name) -> InputError:
+    """``exc`` with the command-line flags the LangSmith source writes spelled by ``name``.
+
+    Interim: once ``fetch`` takes the ``name`` callable itself (its messages then
+    name settings the way each shell does), pass ``name=config.name`` and drop this.
+    """
+    text = str(exc)
+    # Longest flag first, so --pr-metadata is not read as --pr followed by "-metadata".
+    for key in sorted(RAW_KEYS, key=lambda key: len(cli_name(key)), reverse=True):
+        text = text.replace(cli_name(key), name(key))
+    return InputError(text)
 
 
 def _selection_text(query: BaselineQuery, skipped: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,17 @@ from evalbot.errors import InputError
 from evalbot.pipeline import run_files, run_trend
 from evalbot.settings import Assembled, Raw, assemble, cli_name, parse_trend
 
-from action_harness import LS_KEY, Runner, lines_of, run_main, runner_env
+from action_harness import (
+    LS_KEY,
+    NOW,
+    LangSmith,
+    Runner,
+    feedback,
+    lines_of,
+    run_main,
+    runner_env,
+)
+from fake_github import FakeGitHub
 from helpers import EXAMPLES
 from helpers import run_cli as run
 
@@ -159,3 +170,36 @@ def test_files_compare_through_the_pipeline() -> None:
         EXAMPLES / "pr.json", EXAMPLES / "baseline.json", Settings(fail_on=FailOn.NEVER)
     )
     assert not never.gate.failed
+
+
+# --- a setting the Action has no input for: named, and settable, in its config file --------
+
+
+def test_baseline_on_another_dataset_names_the_config_key_in_the_action(
+    langsmith: LangSmith, github: FakeGitHub, runner: Runner
+) -> None:
+    fake = langsmith.fake
+    other = fake.add_dataset("other", [{"inputs": {"question": "q?"}, "metadata": {}}])
+    fake.add_experiment(
+        "elsewhere",
+        dataset_id=other,
+        metadata={"branch": "main"},
+        start_time=NOW - timedelta(days=1),
+        runs=fake.make_runs(other, repetitions=1, outcome=lambda i, r: feedback(True)),
+    )
+    env = runner_env(runner, langsmith_url=fake.url, github_url=github.url, baseline="elsewhere")
+    code, stdout = run_main(env)
+    assert code == 2
+    (error,) = lines_of(stdout, "error")
+    assert "baseline: experiment 'elsewhere' ran on another dataset" in error
+    assert "`allow_dataset_mismatch` in .github/evalbot.yml" in error
+    assert "--" not in error.split("::", 2)[-1]
+
+    config = runner.workspace / ".github" / "evalbot.yml"
+    config.parent.mkdir()
+    config.write_text("allow_dataset_mismatch: true\n", encoding="utf-8")
+    runner.output.write_text("", encoding="utf-8")  # a second job step
+    code, stdout = run_main(env)
+    assert lines_of(stdout, "error") == []
+    report = json.loads(Path(runner.outputs()["report_path"]).read_text("utf-8"))
+    assert report["baseline"]["name"] == "elsewhere"
