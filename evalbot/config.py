@@ -292,15 +292,8 @@ def parse_fetch_deadline(value: object, *, name: str = "fetch_deadline") -> floa
 
 # Keys of the config file that are not thresholds (core.thresholds lists those).
 _SETTING_KEYS = (
-    "fail_on",
-    "on_fetch_failure",
-    "thresholds",
-    "comment_key",
-    "comment_when",
-    "template",
-    "history",
-    "fetch_deadline",
-    "allow_dataset_mismatch",
+    *("fail_on", "on_fetch_failure", "thresholds", "comment_key", "comment_when", "template"),
+    *("history", "fetch_deadline", "allow_dataset_mismatch"),
 )
 _IN_THRESHOLDS = key_tree(Section.THRESHOLDS)
 _AT_TOP = key_tree(Section.TOP)

@@ -33,7 +33,7 @@ from evalbot.config import (
     parse_threshold,
 )
 from evalbot.core.models import FailOn, OnFetchFailure, Sensitivity
-from evalbot.core.thresholds import Kind
+from evalbot.core.thresholds import THRESHOLD_KEYS, Kind
 from evalbot.errors import InputError
 from evalbot.sources.langsmith.bucket import BucketRules, ScenarioKey
 from evalbot.sources.langsmith.source import (
@@ -204,19 +204,23 @@ def assemble(
     return Assembled(settings, parse_live(raw, name=name, allow_dataset_mismatch=allow))
 
 
+# The thresholds a flag or an input sets too (the rest only the config file); their kind
+# comes from the one mapping, so a flag is checked like the config key.
+_FLAG_THRESHOLDS = [
+    e for e in THRESHOLD_KEYS if e.key in {("alpha",), ("correction",), ("trend_threshold",)}
+]
+
+
 def _statistics(settings: Settings, raw: Raw, *, name: Name) -> Settings:
     """``settings`` with the statistics flags or inputs applied over the thresholds."""
     updates: dict[str, Any] = {}
-    for key, kind in (
-        ("alpha", Kind.ALPHA),
-        ("correction", Kind.CORRECTION),
-        ("trend_threshold", Kind.FRACTION),
-    ):
+    for entry in _FLAG_THRESHOLDS:
+        key = entry.key[0]
         value = getattr(raw, key)
         if value is None:
             continue
-        typed = value if kind is Kind.CORRECTION else number(value, name=name(key))
-        updates[key] = parse_threshold(kind, typed, name=name(key))
+        typed = value if entry.kind is Kind.CORRECTION else number(value, name=name(key))
+        updates[key] = parse_threshold(entry.kind, typed, name=name(key))
     if not updates:
         return settings
     return override(settings, thresholds=dataclasses.replace(settings.thresholds, **updates))
@@ -224,8 +228,6 @@ def _statistics(settings: Settings, raw: Raw, *, name: Name) -> Settings:
 
 def number(text: str | float, *, name: str) -> float:
     """A number the user wrote (a float passes through); InputError naming ``name``."""
-    if isinstance(text, float | int):
-        return float(text)
     try:
         return float(text)
     except ValueError:
