@@ -248,7 +248,7 @@ def _respelled(exc: InputError, name: Name) -> InputError:
     # Longest flag first, so --pr-metadata is not read as --pr followed by "-metadata".
     for key in sorted(RAW_KEYS, key=lambda key: len(cli_name(key)), reverse=True):
         text = text.replace(cli_name(key), name(key))
-    return InputError(text)
+    return type(exc)(text)  # the same kind: `publish` tells ExperimentNotFound apart
 
 
 def _selection_text(query: BaselineQuery, skipped: int) -> str:
