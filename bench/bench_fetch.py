@@ -69,7 +69,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "fakes"))
 
 from evalbot.sources.langsmith.bucket import BucketRules  # noqa: E402
 from evalbot.sources.langsmith.source import (  # noqa: E402

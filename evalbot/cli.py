@@ -563,7 +563,13 @@ def export(
             pr=experiment, pr_metadata=None, dataset=None, baseline=None, baseline_prefix=None,
             baseline_metadata=None, allow_dataset_mismatch=False, **live,
         )  # fmt: skip
-        bucket = export_bucket(LangSmithSource(config.connection), experiment, rules=config.rules)
+        bucket = export_bucket(
+            LangSmithSource(config.connection),
+            experiment,
+            rules=config.rules,
+            name=lambda key: "--" + key.replace("_", "-"),
+            option="EXPERIMENT",
+        )
     if fmt == "csv":
         document = experiment_csv(bucket)
     else:
@@ -686,6 +692,7 @@ def trend_command(
             config.baseline,
             limit=window,
             rules=config.rules,
+            name=lambda key: "--" + key.replace("_", "-"),
         )
         buckets, found, skipped = history.buckets, history.found, history.skipped_incomplete
     skipped_text = f"{skipped} incomplete experiment{'s' if skipped != 1 else ''} skipped"

@@ -33,6 +33,7 @@ from evalbot.sources.langsmith.source import (
     DEFAULT_ENDPOINT,
     BaselineQuery,
     Connection,
+    Fetched,
     PrQuery,
     Strategy,
     validate_endpoint,
@@ -352,12 +353,14 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
             config.pr,
             config.baseline,
             rules=config.rules,
+            # The CLI's spelling of settings in messages (the action's comes with settings.py).
+            name=lambda key: "--" + key.replace("_", "-"),
             history=1 if config.baseline.strategy is Strategy.EXPLICIT else settings.history,
         )
     except FetchError as exc:
         section = {"source": "langsmith", "error": str(exc)}
         return _finish(FetchFailed(error=str(exc)), settings, fetch=section)
-    section = fetched.fetch_section()
+    section = _fetch_section(fetched)
     selection = _selection_text(config.baseline, fetched.skipped_incomplete)
     outcome: Outcome
     if fetched.baseline is None:
@@ -368,6 +371,26 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
     else:
         outcome = compare_loaded(fetched.pr, fetched.baseline, settings, history=fetched.history)
     return _finish(outcome, settings, fetch=section, selection=selection)
+
+
+def _fetch_section(fetched: Fetched) -> dict[str, Any]:
+    """The JSON report's ``fetch`` section, from what the source recorded."""
+    query = fetched.query
+    return {
+        "source": "langsmith",
+        "baseline_selection": {
+            "strategy": query.strategy.value,
+            "filter": query.value if isinstance(query.value, str) else dict(query.value),
+            "description": query.describe(),
+            "skipped_incomplete": fetched.skipped_incomplete,
+        },
+        "requests": fetched.requests,
+        "seconds": round(fetched.total_seconds, 3),
+        "parts": {
+            name: {"requests": s.requests, "seconds": round(s.seconds, 3), "runs": s.runs}
+            for name, s in fetched.stats.items()
+        },
+    }
 
 
 def _selection_text(query: BaselineQuery, skipped: int) -> str:

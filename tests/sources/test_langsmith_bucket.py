@@ -10,7 +10,6 @@ import pytest
 from evalbot.core.models import NO_MEASURES, Bucket, Measures
 from evalbot.errors import InputError
 from evalbot.sources.langsmith.bucket import (
-    OUTPUT_KEYS,
     TARGET_ERROR,
     BucketRules,
     ExperimentInfo,
@@ -19,6 +18,9 @@ from evalbot.sources.langsmith.bucket import (
     bucket_runs,
     infer_pass_keys,
 )
+from evalbot.sources.langsmith.run_facts import OUTPUT_KEYS
+
+from helpers import flag
 
 PASS = "correct"
 CATEGORY = "failure_mode"
@@ -469,13 +471,13 @@ def test_no_categories_without_category_key() -> None:
 def test_infer_pass_keys_returns_explicit_keys_as_is() -> None:
     runs = [run("ex-1", stats={"a": fb(1.0), "b": fb(1.0)})]
     rules = BucketRules(pass_keys=("zz", "b"))
-    assert infer_pass_keys(runs, rules) == ("zz", "b")
+    assert infer_pass_keys(runs, rules, name=flag) == ("zz", "b")
 
 
 def test_infer_pass_keys_single_feedback_key() -> None:
     runs = [run("ex-1", stats={"accuracy": fb(1.0)}), run("ex-2", stats={}), run("ex-3")]
     runs[2]["feedback_stats"] = {"accuracy": fb(0.0)}
-    assert infer_pass_keys(runs, BucketRules()) == ("accuracy",)
+    assert infer_pass_keys(runs, BucketRules(), name=flag) == ("accuracy",)
 
 
 def test_infer_pass_keys_excludes_category_key() -> None:
@@ -483,9 +485,9 @@ def test_infer_pass_keys_excludes_category_key() -> None:
         run("ex-1", stats={"accuracy": fb(1.0)}),
         run("ex-2", stats={"accuracy": fb(0.0), CATEGORY: cat({"x": 1})}),
     ]
-    assert infer_pass_keys(runs, BucketRules(category_key=CATEGORY)) == ("accuracy",)
+    assert infer_pass_keys(runs, BucketRules(category_key=CATEGORY), name=flag) == ("accuracy",)
     with pytest.raises(InputError):
-        infer_pass_keys(runs, BucketRules())
+        infer_pass_keys(runs, BucketRules(), name=flag)
 
 
 def test_infer_pass_keys_several_keys_is_an_error_listing_them_sorted() -> None:
@@ -494,7 +496,7 @@ def test_infer_pass_keys_several_keys_is_an_error_listing_them_sorted() -> None:
         run("ex-2", stats={"mid": fb(1.0)}),
     ]
     with pytest.raises(InputError) as info:
-        infer_pass_keys(runs, BucketRules())
+        infer_pass_keys(runs, BucketRules(), name=flag)
     message = str(info.value)
     assert message.startswith("--pass-key:")
     assert "(alpha, mid, zeta)" in message
@@ -512,7 +514,7 @@ def test_infer_pass_keys_several_keys_is_an_error_listing_them_sorted() -> None:
 )
 def test_infer_pass_keys_none_is_an_error(runs: list[dict[str, Any]]) -> None:
     with pytest.raises(InputError, match=r"^--pass-key:"):
-        infer_pass_keys(runs, BucketRules(category_key=CATEGORY))
+        infer_pass_keys(runs, BucketRules(category_key=CATEGORY), name=flag)
 
 
 # --- notes ---
