@@ -33,7 +33,6 @@ OVERSIZED: dict[str, int] = {
     "evalbot.core.stats": 830,
     "evalbot.core.models": 700,
     "evalbot.core.metrics": 470,
-    "evalbot.sources.experiment_file": 860,
     "evalbot.output.render": 2070,
     "evalbot.output.report": 510,
     "evalbot.config": 520,
