@@ -1020,8 +1020,8 @@ def test_a_bug_is_not_an_outage(world: World, monkeypatch: pytest.MonkeyPatch) -
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("injected")
 
-    # The fetch imports bucket_facts by name: patch the name it calls.
-    monkeypatch.setattr("evalbot.sources.langsmith.fetch.bucket_facts", broken)
+    # Counting runs raises, while the pages arrive (in a paging thread).
+    monkeypatch.setattr("evalbot.sources.langsmith.bucket.Tallies.add", broken)
     world.main()
     world.pr()
     code, out, err = run(*live_args(world.fake, "--format", "json"))

@@ -79,10 +79,8 @@ from evalbot.sources.langsmith.rules import (
 from evalbot.sources.langsmith.run_facts import (
     RunFacts,
     digest,
-    extra_scores,
     invalid_score,
     label,
-    score,
 )
 from evalbot.text import truncate
 
@@ -97,6 +95,7 @@ __all__ = [
     "ExperimentInfo",
     "KeySource",
     "ScenarioKey",
+    "Tallies",
     "bucket_facts",
     "bucket_runs",
     "check_keys_seen",
@@ -259,98 +258,130 @@ def bucket_facts(
     pass_keys: tuple[str, ...],
 ) -> Bucket:
     """:func:`bucket_runs` for runs already digested (:func:`.run_facts.digest`)."""
-    key_rule = rules.scenario_key
-    tallies: dict[str, _Tally] = {}
-    no_example = no_field = 0
-    runs_per_example: dict[str, int] = {}
-    seen_ids: set[str] = set()
-    repeated = invalid = 0
-    excluded = (*pass_keys, rules.category_key) if rules.category_key else pass_keys
-    for run in runs:
-        if run.run_id is not None:
-            if run.run_id in seen_ids:
-                repeated += 1
+    tallies = Tallies(examples, rules=rules, pass_keys=pass_keys)
+    tallies.add(runs)
+    return tallies.bucket(experiment)
+
+
+class Tallies:
+    """An experiment's scenarios counted so far: runs are added a page at a time,
+    in run order, and :meth:`bucket` gives what :func:`bucket_facts` gives for them all."""
+
+    def __init__(
+        self,
+        examples: Mapping[str, Mapping[str, Any]],
+        *,
+        rules: BucketRules,
+        pass_keys: tuple[str, ...],
+    ) -> None:
+        self.examples = examples
+        self.rules = rules
+        self.pass_keys = pass_keys
+        self.excluded = (*pass_keys, rules.category_key) if rules.category_key else pass_keys
+        self.tallies: dict[str, _Tally] = {}
+        self.no_example = self.no_field = self.repeated = self.invalid = 0
+        self.runs_per_example: dict[str, int] = {}
+        self.seen_ids: set[str] = set()
+
+    def add(self, runs: Iterable[RunFacts]) -> None:
+        """Count ``runs`` (the rules of the module docstring)."""
+        key_rule, rules, pass_keys, excluded = (
+            self.rules.scenario_key,
+            self.rules,
+            self.pass_keys,
+            self.excluded,
+        )
+        tallies, seen_ids, runs_per_example = self.tallies, self.seen_ids, self.runs_per_example
+        for run in runs:
+            if run.run_id is not None:
+                if run.run_id in seen_ids:
+                    self.repeated += 1
+                    continue
+                seen_ids.add(run.run_id)
+            example_id = run.example_id
+            if example_id is None:
+                self.no_example += 1
                 continue
-            seen_ids.add(run.run_id)
-        example_id = run.example_id
-        if example_id is None:
-            no_example += 1
-            continue
-        runs_per_example[example_id] = runs_per_example.get(example_id, 0) + 1
-        example = examples.get(example_id, {})
-        key, keyed_by_field = example_id, False
-        if key_rule.field is not None:
-            value = (example.get(key_rule.source.value) or {}).get(key_rule.field)
-            if value is None or value == "":
-                no_field += 1
-            else:
-                key, keyed_by_field = str(value), True
-        tally = tallies.get(key)
-        if tally is None:  # the label of a scenario's first run names it
-            tally = tallies[key] = _Tally(label=key if keyed_by_field else _example_label(example))
-        stats = run.feedback
-        tally.add_measures(run, extra_scores(stats, excluded))
-        category = label(stats.get(rules.category_key)) if rules.category_key else None
-        if run.error:
+            runs_per_example[example_id] = runs_per_example.get(example_id, 0) + 1
+            example = self.examples.get(example_id, {})
+            key, keyed_by_field = example_id, False
+            if key_rule.field is not None:
+                value = (example.get(key_rule.source.value) or {}).get(key_rule.field)
+                if value is None or value == "":
+                    self.no_field += 1
+                else:
+                    key, keyed_by_field = str(value), True
+            tally = tallies.get(key)
+            if tally is None:  # the label of a scenario's first run names it
+                name = key if keyed_by_field else _example_label(example)
+                tally = tallies[key] = _Tally(label=name)
+            stats = run.feedback
+            tally.add_measures(run, {k: v for k, v in run.scores.items() if k not in excluded})
+            category = label(stats.get(rules.category_key)) if rules.category_key else None
+            if run.error:
+                tally.total += 1
+                tally.add_category(TARGET_ERROR)
+                if category:
+                    tally.add_category(category)
+                continue
+            scores = [run.scores.get(k) for k in pass_keys]  # score(stats.get(k)), read once
+            if any(s is None for s in scores):
+                tally.unscored += 1
+                self.invalid += any(invalid_score(stats.get(k)) for k in pass_keys)
+                continue
             tally.total += 1
-            tally.add_category(TARGET_ERROR)
-            if category:
+            if all(s is not None and s >= rules.pass_threshold for s in scores):
+                tally.passed += 1
+            elif category:
                 tally.add_category(category)
-            continue
-        scores = [score(stats.get(k)) for k in pass_keys]
-        if any(s is None for s in scores):
-            tally.unscored += 1
-            invalid += any(invalid_score(stats.get(k)) for k in pass_keys)
-            continue
-        tally.total += 1
-        if all(s is not None and s >= rules.pass_threshold for s in scores):
-            tally.passed += 1
-        elif category:
-            tally.add_category(category)
-    scenarios = {
-        key: Scenario(
-            key=key,
-            passed=t.passed,
-            total=t.total,
-            label=t.label if t.label != key else "",
-            categories=t.categories,
-            unscored=t.unscored,
-            measures=t.measures(),
+
+    def bucket(self, experiment: ExperimentInfo) -> Bucket:
+        """The Bucket of every run added."""
+        key_rule = self.rules.scenario_key
+        scenarios = {
+            key: Scenario(
+                key=key,
+                passed=t.passed,
+                total=t.total,
+                label=t.label if t.label != key else "",
+                categories=t.categories,
+                unscored=t.unscored,
+                measures=t.measures(),
+            )
+            for key, t in self.tallies.items()
+        }
+        notes = _notes(
+            experiment,
+            # Only runs that reached a scenario count towards completeness.
+            runs=sum(self.runs_per_example.values()),
+            runs_per_example=self.runs_per_example,
+            scenarios=scenarios.values(),
+            no_example=self.no_example,
+            no_field=self.no_field,
+            key_rule=key_rule,
         )
-        for key, t in tallies.items()
-    }
-    notes = _notes(
-        experiment,
-        # Only runs that reached a scenario count towards completeness.
-        runs=sum(runs_per_example.values()),
-        runs_per_example=runs_per_example,
-        scenarios=scenarios.values(),
-        no_example=no_example,
-        no_field=no_field,
-        key_rule=key_rule,
-    )
-    if repeated:
-        notes += (
-            f"{_runs(repeated)} repeated an earlier run id and "
-            f"{'was' if repeated == 1 else 'were'} counted once",
+        if self.repeated:
+            notes += (
+                f"{_runs(self.repeated)} repeated an earlier run id and "
+                f"{'was' if self.repeated == 1 else 'were'} counted once",
+            )
+        if self.invalid:
+            notes += (
+                f"{_runs(self.invalid)} had a NaN, infinite or non-numeric pass-key score and "
+                f"{'was' if self.invalid == 1 else 'were'} left unscored",
+            )
+        return Bucket(
+            name=experiment.name,
+            scenarios=scenarios,
+            url=experiment.url,
+            id=experiment.id,
+            metadata=experiment.metadata or {},
+            started_at=experiment.started_at,
+            notes=notes,
+            web_url=experiment.web_url,
+            dataset_id=experiment.dataset_id,
+            example_links=key_rule.field is None,
         )
-    if invalid:
-        notes += (
-            f"{_runs(invalid)} had a NaN, infinite or non-numeric pass-key score and "
-            f"{'was' if invalid == 1 else 'were'} left unscored",
-        )
-    return Bucket(
-        name=experiment.name,
-        scenarios=scenarios,
-        url=experiment.url,
-        id=experiment.id,
-        metadata=experiment.metadata or {},
-        started_at=experiment.started_at,
-        notes=notes,
-        web_url=experiment.web_url,
-        dataset_id=experiment.dataset_id,
-        example_links=key_rule.field is None,
-    )
 
 
 def _runs(n: int) -> str:

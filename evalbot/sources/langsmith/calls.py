@@ -142,18 +142,10 @@ class Calls:
 
     # -- one call: a thread, a hard wall-clock limit --
 
-    def start(self, what: str, call: Callable[[], T]) -> Pending[T]:
-        """Start one SDK call (a request with its retries) under a hard wall-clock limit.
+    def limits(self, what: str) -> Request:
+        """A new request's limits: the request deadline, or the fetch's if sooner.
 
-        Why a thread per request: urllib3's timeouts bound each socket read, not
-        the request, so a server trickling a byte every half second keeps a
-        request alive indefinitely; headers can be trickled too, before any hook
-        runs. Waiting on the call with ``join(timeout)`` is the one limit that
-        holds whatever the server does: the caller moves on at the deadline. The
-        abandoned thread is a daemon (it never keeps the process alive) and
-        stops soon on its own: the response hook checks the deadline between
-        body reads, and the retry policy does not retry past it. Started calls
-        let a pager ask for the next page before it digests the one it has.
+        FetchError when the fetch has failed already or its deadline has passed.
         """
         if self._failed is not None:
             raise FetchError(self._failed)
@@ -171,7 +163,7 @@ class Calls:
                 f"(timeout {self.connection.timeout_s:g} s + "
                 f"retry_budget {self.connection.retry_budget_s:g} s)"
             )
-        request = Request(
+        return Request(
             what=what,
             tag=self.counter.tag,
             ends=now + limit,
@@ -179,6 +171,21 @@ class Calls:
             timeout_s=self.connection.timeout_s,
             log=self.connection.log,
         )
+
+    def start(self, what: str, call: Callable[[], T]) -> Pending[T]:
+        """Start one SDK call (a request with its retries) under a hard wall-clock limit.
+
+        Why a thread per request: urllib3's timeouts bound each socket read, not
+        the request, so a server trickling a byte every half second keeps a
+        request alive indefinitely; headers can be trickled too, before any hook
+        runs. Waiting on the call with ``join(timeout)`` is the one limit that
+        holds whatever the server does: the caller moves on at the deadline. The
+        abandoned thread is a daemon (it never keeps the process alive) and
+        stops soon on its own: the response hook checks the deadline between
+        body reads, and the retry policy does not retry past it. (A chain of
+        pages runs its requests in one such thread: :meth:`.Pager.run_pages`.)
+        """
+        request = self.limits(what)
         box: dict[str, Any] = {}
 
         def run() -> None:
@@ -236,7 +243,14 @@ class Calls:
         not_found: Callable[[], Exception] | None = None,
     ) -> T:
         """Run an SDK call (or wait for a started one); every LangSmith/network failure
-        becomes FetchError.
+        becomes FetchError (see :meth:`translated`)."""
+        pending = call if isinstance(call, Pending) else self.start(what, call)
+        return self.translated(what, lambda: self._wait(pending), not_found=not_found)
+
+    def translated(
+        self, what: str, run: Callable[[], T], *, not_found: Callable[[], Exception] | None = None
+    ) -> T:
+        """``run()``, with every LangSmith/network failure it raises made a FetchError.
 
         A 404 is a FetchError too, unless ``not_found`` says what it means here
         (e.g. "no experiment named X" is an input error). Only the errors of
@@ -248,7 +262,7 @@ class Calls:
         from langsmith import utils as ls_utils
 
         try:
-            return self._wait(call if isinstance(call, Pending) else self.start(what, call))
+            return run()
         except _Expired as exc:
             raise self.fail(str(exc), exc.request) from None
         except ls_utils.LangSmithNotFoundError:

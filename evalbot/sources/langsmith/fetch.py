@@ -12,13 +12,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from evalbot.core.models import Bucket
+from evalbot.errors import InputError
 from evalbot.sources.langsmith.bucket import (
     BucketRules,
     ExperimentInfo,
+    Tallies,
     bucket_facts,
     check_keys_seen,
     choose_pass_keys,
@@ -76,15 +78,32 @@ class History:
     skipped_incomplete: int
 
 
+@dataclass
+class _Arriving:
+    """One experiment's runs as they arrive: digested, their feedback keys, and the
+    scenarios counted so far under the pass keys guessed from them (when they can be)."""
+
+    facts: list[RunFacts] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    tallies: Tallies | None = None
+    guess: tuple[str, ...] | None = None
+    datasets: tuple[str, ...] = ()
+    given_up: bool = False
+
+
 class _Parts:
     """The parts of one fetch on one thread pool: started once each, measured, then collected."""
 
-    def __init__(self, source: LangSmithSource, pool: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, source: LangSmithSource, pool: ThreadPoolExecutor, rules: BucketRules
+    ) -> None:
         self.source = source
         self.pool = pool
+        self.rules = rules
         self.jobs: dict[str, Future[tuple[Any, FetchStats]]] = {}
         self.stats: dict[str, FetchStats] = {}
         self.datasets: list[str] = []
+        self.arriving: dict[str, _Arriving] = {}
 
     def start(self, tag: str, call: Callable[[], Any]) -> None:
         """Start part ``tag`` (once) on the pool."""
@@ -114,14 +133,54 @@ class _Parts:
         return self.jobs[tag].result()[0] if tag in self.jobs else None
 
     def runs(self, tag: str, experiment: Experiment) -> None:
-        """Start paging the experiment's runs, each page digested as it arrives."""
+        """Start paging the experiment's runs, each page digested and counted as it arrives."""
+        arriving = self.arriving[tag] = _Arriving()
 
         def page_all() -> list[RunFacts]:
-            facts: list[RunFacts] = []
-            self.source.run_pages(experiment, lambda page: facts.extend(digest(page)))
-            return facts
+            self.source.run_pages(experiment, lambda page: self._arrived(arriving, page))
+            return arriving.facts
 
         self.start(tag, page_all)
+
+    def _arrived(self, arriving: _Arriving, page: list[dict[str, Any]]) -> None:
+        """Digest a page; count it too once the examples are in and the pass keys can be
+        told (issue 14 §4: no bucketing left for after the last page)."""
+        facts = digest(page)
+        arriving.facts.extend(facts)
+        for run in facts:
+            arriving.keys.update(run.feedback)
+        if arriving.given_up:
+            return
+        guess = self._pass_keys_guess(arriving.keys)
+        if arriving.tallies is not None:
+            if guess == arriving.guess:
+                arriving.tallies.add(facts)
+            else:  # a new feedback key changed the guess: count at the end instead
+                arriving.tallies, arriving.given_up = None, True
+            return
+        examples = self._examples_if_in()
+        if guess is not None and examples is not None:
+            arriving.tallies = Tallies(examples, rules=self.rules, pass_keys=guess)
+            arriving.guess, arriving.datasets = guess, tuple(self.datasets)
+            arriving.tallies.add(arriving.facts)
+
+    def _pass_keys_guess(self, keys: set[str]) -> tuple[str, ...] | None:
+        """The pass keys these feedback keys alone would give (None: none can be told)."""
+        try:
+            return choose_pass_keys(sorted(keys), self.rules, name=str)
+        except InputError:
+            return None
+
+    def _examples_if_in(self) -> dict[str, dict[str, Any]] | None:
+        """Every dataset's examples so far, when all their listings have succeeded."""
+        jobs = [self.jobs.get(f"examples:{dataset_id}") for dataset_id in tuple(self.datasets)]
+        if not all(job is not None and job.done() and job.exception() is None for job in jobs):
+            return None
+        examples: dict[str, dict[str, Any]] = {}
+        for job in jobs:
+            assert job is not None
+            examples.update(job.result()[0])
+        return examples
 
     def examples(self) -> tuple[dict[str, dict[str, Any]], dict[str, int | None]]:
         """Every dataset's examples by id, and example counts by dataset id."""
@@ -135,30 +194,36 @@ class _Parts:
 
 def _buckets(
     parts: _Parts,
-    series: Sequence[tuple[Experiment, list[RunFacts]]],
+    series: Sequence[tuple[Experiment, str]],
     *,
     rules: BucketRules,
     name: Name,
 ) -> list[Bucket]:
-    """Bucket every experiment of ``series``, with the pass keys of the first one's runs.
+    """Bucket every experiment of ``series`` (with the tag of its runs), with the pass
+    keys of the first one's runs.
 
     Every run of the series is judged by the same keys; a configured key no
-    run carries is an input error.
+    run carries is an input error. Scenarios counted while the pages arrived
+    are kept when they were counted under these keys and these examples.
     """
+    facts = [parts.result(tag) for _, tag in series]
     examples, counts = parts.examples()
-    seen = [sorted({key for run in runs for key in run.feedback}) for _, runs in series]
-    pass_keys = choose_pass_keys(seen[0] if seen else [], rules, name=name)
+    seen = [parts.arriving[tag].keys for _, tag in series]
+    pass_keys = choose_pass_keys(sorted(seen[0]) if seen else [], rules, name=name)
     check_keys_seen(rules.pass_keys, sorted(set().union(*seen)), name=name)
-    return [
-        bucket_facts(
-            _info(experiment, counts.get(experiment.dataset_id or "")),
-            runs,
-            examples,
-            rules=rules,
-            pass_keys=pass_keys,
-        )
-        for experiment, runs in series
-    ]
+    buckets = []
+    for (experiment, tag), runs in zip(series, facts, strict=True):
+        info = _info(experiment, counts.get(experiment.dataset_id or ""))
+        arriving = parts.arriving[tag]
+        if (
+            arriving.tallies is not None
+            and arriving.guess == pass_keys
+            and arriving.datasets == tuple(parts.datasets)
+        ):
+            buckets.append(arriving.tallies.bucket(info))
+        else:
+            buckets.append(bucket_facts(info, runs, examples, rules=rules, pass_keys=pass_keys))
+    return buckets
 
 
 def _info(experiment: Experiment, example_count: int | None) -> ExperimentInfo:
@@ -197,7 +262,7 @@ def fetch(
     """
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool, source.stop_on_exit():
-        parts = _Parts(source, pool)
+        parts = _Parts(source, pool, rules)
         parts.start("resolve_pr", lambda: source.resolve_pr(pr_query, name=name))
         explicit: Callable[[], Experiment] | None = None
         if baseline_query.strategy is Strategy.EXPLICIT:
@@ -237,11 +302,15 @@ def fetch(
             tag = f"history:{old.name}"
             tags[old.id] = tag if tag not in parts.jobs else f"{tag} ({old.id})"
             parts.runs(tags[old.id], old)
-        series = [(pr, parts.result("pr_runs"))]
+        series = [(pr, "pr_runs")]
         if baseline is not None and baseline.id != pr.id:
-            series.append((baseline, parts.result("baseline_runs")))
+            series.append((baseline, "baseline_runs"))
+        for _, tag in series:  # waited for in this order, so the stats are in it too
+            parts.result(tag)
+        for old in found.older:
+            parts.result(tags[old.id])
         # Older runs oldest first, as compare_buckets expects.
-        older = [(old, parts.result(tags[old.id])) for old in reversed(found.older)]
+        older = [(old, tags[old.id]) for old in reversed(found.older)]
         buckets = _buckets(parts, [*series, *older], rules=rules, name=name)
     pr_bucket = buckets[0]
     baseline_bucket = None if baseline is None else buckets[1] if len(series) > 1 else pr_bucket
@@ -261,11 +330,11 @@ def export(
 ) -> Bucket:
     """One experiment as a Bucket (for ``evalbot export``); ``option`` names ``ref``."""
     with ThreadPoolExecutor(max_workers=WORKERS) as pool, source.stop_on_exit():
-        parts = _Parts(source, pool)
+        parts = _Parts(source, pool, rules)
         experiment = source.read_experiment(ref, option=option)
         parts.runs("runs", experiment)
         parts.dataset(experiment.dataset_id)
-        return _buckets(parts, [(experiment, parts.result("runs"))], rules=rules, name=name)[0]
+        return _buckets(parts, [(experiment, "runs")], rules=rules, name=name)[0]
 
 
 def history_buckets(
@@ -289,7 +358,7 @@ def history_buckets(
     """
     dataset_id = source.dataset_id(dataset, option=name("dataset"))
     with ThreadPoolExecutor(max_workers=workers) as pool, source.stop_on_exit():
-        parts = _Parts(source, pool)
+        parts = _Parts(source, pool, rules)
         parts.dataset(dataset_id)
         experiments, skipped = source.history(
             dataset_id,
@@ -302,7 +371,7 @@ def history_buckets(
             return History(buckets=(), found=len(experiments), skipped_incomplete=skipped)
         for index, experiment in enumerate(experiments):
             parts.runs(f"history:{index}", experiment)
-        series = [(e, parts.result(f"history:{i}")) for i, e in enumerate(experiments)]
+        series = [(e, f"history:{i}") for i, e in enumerate(experiments)]
         buckets = _buckets(parts, series, rules=rules, name=name)
     return History(
         buckets=tuple(reversed(buckets)), found=len(experiments), skipped_incomplete=skipped

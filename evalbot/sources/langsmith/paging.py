@@ -8,13 +8,20 @@ run); one paginated ``GET /examples`` per dataset.
 
 from __future__ import annotations
 
+import functools
+import queue
+import threading
+import time
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
 
 import orjson
 
+from evalbot.errors import FetchError
 from evalbot.sources.langsmith.answers import sample
-from evalbot.sources.langsmith.calls import Calls, Pending
+from evalbot.sources.langsmith.calls import Calls
+from evalbot.sources.langsmith.client import Request, set_active
 from evalbot.sources.langsmith.resolve import Experiment
 
 # POST /runs/query answers 400 to a limit above 100.
@@ -57,28 +64,82 @@ def run_page_limit(experiment: Experiment) -> tuple[int, str]:
     )
 
 
+@dataclass
+class _Chain:
+    """One experiment's chain of run pages: its thread's tag, the request in flight, the
+    pages (or the error) handed over, and whether the reader stopped listening."""
+
+    tag: str
+    request: Request | None = None
+    pages: queue.SimpleQueue[tuple[Page | None, BaseException | None]] = field(
+        default_factory=queue.SimpleQueue
+    )
+    stopped: bool = False
+
+
+def _reraise(error: BaseException) -> NoReturn:
+    raise error
+
+
 class Pager(Calls):
     """Pages an experiment's root runs and a dataset's examples."""
-
-    def _post_runs(self, what: str, body: dict[str, Any]) -> Pending[Any]:
-        data = orjson.dumps(body)
-        return self.start(
-            what,
-            lambda: self.client.request_with_retries(
-                "POST", "/runs/query", request_kwargs={"data": data}
-            ),
-        )
 
     def run_pages(self, experiment: Experiment, consume: Callable[[Page], None]) -> int:
         """Hand every page of the experiment's root runs to ``consume``; the number of runs.
 
-        The next page is asked for before ``consume`` digests this one, so the
-        digest overlaps the next request's round trip. Bounded: a cursor seen
-        before, a page of runs seen before, or more pages than the experiment's
-        run count fills (MAX_RUN_PAGES when LangSmith does not give the count)
-        is fetch_failed naming the cause.
+        The pages follow a cursor, one request after another, in one thread of
+        their own (no thread per request: under load each hand-over between
+        threads costs milliseconds, issue 14 §4), while this thread digests
+        each page with ``consume`` and holds every request to its deadline as
+        :meth:`Calls.start` does. Bounded: a cursor seen before, a page of runs
+        seen before, or more pages than the experiment's run count fills
+        (MAX_RUN_PAGES when LangSmith does not give the count) is fetch_failed
+        naming the cause.
         """
         what = f"fetching runs of {experiment.name!r}"
+        chain = _Chain(self.counter.tag)
+        thread = threading.Thread(
+            target=self._page_chain,
+            args=(what, experiment, chain),
+            name="evalbot-langsmith-pages",
+            daemon=True,
+        )
+        thread.start()
+        runs = 0
+        try:
+            while True:
+                try:
+                    page, error = chain.pages.get(timeout=0.1)
+                except queue.Empty:
+                    self._check_chain(chain)
+                    continue
+                if error is not None:
+                    if isinstance(error, FetchError):
+                        raise error
+                    self.translated(what, functools.partial(_reraise, error))
+                if page is None:
+                    return runs
+                runs += len(page)
+                consume(page)
+        finally:
+            chain.stopped = True
+
+    def _check_chain(self, chain: _Chain) -> None:
+        """Stop waiting when the fetch has failed or the current request's deadline passed."""
+        request = chain.request
+        if self._failed is not None:
+            if request is not None:
+                request.abandoned = True
+            raise FetchError(self._failed)
+        if request is not None and time.monotonic() > request.ends:
+            request.abandoned = True
+            raise self.fail(
+                f"{request.what}: no complete answer within {request.deadline}", request
+            )
+
+    def _page_chain(self, what: str, experiment: Experiment, chain: _Chain) -> None:
+        """The requests of :meth:`run_pages` (in its own thread): pages or the error, queued."""
+        self.counter.tag = chain.tag
         body: dict[str, Any] = {
             "session": [experiment.id],
             "is_root": True,
@@ -89,25 +150,35 @@ class Pager(Calls):
         runs = 0
         cursors: set[str] = set()
         pages: set[tuple[str, ...]] = set()
-        pending = self._post_runs(what, body)
-        while True:
-            payload = self.json(what, self.guard(what, pending))
-            page, cursor = self._check_page(what, payload, cursors, pages)
-            runs += len(page)
-            more = bool(page and cursor)
-            if more:
+        request = None
+        try:
+            while not chain.stopped:
+                request = chain.request = self.limits(what)
+                set_active(request)
+                response = self.client.request_with_retries(
+                    "POST", "/runs/query", request_kwargs={"data": orjson.dumps(body)}
+                )
+                chain.request = None
+                if request.abandoned:
+                    return
+                payload = self.json(what, response)
+                page, cursor = self._check_page(what, payload, cursors, pages)
+                runs += len(page)
+                chain.pages.put((page, None))
+                if not page or not cursor:
+                    chain.pages.put((None, None))
+                    return
                 if len(pages) >= max_pages:
                     raise self.fail(
                         f"{what}: LangSmith sent more pages than {allowed}; stopped after "
                         f"{len(pages)} pages ({runs} runs)"
                     )
-                assert cursor is not None
                 cursors.add(cursor)
                 body["cursor"] = cursor
-                pending = self._post_runs(what, body)
-            consume(page)
-            if not more:
-                return runs
+        except BaseException as exc:  # handed to run_pages' thread
+            if request is not None:
+                exc.__evalbot_request__ = request  # type: ignore[attr-defined]
+            chain.pages.put((None, exc))
 
     def _check_page(
         self, what: str, payload: Any, cursors: set[str], pages: set[tuple[str, ...]]

@@ -26,14 +26,16 @@ class RunFacts:
 
     ``run_id`` is the id as text (None: the run has none); ``example_id`` the
     reference example's (None: no example); ``feedback`` the run's
-    ``feedback_stats`` as sent. ``output_chars`` and ``tool_calls`` are None
-    for an errored run or one without an ``outputs`` field (rules 7-8).
+    ``feedback_stats`` as sent and ``scores`` its keys' finite numeric
+    ``avg`` (:func:`score`; rules 3 and 6). ``output_chars`` and ``tool_calls``
+    are None for an errored run or one without an ``outputs`` field (rules 7-8).
     """
 
     run_id: str | None
     example_id: str | None
     error: bool
     feedback: Mapping[str, Any]
+    scores: Mapping[str, float]
     latency_ms: float | None
     tokens: float | None
     cost: float | None
@@ -55,11 +57,13 @@ def _facts(run: Mapping[str, Any]) -> RunFacts:
         text = _output_text(run["outputs"])
         output_chars = None if text is None else len(text)
         tool_calls = _tool_calls(run["outputs"])
+    feedback = run.get("feedback_stats") or {}
     return RunFacts(
         run_id=None if run_id is None else str(run_id),
         example_id=str(example_id) if example_id else None,
         error=error,
-        feedback=run.get("feedback_stats") or {},
+        feedback=feedback,
+        scores=extra_scores(feedback, ()),
         latency_ms=_latency_ms(run),
         tokens=_number(run.get("total_tokens")),
         cost=_cost(run.get("total_cost")),
@@ -70,9 +74,12 @@ def _facts(run: Mapping[str, Any]) -> RunFacts:
 
 def score(stats: Any) -> float | None:
     """The finite numeric ``avg`` of a feedback key, else None (rules 3 and 6)."""
-    if not isinstance(stats, Mapping):
+    # A dict is what JSON gives: the Mapping ABC check is slower and rarely needed.
+    if type(stats) is not dict and not isinstance(stats, Mapping):
         return None
-    avg = stats.get("avg")
+    avg: Any = stats.get("avg")
+    if type(avg) is float:
+        return avg if math.isfinite(avg) else None
     if isinstance(avg, bool) or not isinstance(avg, int | float):
         return None
     # float() of a huge int overflows; such a score is as meaningless as inf.
