@@ -207,7 +207,7 @@ def parse_live(
         rules=BucketRules(
             pass_keys=tuple(pass_keys),
             pass_threshold=1.0 if pass_threshold is None else pass_threshold,
-            scenario_key=ScenarioKey.parse(scenario_key or "example"),
+            scenario_key=ScenarioKey.parse(scenario_key or "example", name="--scenario-key"),
             category_key=category_key,
         ),
     )

@@ -162,7 +162,7 @@ def test_run_of_unknown_example_is_still_keyed_by_its_id() -> None:
 def test_scenario_key_parse_valid(
     text: str, source: KeySource, field: str | None, shown: str
 ) -> None:
-    key = ScenarioKey.parse(text)
+    key = ScenarioKey.parse(text, name="--scenario-key")
     assert key.source is source
     assert key.field == field
     assert str(key) == shown
@@ -173,7 +173,7 @@ def test_scenario_key_parse_valid(
 )
 def test_scenario_key_parse_invalid(text: str) -> None:
     with pytest.raises(InputError) as info:
-        ScenarioKey.parse(text)
+        ScenarioKey.parse(text, name="--scenario-key")
     message = str(info.value)
     assert message.startswith("--scenario-key:")
     assert "\n" not in message
@@ -195,7 +195,9 @@ def test_metadata_field_merges_examples_sharing_the_value() -> None:
         example("ex-3", metadata={"scenario": "billing"}),
     )
     runs = [run("ex-1", 1.0), run("ex-1", 0.0), run("ex-2", 1.0), run("ex-3", 0.0)]
-    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.scenario"))
+    b = bucket(
+        runs, exs, scenario_key=ScenarioKey.parse("metadata.scenario", name="--scenario-key")
+    )
     assert set(b.scenarios) == {"refunds", "billing"}
     refunds = b.scenarios["refunds"]
     assert (refunds.key, refunds.passed, refunds.total) == ("refunds", 2, 3)
@@ -212,7 +214,7 @@ def test_inputs_field_merges_examples_sharing_the_value() -> None:
         example("ex-3", inputs={"question": "Capital of France?"}),
     )
     runs = [run("ex-1", 1.0), run("ex-2", 1.0), run("ex-3", 0.0)]
-    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("inputs.question"))
+    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("inputs.question", name="--scenario-key"))
     assert set(b.scenarios) == {"What is 2+2?", "Capital of France?"}
     merged = b.scenarios["What is 2+2?"]
     assert (merged.passed, merged.total) == (2, 2)
@@ -226,7 +228,11 @@ def test_non_string_field_value_becomes_string_key() -> None:
         example("ex-1", metadata={"group": 7}),
         example("ex-2", metadata={"group": 7}),
     )
-    b = bucket([run("ex-1"), run("ex-2")], exs, scenario_key=ScenarioKey.parse("metadata.group"))
+    b = bucket(
+        [run("ex-1"), run("ex-2")],
+        exs,
+        scenario_key=ScenarioKey.parse("metadata.group", name="--scenario-key"),
+    )
     assert set(b.scenarios) == {"7"}
     assert b.scenarios["7"].total == 2
 
@@ -238,7 +244,9 @@ def test_run_whose_example_lacks_the_field_is_keyed_by_example_id_with_note() ->
         example("ex-3", metadata={"scenario": ""}),
     )
     runs = [run("ex-1"), run("ex-2"), run("ex-2", 0.0), run("ex-3")]
-    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.scenario"))
+    b = bucket(
+        runs, exs, scenario_key=ScenarioKey.parse("metadata.scenario", name="--scenario-key")
+    )
     assert set(b.scenarios) == {"refunds", "ex-2", "ex-3"}
     fallback = b.scenarios["ex-2"]
     assert (fallback.passed, fallback.total) == (1, 2)
@@ -249,7 +257,9 @@ def test_run_whose_example_lacks_the_field_is_keyed_by_example_id_with_note() ->
 
 def test_missing_inputs_field_note_names_the_inputs_key() -> None:
     exs = examples_of(example("ex-1", inputs={"other": "x"}))
-    b = bucket([run("ex-1")], exs, scenario_key=ScenarioKey.parse("inputs.question"))
+    b = bucket(
+        [run("ex-1")], exs, scenario_key=ScenarioKey.parse("inputs.question", name="--scenario-key")
+    )
     assert set(b.scenarios) == {"ex-1"}
     assert b.notes == ("1 runs had no inputs.question and were keyed by example id",)
 
@@ -598,7 +608,9 @@ def test_notes_order() -> None:
     exs = examples_of(example("ex-0", metadata={"s": "x"}), example("ex-1"))
     runs = [run("ex-0"), run("ex-0"), run("ex-1"), run(None)]
     info = ExperimentInfo(name="exp", example_count=3)
-    b = bucket(runs, exs, info=info, scenario_key=ScenarioKey.parse("metadata.s"))
+    b = bucket(
+        runs, exs, info=info, scenario_key=ScenarioKey.parse("metadata.s", name="--scenario-key")
+    )
     # expected = 3 examples * 2 observed repetitions = 6 > 3 runs with an example.
     assert b.notes == (
         "partial: 3 of 6 runs",
@@ -921,7 +933,7 @@ def test_measures_keep_run_order_within_each_scenario() -> None:
             outputs={"output": "", "tool_calls": [CALL]},
         ),
     ]
-    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.s"))
+    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.s", name="--scenario-key"))
     one, two = b.scenarios["one"].measures, b.scenarios["two"].measures
     assert one == Measures(
         scores={"style": (0.9, 0.3)},

@@ -112,7 +112,10 @@ def _reference(
     "rules",
     [
         BucketRules(category_key="style"),
-        BucketRules(scenario_key=ScenarioKey.parse("metadata.topic"), pass_keys=("correct",)),
+        BucketRules(
+            scenario_key=ScenarioKey.parse("metadata.topic", name="--scenario-key"),
+            pass_keys=("correct",),
+        ),
     ],
 )
 def test_buckets_counted_page_by_page_equal_buckets_counted_at_the_end(

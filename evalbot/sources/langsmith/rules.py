@@ -26,8 +26,9 @@ class ScenarioKey:
     field: str | None = None
 
     @classmethod
-    def parse(cls, text: str, *, name: str = "--scenario-key") -> ScenarioKey:
-        """Parse the option text; an InputError names ``name`` when it is malformed."""
+    def parse(cls, text: str, *, name: str) -> ScenarioKey:
+        """Parse the setting's text; an InputError names ``name`` (the setting as the user
+        spells it) when it is malformed."""
         if text == "example":
             return cls()
         source, _, field = text.partition(".")
