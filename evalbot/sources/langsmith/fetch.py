@@ -9,8 +9,10 @@ the buckets assembled by :mod:`.bucket` when every part is in.
 
 from __future__ import annotations
 
+import contextlib
+import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -192,6 +194,26 @@ class _Parts:
         return examples, counts
 
 
+# How long a thread may hold the GIL while another waits for it (CPython's default is
+# 5 ms). A page's answer waits behind another thread's digesting for up to that long
+# before its next request can go out: 50 pages, two experiments, under load a
+# quarter of a second (issue 14 §4). Set for the fetch only, then restored.
+GIL_SLICE_S = 0.0005
+
+
+@contextlib.contextmanager
+def _fetching(source: LangSmithSource, rules: BucketRules, workers: int) -> Iterator[_Parts]:
+    """One fetch's parts on one thread pool, stopped early if the caller leaves, with
+    short GIL slices while it runs."""
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(min(previous, GIL_SLICE_S))
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool, source.stop_on_exit():
+            yield _Parts(source, pool, rules)
+    finally:
+        sys.setswitchinterval(previous)
+
+
 def _buckets(
     parts: _Parts,
     series: Sequence[tuple[Experiment, str]],
@@ -261,8 +283,7 @@ def fetch(
     being resolved; an explicit baseline is looked up alongside the PR.
     """
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=workers) as pool, source.stop_on_exit():
-        parts = _Parts(source, pool, rules)
+    with _fetching(source, rules, workers) as parts:
         parts.start("resolve_pr", lambda: source.resolve_pr(pr_query, name=name))
         explicit: Callable[[], Experiment] | None = None
         if baseline_query.strategy is Strategy.EXPLICIT:
@@ -329,8 +350,7 @@ def export(
     source: LangSmithSource, ref: str, *, rules: BucketRules, name: Name, option: str
 ) -> Bucket:
     """One experiment as a Bucket (for ``evalbot export``); ``option`` names ``ref``."""
-    with ThreadPoolExecutor(max_workers=WORKERS) as pool, source.stop_on_exit():
-        parts = _Parts(source, pool, rules)
+    with _fetching(source, rules, WORKERS) as parts:
         experiment = source.read_experiment(ref, option=option)
         parts.runs("runs", experiment)
         parts.dataset(experiment.dataset_id)
@@ -357,8 +377,7 @@ def history_buckets(
     ``found`` says how many there were.
     """
     dataset_id = source.dataset_id(dataset, option=name("dataset"))
-    with ThreadPoolExecutor(max_workers=workers) as pool, source.stop_on_exit():
-        parts = _Parts(source, pool, rules)
+    with _fetching(source, rules, workers) as parts:
         parts.dataset(dataset_id)
         experiments, skipped = source.history(
             dataset_id,
