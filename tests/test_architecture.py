@@ -33,9 +33,6 @@ OVERSIZED: dict[str, int] = {
     "evalbot.core.stats": 830,
     "evalbot.core.models": 700,
     "evalbot.core.metrics": 470,
-    "evalbot.sources.experiment_file": 860,
-    "evalbot.sources.langsmith.source": 1540,
-    "evalbot.sources.langsmith.bucket": 540,
     "evalbot.output.render": 2070,
     "evalbot.output.report": 510,
 }
