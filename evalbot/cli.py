@@ -52,8 +52,9 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
     """The requested output format as text."""
     from evalbot.core.models import NothingCompared, Ok
     from evalbot.output.csv_export import comparison_csv
-    from evalbot.output.render import render_comment, render_text
+    from evalbot.output.render import render_comment
     from evalbot.output.report import dumps
+    from evalbot.output.text_format import render_text
 
     if fmt == "json":
         return dumps(result.report)

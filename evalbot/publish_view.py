@@ -16,7 +16,7 @@ from evalbot.core.models import (
 )
 from evalbot.github import runtime
 from evalbot.github.api import StatusState
-from evalbot.output.render import pct
+from evalbot.output.formatting import pct
 from evalbot.pipeline import Result
 
 MAX_ANNOTATIONS = 5

@@ -36,7 +36,6 @@ OVERSIZED: dict[str, int] = {
     "evalbot.sources.experiment_file": 860,
     "evalbot.sources.langsmith.source": 1540,
     "evalbot.sources.langsmith.bucket": 540,
-    "evalbot.output.render": 2070,
     "evalbot.output.report": 510,
     "evalbot.config": 520,
     "evalbot.cli": 980,

@@ -26,16 +26,16 @@ from evalbot.core.models import (
 )
 from evalbot.errors import InputError
 from evalbot.output import render as render_module
+from evalbot.output.formatting import md_row, pvalue, safe_url
+from evalbot.output.jinja_env import load_template
 from evalbot.output.render import (
     GITHUB_COMMENT_LIMIT,
     RunLinks,
     is_notable,
-    md_row,
-    pvalue,
     render_comment,
-    render_text,
-    safe_url,
 )
+from evalbot.output.text_format import render_text
+from evalbot.output.view import comment_context
 from evalbot.sources.experiment_file import load_experiment
 
 from helpers import EXAMPLES, assert_golden, make_bucket
@@ -775,10 +775,8 @@ def _fit_every_row(outcome: Outcome, limit: int) -> str:
     gate = decide_gate(
         outcome, fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
     )
-    context = render_module.comment_context(
-        outcome, gate, comment_key="default", reproduce=REPRODUCE
-    )
-    compiled = render_module._load_template(None)
+    context = comment_context(outcome, gate, comment_key="default", reproduce=REPRODUCE)
+    compiled = load_template(None)
     return render_module._fit(compiled, context, "built-in", user=False, max_chars=limit, size=len)
 
 
