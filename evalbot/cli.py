@@ -53,11 +53,10 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
     from evalbot.core.models import NothingCompared, Ok
     from evalbot.output.csv_export import comparison_csv
     from evalbot.output.render import render_comment
-    from evalbot.output.report import dumps
     from evalbot.output.text_format import render_text
 
     if fmt == "json":
-        return dumps(result.report)
+        return result.report.text()
     if fmt == "text":
         return render_text(result.outcome, result.gate)
     if fmt == "csv":
@@ -411,7 +410,7 @@ def _emit(
             err=True,
         )
     elif fmt == "json":
-        _write_pieces(result.report_json(), output)
+        _write_pieces(result.report.json_chunks(), output)
     else:
         _write(format_output(result, settings=settings, fmt=fmt, reproduce=reproduce), output)
 
@@ -467,7 +466,7 @@ def _log_line(line: str) -> None:
 
 
 def _print_fetch(result: Result) -> None:
-    fetch = result.report.get("fetch") or {}
+    fetch = result.report.fetch or {}
     for name, part in (fetch.get("parts") or {}).items():
         click.echo(
             f"evalbot: {name}: {part['requests']} requests, {part['seconds']:.2f} s"

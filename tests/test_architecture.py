@@ -36,7 +36,6 @@ OVERSIZED: dict[str, int] = {
     "evalbot.sources.experiment_file": 860,
     "evalbot.sources.langsmith.source": 1540,
     "evalbot.sources.langsmith.bucket": 540,
-    "evalbot.output.report": 510,
     "evalbot.config": 520,
     "evalbot.cli": 980,
 }
@@ -45,7 +44,7 @@ OVERSIZED: dict[str, int] = {
 KNOWN_EDGES: set[tuple[str, str]] = {
     ("evalbot.core.trend", "evalbot.output.markdown"),
     ("evalbot.core.trend", "evalbot.core.models"),
-    ("evalbot.output.report", "evalbot.sources.experiment_file"),
+    ("evalbot.output.report_parts", "evalbot.sources.experiment_file"),
 }
 
 

@@ -13,6 +13,7 @@ from evalbot.core.models import (
     Verdict,
 )
 from evalbot.output.headline import beyond_parts
+from evalbot.output.tally import tally
 
 # --- what next (issue 13 §7) ------------------------------------------------------------
 
@@ -39,7 +40,9 @@ def what_next(outcome: Outcome, gate: Gate, compare: str | None = None) -> str:
             "the evals; until then this check says nothing about regressions."
         )
     comparison = outcome.comparison
-    flagged = any(comparison.count(v) for v in (Verdict.HARD_REGRESSION, Verdict.SOFT_REGRESSION))
+    flagged = any(
+        tally(comparison).count(v) for v in (Verdict.HARD_REGRESSION, Verdict.SOFT_REGRESSION)
+    )
     if gate.failed:
         if flagged:
             return (
@@ -58,14 +61,14 @@ def what_next(outcome: Outcome, gate: Gate, compare: str | None = None) -> str:
         return broad + "."
     if flagged:
         return f"look at the regressed scenarios {where} before merging."
-    if comparison.count(Verdict.WATCH):
+    if tally(comparison).count(Verdict.WATCH):
         return (
             "these swings may be noise: add repetitions (or baseline history) to tell; "
             "see *How sure we are*."
         )
     if beyond_parts(comparison, str):
         return "check *Beyond pass/fail* below before merging."
-    if comparison.low_coverage:
+    if tally(comparison).low_coverage:
         return (
             "run the PR's evals on the baseline's scenarios (see *Other scenarios*: missing "
             "from the PR or without trials on one side); this check says nothing about them."

@@ -27,6 +27,7 @@ from evalbot.output.formatting import count, pct, plain, plural, pp
 from evalbot.output.markdown import code_span, escape_text
 from evalbot.output.provenance import SHA_RE
 from evalbot.output.sections import attention_key
+from evalbot.output.tally import tally
 from evalbot.text import truncate
 
 # Shorter names for the one-line summary (the tables use the long ones).
@@ -178,9 +179,9 @@ def _ok_headline(comparison: Comparison, gate: Gate, style: Style) -> Headline:
 
 
 def _ok_headline_alone(comparison: Comparison, gate: Gate, style: Style) -> Headline:
-    hard = comparison.of(Verdict.HARD_REGRESSION)
-    soft = comparison.of(Verdict.SOFT_REGRESSION)
-    watch = comparison.of(Verdict.WATCH)
+    hard = tally(comparison).of(Verdict.HARD_REGRESSION)
+    soft = tally(comparison).of(Verdict.SOFT_REGRESSION)
+    watch = tally(comparison).of(Verdict.WATCH)
     agg = comparison.aggregate
     rates = f"{pct(agg.pr.rate, 1)} vs {pct(agg.baseline.rate, 1)} on the baseline"
     test = comparison.aggregate_test
@@ -199,8 +200,8 @@ def _ok_headline_alone(comparison: Comparison, gate: Gate, style: Style) -> Head
     # Under low coverage most shared scenarios have no trials on one side: count
     # only those compared, so the line does not claim more than was checked.
     across = (
-        plural(comparison.compared, "scenario")
-        if comparison.low_coverage
+        plural(tally(comparison).compared, "scenario")
+        if tally(comparison).low_coverage
         else plural(agg.scenarios, "scenario")
     )
     findings = []
@@ -225,7 +226,7 @@ def _ok_headline_alone(comparison: Comparison, gate: Gate, style: Style) -> Head
             f"but {beyond[0]}" + (f" and {count(len(beyond) - 1)} more" if len(beyond) > 1 else ""),
             rates=True,
         )
-    gains = comparison.count(Verdict.IMPROVEMENT)
+    gains = tally(comparison).count(Verdict.IMPROVEMENT)
     better = f", {plural(gains, 'improvement')}" if gains else ""
     return Headline(
         "TIP",
@@ -309,10 +310,10 @@ def summary_line(comparison: Comparison, *, rates: bool = True) -> str | None:
 
 def coverage_line(comparison: Comparison) -> str | None:
     """'only 4 of the baseline's 10 scenarios compared' when under half; else None."""
-    if not comparison.low_coverage:
+    if not tally(comparison).low_coverage:
         return None
     total = len(comparison.baseline.scenarios)
-    return f"only {comparison.compared} of the baseline's {total} scenarios compared"
+    return f"only {tally(comparison).compared} of the baseline's {total} scenarios compared"
 
 
 _COUNT_WORDS = {
@@ -329,7 +330,7 @@ _COUNT_WORDS = {
 def _counts(comparison: Comparison, *, include_stable: bool) -> list[str]:
     parts = []
     for verdict in sorted(Verdict, key=lambda v: v.severity):
-        n = comparison.count(verdict)
+        n = tally(comparison).count(verdict)
         if n and (include_stable or verdict is not Verdict.STABLE):
             one, many = _COUNT_WORDS[verdict]
             parts.append(plural(n, one, many))

@@ -23,6 +23,7 @@ from evalbot.output.cells import (
     signal_cells,
 )
 from evalbot.output.formatting import md_row, md_rule, pvalue
+from evalbot.output.tally import tally
 
 # --- sections: tables of pre-escaped cells -------------------------------------------
 
@@ -119,7 +120,7 @@ def _verdict_section(
     rest, and escaping 100,000 names to cut them again dominated rendering
     (issue 14). The rest are counted in ``unbuilt``.
     """
-    rows = sorted(comparison.of(verdict), key=attention_key)
+    rows = sorted(tally(comparison).of(verdict), key=attention_key)
     header = _scenario_header(comparison)
     align: tuple[str, ...] = ("l", "l", "r", "r", "r")
     if verdict is Verdict.INSUFFICIENT_DATA:
@@ -227,7 +228,7 @@ def _evidence_section(comparison: Comparison, sections: dict[str, Section]) -> S
     """
     rows = []
     for verdict in (*ATTENTION, Verdict.UNRELIABLE_BASELINE):
-        ordered = sorted(comparison.of(verdict), key=attention_key)
+        ordered = sorted(tally(comparison).of(verdict), key=attention_key)
         for row, cells in zip(ordered, sections[verdict.value].rows, strict=True):
             q = "" if row.q is None else pvalue(row.q)
             rows.append((cells[1], cells[0], pvalue(shown_p(row)), q))

@@ -41,6 +41,7 @@ from evalbot.output.provenance import (
 )
 from evalbot.output.sections import ATTENTION, Section, build_sections
 from evalbot.output.statistics_text import chart_points, mermaid_chart, statistics_lines
+from evalbot.output.tally import tally
 from evalbot.text import comment_marker as marker
 
 # --- the view model --------------------------------------------------------------------
@@ -351,7 +352,7 @@ def comment_context(
         context.update(
             comparison=comparison,
             aggregate=comparison.aggregate,
-            counts={v.value: comparison.count(v) for v in Verdict},
+            counts={v.value: tally(comparison).count(v) for v in Verdict},
             counts_line=counts_line(comparison),
             coverage_line=coverage_line(comparison),
             pr=experiment_facts(comparison.pr, links),
