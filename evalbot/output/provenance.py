@@ -13,6 +13,7 @@ from evalbot.core.models import (
 )
 from evalbot.output.formatting import count, link
 from evalbot.output.markdown import code_span, escape_text
+from evalbot.output.tally import Recent
 
 # --- facts about the run that are not in the outcome ------------------------------
 
@@ -47,12 +48,29 @@ def commit_link(sha: str | None, links: RunLinks) -> str | None:
 # --- provenance ---------------------------------------------------------------------
 
 
-def trials_per_scenario(bucket: Bucket) -> str:
+def _trial_range(bucket: Bucket) -> str:
     counts = {s.total for s in bucket.scenarios.values()}
     if not counts:
         return "0"
     low, high = min(counts), max(counts)
     return count(low) if low == high else f"{count(low)}–{count(high)}"
+
+
+# Each is a pass over every scenario, and the comment describes each side several
+# times (provenance, view, statistics): once per bucket (PR, baseline) instead.
+_trials_per_scenario = Recent(_trial_range, size=2)
+
+
+def _count_unscored(bucket: Bucket) -> int:
+    return bucket.unscored
+
+
+_unscored = Recent(_count_unscored, size=2)
+
+
+def trials_per_scenario(bucket: Bucket) -> str:
+    """'5' or '3–10': the fewest and the most trials a scenario of ``bucket`` has."""
+    return _trials_per_scenario(bucket)
 
 
 _COMMIT_KEYS = ("commit", "head_sha", "git_sha", "revision_id")
@@ -74,7 +92,7 @@ def experiment_facts(bucket: Bucket, links: RunLinks | None = None) -> dict[str,
         "branch": str(branch) if branch else None,
         "trials_per_scenario": trials_per_scenario(bucket),
         "scenarios": len(bucket.scenarios),
-        "unscored": bucket.unscored,
+        "unscored": _unscored(bucket),
         "notes": list(bucket.notes),
     }
 

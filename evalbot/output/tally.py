@@ -1,4 +1,4 @@
-"""A comparison's rows grouped by verdict, in one pass, once per comparison.
+"""A comparison's rows grouped by verdict, in one pass, once per comparison (and such memos).
 
 ``Comparison.count`` and ``Comparison.of`` scan every row on each call; the
 comment asks them dozens of times (headline, counts line, what next, each
@@ -10,10 +10,15 @@ as ``Comparison.of`` gives it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from threading import Lock
+from typing import Generic, TypeVar
 
 from evalbot.core.models import Comparison, ScenarioComparison, Verdict
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,17 +58,29 @@ def _count(comparison: Comparison) -> Tally:
     )
 
 
-# The comparison last tallied, held (not its id: an id can be reused) with its tally.
-_last: list[tuple[Comparison, Tally]] = []
-_lock = Lock()
+class Recent(Generic[K, V]):
+    """``compute`` of the few objects it was last called with, held and compared by identity.
+
+    Held, not keyed by ``id``: an id can be reused once its object is gone. The
+    values are pure functions of frozen objects, so a kept value never goes stale.
+    """
+
+    def __init__(self, compute: Callable[[K], V], *, size: int = 1) -> None:
+        self._compute = compute
+        self._size = size
+        self._kept: list[tuple[K, V]] = []
+        self._lock = Lock()
+
+    def __call__(self, key: K) -> V:
+        with self._lock:
+            for kept, value in self._kept:
+                if kept is key:
+                    return value
+        value = self._compute(key)
+        with self._lock:
+            self._kept = [(key, value), *self._kept[: self._size - 1]]
+        return value
 
 
-def tally(comparison: Comparison) -> Tally:
-    """The rows of ``comparison`` per verdict; computed once for the latest comparison."""
-    with _lock:
-        if _last and _last[0][0] is comparison:
-            return _last[0][1]
-    counted = _count(comparison)
-    with _lock:
-        _last[:] = [(comparison, counted)]
-    return counted
+tally: Callable[[Comparison], Tally] = Recent(_count)
+"""The rows of a comparison per verdict; computed once for the latest comparison."""

@@ -6,7 +6,7 @@ import pytest
 
 from evalbot.core.compare import compare_buckets
 from evalbot.core.models import Comparison, Thresholds, Verdict
-from evalbot.output.tally import tally
+from evalbot.output.tally import Recent, tally
 from evalbot.sources.experiment_file import load_experiment
 
 from helpers import EXAMPLES, make_bucket
@@ -48,3 +48,17 @@ def test_a_comparison_is_tallied_once_and_another_gets_its_own() -> None:
     # An equal but distinct comparison is tallied again, never confused by identity.
     again = examples()
     assert tally(again) == tally(first) and tally(again) is not tally(first)
+
+
+def test_recent_keeps_the_last_few_objects_by_identity() -> None:
+    calls: list[list[int]] = []
+
+    def total(values: list[int]) -> int:
+        calls.append(values)
+        return sum(values)
+
+    recent = Recent(total, size=2)
+    a, b, c = [1], [2], [1]  # a and c are equal, not the same object
+    assert [recent(a), recent(b), recent(a), recent(c)] == [1, 2, 1, 1]
+    assert calls == [a, b, c]  # a came from memory; c was computed for itself
+    assert recent(a) == 1 and calls == [a, b, c, a]  # b and c pushed a out (size 2)
