@@ -74,6 +74,7 @@ def compare_url(pr: Bucket, baseline: Bucket) -> str | None:
 
 
 def scenario_cells(row: ScenarioComparison, pr: Bucket) -> tuple[str, ...]:
+    """A scenario row: verdict, linked name, PR and baseline trials, change in points."""
     return (
         VERDICT_CELL[row.verdict],
         link(escape_text(row.label or row.key), scenario_url(pr, row.key)),
@@ -84,6 +85,7 @@ def scenario_cells(row: ScenarioComparison, pr: Bucket) -> tuple[str, ...]:
 
 
 def one_side_cells(scenario: Scenario, bucket: Bucket) -> tuple[str, ...]:
+    """A one-sided scenario row: linked name and trials."""
     return (
         link(escape_text(scenario.display), scenario_url(bucket, scenario.key)),
         trials(scenario),
@@ -91,6 +93,7 @@ def one_side_cells(scenario: Scenario, bucket: Bucket) -> tuple[str, ...]:
 
 
 def drift_cells(row: CategoryDrift) -> tuple[str, ...]:
+    """A failure-category row: counts and rates on each side, change, note."""
     flag = "notable" if row.notable else ""
     if row.new:
         flag = (flag + ", new") if flag else "new"
@@ -135,6 +138,7 @@ def metric_change(metric: MetricComparison, decimals: int | None = None) -> str:
 
 
 def metric_cells(metric: MetricComparison) -> tuple[str, ...]:
+    """A metric row: means with intervals, change, verdict (bold for a regression)."""
     digits = decimals_for((metric.pr.mean, metric.baseline.mean))
     verdict = metric.verdict.value.replace("_", " ")
     if metric.verdict is MetricVerdict.NOT_COMPARABLE:
@@ -192,6 +196,7 @@ def _cost_text(cost: CostDelta, value: float | None, *, sign: bool = False) -> s
 
 
 def cost_cells(cost: CostDelta) -> tuple[str, ...]:
+    """A latency, tokens or cost row, in the measure's own unit."""
     change = _cost_text(cost, cost.delta, sign=True)
     if cost.delta:
         change += " (new)" if cost.relative is None else f" ({cost.relative:+.0%})"
@@ -214,12 +219,14 @@ _SIGNAL_NAMES = {
 
 
 def signal_change(signal: DriftSignal) -> str:
+    """A drift signal's change: a ratio for output length, points otherwise."""
     if signal.kind is DriftKind.OUTPUT_LENGTH:
         return f"×{signal.change:.2f}"
     return pp(signal.change, 1)
 
 
 def signal_cells(signal: DriftSignal) -> tuple[str, ...]:
+    """A drift-signal row: each side, change, severity (bold when severe)."""
     if signal.kind is DriftKind.OUTPUT_LENGTH:
         pr_text = f"{fixed(signal.pr, 0)} chars"
         base_text = f"{fixed(signal.baseline, 0)} chars"

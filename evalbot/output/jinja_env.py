@@ -158,6 +158,7 @@ def _problem(name: str, text: str) -> InputError:
 
 
 def load_template(template: Path | None) -> jinja2.Template:
+    """The built-in comment template, or the user's (InputError naming it when unusable)."""
     if template is None:
         return _environment(None).get_template(COMMENT_TEMPLATE)
     try:
@@ -179,6 +180,7 @@ _BLANK_RUNS = re.compile(r"\n{3,}")
 def render_template(
     template: jinja2.Template, context: dict[str, Any], name: str, *, user: bool
 ) -> str:
+    """``template`` rendered; a user's template's every failure is one-line InputError."""
     try:
         text = template.render(context)
         # The built-in template's blocks leave runs of blank lines; one is enough

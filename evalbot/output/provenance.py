@@ -82,6 +82,7 @@ def experiment_commit(bucket: Bucket) -> str | None:
 
 
 def experiment_facts(bucket: Bucket, links: RunLinks | None = None) -> dict[str, Any]:
+    """One experiment as the comment describes it: name, link, branch, commit, size."""
     commit = experiment_commit(bucket)
     branch = bucket.metadata.get("branch")
     return {

@@ -1,9 +1,10 @@
-"""The versioned JSON report (issue 2 §7), documented by schemas/report.schema.json.
+"""The report writer: the versioned JSON report (issue 2 §7) and its typed value, Report.
 
-Pure: builds plain dicts from an Outcome and a Gate. The shape is a contract
-with users' scripts, so every outcome kind produces the same top-level keys
-(``null`` or empty where a kind has nothing to say), and ``schema_version``
-is bumped on any incompatible change.
+Documented by schemas/report.schema.json. Pure: plain dicts or JSON text from an
+Outcome and a Gate; the one writer of the report (nothing in evalbot reads a report
+back). The shape is a contract with users' scripts, so every outcome kind produces
+the same top-level keys (``null`` or empty where a kind has nothing to say), and
+``schema_version`` is bumped on any incompatible change.
 """
 
 from __future__ import annotations

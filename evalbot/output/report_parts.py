@@ -28,6 +28,7 @@ from evalbot.sources.experiment_file import measures_document
 
 
 def experiment(bucket: Bucket) -> dict[str, Any]:
+    """The ``pr`` / ``baseline`` object: one experiment's identity and size."""
     return {
         "name": bucket.name,
         "id": bucket.id,
@@ -51,6 +52,7 @@ def _rate(summary: RateSummary) -> dict[str, Any]:
 
 
 def aggregate(aggregate: Aggregate) -> dict[str, Any]:
+    """The ``aggregate`` object: pooled pass rates over the shared scenarios."""
     return {
         "scenarios": aggregate.scenarios,
         "pr": _rate(aggregate.pr),
@@ -60,6 +62,7 @@ def aggregate(aggregate: Aggregate) -> dict[str, Any]:
 
 
 def counts_part(scenario: Scenario) -> dict[str, Any]:
+    """One side of a scenario: its counts, failure categories and per-trial measures."""
     measures = scenario.measures
     return {
         "passed": scenario.passed,
@@ -94,6 +97,7 @@ class Floats:
 
 
 def row(row: ScenarioComparison, as_float: Callable[[Any], float] = float) -> dict[str, Any]:
+    """One ``scenarios`` row; ``as_float`` converts the exact p-values (see Floats)."""
     return {
         "key": row.key,
         "label": row.label,
@@ -203,10 +207,12 @@ def row_json(row: ScenarioComparison, p_text: Callable[[Any], str]) -> str:
 
 
 def one_side(scenario: Scenario) -> dict[str, Any]:
+    """One ``pr_only`` / ``baseline_only`` row."""
     return {"key": scenario.key, "label": scenario.label, **counts_part(scenario)}
 
 
 def category(row: CategoryDrift) -> dict[str, Any]:
+    """One ``failure_categories`` row."""
     return {
         "category": row.category,
         "pr": {"count": row.pr_count, "rate": row.pr_rate},
@@ -218,6 +224,7 @@ def category(row: CategoryDrift) -> dict[str, Any]:
 
 
 def history(comparison: Comparison) -> dict[str, Any]:
+    """The ``history`` object: the baseline runs pooled, oldest first, then the latest."""
     runs = [*comparison.history, comparison.baseline]
     return {
         "runs": len(runs),
@@ -256,6 +263,7 @@ def nothing_compared_message(comparison: Comparison) -> str:
 
 
 def power(power: Power) -> dict[str, Any]:
+    """The ``power`` object: what this suite could detect."""
     return {
         "pr_trials": power.pr_trials,
         "baseline_trials": power.baseline_trials,
@@ -283,6 +291,7 @@ def power(power: Power) -> dict[str, Any]:
 
 
 def aggregate_test(test: AggregateTest) -> dict[str, Any]:
+    """The ``aggregate_test`` object: the suite-level test."""
     return {
         "method": test.method,
         "z": _finite(test.z),
@@ -311,6 +320,7 @@ def _mean(summary: MeanSummary) -> dict[str, Any]:
 
 
 def metric(metric: MetricComparison) -> dict[str, Any]:
+    """One ``metrics`` row, with its per-scenario means."""
     return {
         "key": metric.key,
         "verdict": metric.verdict.value,
@@ -334,6 +344,7 @@ def metric(metric: MetricComparison) -> dict[str, Any]:
 
 
 def cost(cost: CostDelta) -> dict[str, Any]:
+    """One ``costs`` row."""
     return {
         "measure": cost.measure.value,
         "pr": cost.pr,
@@ -346,6 +357,7 @@ def cost(cost: CostDelta) -> dict[str, Any]:
 
 
 def signal(signal: DriftSignal) -> dict[str, Any]:
+    """One ``drift`` row."""
     return {
         "signal": signal.kind.value,
         "pr": signal.pr,
