@@ -28,7 +28,7 @@ What is timed:
 - **phases**, in this process, caches cleared first (the CLI never runs
   warm): load (``load_experiment`` of both files, and history), compare
   (``compare_buckets``), render (``render_comment``), report
-  (``build_report`` + ``dumps``).
+  (``Report.text``: the JSON text ``--format json`` writes, in pieces).
 
 Times are CPU seconds where the table says so, and the targets are checked
 on CPU time: evalbot is single-threaded here, so on a quiet machine CPU and
@@ -72,7 +72,7 @@ from evalbot.core.models import (
     Thresholds,
 )
 from evalbot.output.render import GITHUB_COMMENT_LIMIT, render_comment
-from evalbot.output.report import build_report, dumps
+from evalbot.output.report import Report
 from evalbot.sources.experiment_file import bucket_to_document, load_experiment
 
 T = TypeVar("T")
@@ -368,7 +368,7 @@ def run_phases(pr_path: Path, base_path: Path, history: Sequence[Path] = ()) -> 
     comment, t_render = timed(
         lambda: render_comment(outcome, gate, comment_key="default", reproduce=reproduce)
     )
-    _, t_report = timed(lambda: dumps(build_report(outcome, gate, thresholds=thresholds)))
+    _, t_report = timed(lambda: Report(outcome, gate, thresholds).text())
     return Phases(t_load, t_compare, t_render, t_report, len(comment))
 
 

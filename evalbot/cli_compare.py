@@ -34,11 +34,11 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
     """The requested output format as text."""
     from evalbot.core.models import NothingCompared, Ok
     from evalbot.output.csv_export import comparison_csv
-    from evalbot.output.render import render_comment, render_text
-    from evalbot.output.report import dumps
+    from evalbot.output.render import render_comment
+    from evalbot.output.text_format import render_text
 
     if fmt == "json":
-        return dumps(result.report)
+        return result.report.text()
     if fmt == "text":
         return render_text(result.outcome, result.gate)
     if fmt == "csv":
@@ -219,7 +219,7 @@ def _emit(
             err=True,
         )
     elif fmt == "json":
-        write_pieces(result.report_json(), output)
+        write_pieces(result.report.json_chunks(), output)
     else:
         write(format_output(result, settings=settings, fmt=fmt, reproduce=reproduce), output)
 
@@ -277,7 +277,7 @@ def _log_line(line: str) -> None:
 
 
 def _print_fetch(result: Result) -> None:
-    fetch = result.report.get("fetch") or {}
+    fetch = result.report.fetch or {}
     for name, part in (fetch.get("parts") or {}).items():
         click.echo(
             f"evalbot: {name}: {part['requests']} requests, {part['seconds']:.2f} s"

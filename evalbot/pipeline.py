@@ -8,7 +8,7 @@ locally gets the Action's answer. Settings are validated before, once, by
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -25,57 +25,23 @@ from evalbot.core.models import (
 )
 from evalbot.core.trend import Trend, compute_trend, points_from_buckets
 from evalbot.errors import FetchError, InputError
-from evalbot.output.report import build_report, dumps, json_chunks
+from evalbot.output.report import Report
 from evalbot.settings import LiveConfig, TrendConfig
 from evalbot.sources.experiment_file import load_experiment
 from evalbot.sources.langsmith.source import BaselineQuery, Fetched, Strategy
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class Result:
     """Everything an entry point needs to print, publish or exit with.
 
-    ``report`` may be given as a function that builds it: it is then built on
-    first use, once, so ``evalbot compare --format markdown`` never builds a
-    JSON report it does not print (issue 14: 2 s of 8 at 100,000 scenarios).
-    ``report_json`` may be given as a function that yields the report's JSON
-    text in pieces without building it whole (``report.json_chunks``).
+    ``report`` builds its JSON document only when asked (``output.report.Report``).
     """
 
     outcome: Outcome
     gate: Gate
-    selection: str | None
-    _report: list[dict[str, Any] | Callable[[], dict[str, Any]]]
-    _report_json: Callable[[], Iterable[str]] | None
-
-    def __init__(
-        self,
-        outcome: Outcome,
-        gate: Gate,
-        report: dict[str, Any] | Callable[[], dict[str, Any]],
-        selection: str | None = None,
-        report_json: Callable[[], Iterable[str]] | None = None,
-    ) -> None:
-        object.__setattr__(self, "outcome", outcome)
-        object.__setattr__(self, "gate", gate)
-        object.__setattr__(self, "selection", selection)
-        object.__setattr__(self, "_report", [report])
-        object.__setattr__(self, "_report_json", report_json)
-
-    @property
-    def report(self) -> dict[str, Any]:
-        """The JSON report (built now if it was given as a function)."""
-        report = self._report[0]
-        if callable(report):
-            report = report()
-            self._report[0] = report
-        return report
-
-    def report_json(self) -> Iterable[str]:
-        """The report as JSON text (``report.dumps``), in pieces when it was not built yet."""
-        if self._report_json is not None and callable(self._report[0]):
-            return self._report_json()
-        return (dumps(self.report),)
+    report: Report
+    selection: str | None = None
 
 
 def _finish(
@@ -93,17 +59,11 @@ def _finish(
         "on_fetch_failure": settings.on_fetch_failure.value,
         "comment_key": settings.comment_key,
     }
-    thresholds = settings.thresholds
     return Result(
         outcome=outcome,
         gate=gate,
-        report=lambda: build_report(
-            outcome, gate, thresholds=thresholds, fetch=fetch, policy=policy
-        ),
+        report=Report(outcome, gate, settings.thresholds, fetch=fetch, policy=policy),
         selection=selection,
-        report_json=lambda: json_chunks(
-            outcome, gate, thresholds=thresholds, fetch=fetch, policy=policy
-        ),
     )
 
 

@@ -29,7 +29,6 @@ from evalbot.github.api import (
 )
 from evalbot.output.markdown import code_span, escape_text
 from evalbot.output.render import RunLinks, is_notable, render_comment
-from evalbot.output.report import dumps
 from evalbot.pipeline import Result
 from evalbot.publish_view import (
     result_outputs,
@@ -220,7 +219,7 @@ def publish_result(
             reporting.run_url,
         ),
         annotations=tuple(workflow_annotations(result)),
-        report=lambda: dumps(result.report),
+        report=result.report.text,
         outputs=lambda path, url: result_outputs(result, report_path=path, comment_url=url),
     )
     deliver(delivery, reporting, stdout=stdout, github=github, report_path=report_path)

@@ -16,7 +16,7 @@ from evalbot.core.models import (
 )
 from evalbot.github import runtime
 from evalbot.github.api import StatusState
-from evalbot.output.render import pct
+from evalbot.output.formatting import pct
 from evalbot.pipeline import Result
 
 MAX_ANNOTATIONS = 5
@@ -113,13 +113,13 @@ def workflow_annotations(result: Result) -> list[str]:
 
 def result_outputs(result: Result, *, report_path: str, comment_url: str) -> dict[str, str]:
     """The step's outputs for a result (action.yml ``outputs``)."""
-    counts = result.report["counts"]
+    counts = result.report.counts
     return {
         "outcome": result.outcome.kind.value,
         "gate": "fail" if result.gate.failed else "pass",
-        "hard_regressions": str(counts[Verdict.HARD_REGRESSION.value]),
-        "soft_regressions": str(counts[Verdict.SOFT_REGRESSION.value]),
-        "improvements": str(counts[Verdict.IMPROVEMENT.value]),
+        "hard_regressions": str(counts[Verdict.HARD_REGRESSION]),
+        "soft_regressions": str(counts[Verdict.SOFT_REGRESSION]),
+        "improvements": str(counts[Verdict.IMPROVEMENT]),
         "report_path": report_path,
         "comment_url": comment_url,
     }

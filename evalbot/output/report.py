@@ -1,295 +1,50 @@
-"""The versioned JSON report (issue 2 §7), documented by schemas/report.schema.json.
+"""The report writer: the versioned JSON report (issue 2 §7) and its typed value, Report.
 
-Pure: builds plain dicts from an Outcome and a Gate. The shape is a contract
-with users' scripts, so every outcome kind produces the same top-level keys
-(``null`` or empty where a kind has nothing to say), and ``schema_version``
-is bumped on any incompatible change.
+Documented by schemas/report.schema.json. Pure: plain dicts or JSON text from an
+Outcome and a Gate; the one writer of the report (nothing in evalbot reads a report
+back). The shape is a contract with users' scripts, so every outcome kind produces
+the same top-level keys (``null`` or empty where a kind has nothing to say), and
+``schema_version`` is bumped on any incompatible change.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from evalbot import __version__
 from evalbot.core.models import (
-    NO_MEASURES,
-    Aggregate,
-    AggregateTest,
-    Bucket,
-    CategoryDrift,
-    Comparison,
-    CostDelta,
-    DriftSignal,
     FetchFailed,
     Gate,
-    MeanSummary,
-    MetricComparison,
     NoBaseline,
     NothingCompared,
     Ok,
     Outcome,
-    Power,
-    RateSummary,
-    Scenario,
-    ScenarioComparison,
     Thresholds,
     Verdict,
 )
 from evalbot.core.thresholds import thresholds_document
 from evalbot.core.trend import trend_report
-from evalbot.sources.experiment_file import measures_document
+from evalbot.output import report_parts as json_parts
+from evalbot.output.report_parts import row_json
+from evalbot.output.tally import tally
 
 SCHEMA_VERSION = 4
-
-
-def _experiment(bucket: Bucket) -> dict[str, Any]:
-    return {
-        "name": bucket.name,
-        "id": bucket.id,
-        "url": bucket.url,
-        "metadata": dict(bucket.metadata),
-        "started_at": bucket.started_at,
-        "scenarios": len(bucket.scenarios),
-        "trials": bucket.total_trials,
-        "unscored": bucket.unscored,
-        "notes": list(bucket.notes),
-    }
-
-
-def _rate(summary: RateSummary) -> dict[str, Any]:
-    return {
-        "passed": summary.passed,
-        "total": summary.total,
-        "rate": summary.rate,
-        "ci95": [summary.low, summary.high],
-    }
-
-
-def _aggregate(aggregate: Aggregate) -> dict[str, Any]:
-    return {
-        "scenarios": aggregate.scenarios,
-        "pr": _rate(aggregate.pr),
-        "baseline": _rate(aggregate.baseline),
-        "delta": aggregate.delta,
-    }
-
-
-def _counts(scenario: Scenario) -> dict[str, Any]:
-    measures = scenario.measures
-    return {
-        "passed": scenario.passed,
-        "total": scenario.total,
-        "unscored": scenario.unscored,
-        "categories": dict(scenario.categories),
-        # Per-trial values, so a script can recompute metrics, costs and drift
-        # from data (issue 6 §6). Most suites have none: skip the per-field walk
-        # for the shared empty value.
-        "measures": {} if measures is NO_MEASURES else measures_document(measures),
-    }
-
-
-class _Floats:
-    """float() of the p-values, once per distinct object.
-
-    compare_buckets classifies each distinct table once, so rows share their
-    (exact, Fraction) p-value objects; Fraction.__float__ is Python code, and
-    a Fraction's hash is too, so the memo is keyed by identity. Every row is
-    alive while the report is built, so an id is never reused meanwhile.
-    """
-
-    def __init__(self) -> None:
-        self._seen: dict[int, float] = {}
-
-    def __call__(self, value: Any) -> float:
-        key = id(value)
-        number = self._seen.get(key)
-        if number is None:
-            number = self._seen[key] = float(value)
-        return number
-
-
-def _row(row: ScenarioComparison, as_float: Callable[[Any], float] = float) -> dict[str, Any]:
-    return {
-        "key": row.key,
-        "label": row.label,
-        # str() of a StrEnum is its value, without Enum.value's descriptor.
-        "verdict": str(row.verdict),
-        "pr": _counts(row.pr),
-        "baseline": _counts(row.baseline),
-        "delta": row.delta,
-        "p_worse": as_float(row.p_worse),
-        "p_better": as_float(row.p_better),
-        "pooled": None
-        if row.pooled is None
-        else {"passed": row.pooled.passed, "total": row.pooled.total},
-        "q": row.q,
-        "flakiness": row.flakiness,
-        "series": list(row.series),
-    }
-
-
-def _one_side(scenario: Scenario) -> dict[str, Any]:
-    return {"key": scenario.key, "label": scenario.label, **_counts(scenario)}
-
-
-def _category(row: CategoryDrift) -> dict[str, Any]:
-    return {
-        "category": row.category,
-        "pr": {"count": row.pr_count, "rate": row.pr_rate},
-        "baseline": {"count": row.baseline_count, "rate": row.baseline_rate},
-        "delta": row.delta,
-        "notable": row.notable,
-        "new": row.new,
-    }
-
-
-def _history(comparison: Comparison) -> dict[str, Any]:
-    runs = [*comparison.history, comparison.baseline]
-    return {
-        "runs": len(runs),
-        "experiments": [
-            {
-                "name": bucket.name,
-                "id": bucket.id,
-                "started_at": bucket.started_at,
-                "passed": sum(s.passed for s in bucket.scenarios.values()),
-                "total": bucket.total_trials,
-            }
-            for bucket in runs
-        ],
-    }
-
-
-def coverage(comparison: Comparison) -> dict[str, Any]:
-    """How much of each side the comparison covered (schema v4, issue 11 §5)."""
-    return {
-        "pr_scenarios": len(comparison.pr.scenarios),
-        "baseline_scenarios": len(comparison.baseline.scenarios),
-        "shared": len(comparison.scenarios),
-        "compared": comparison.compared,
-        "low": comparison.low_coverage,
-    }
-
-
-def nothing_compared_message(comparison: Comparison) -> str:
-    """One line: why nothing was compared, in counts."""
-    shared = len(comparison.scenarios)
-    return (
-        f"nothing could be compared: no shared scenario has trials on both sides "
-        f"({shared} shared, {len(comparison.pr_only)} only in the PR, "
-        f"{len(comparison.baseline_only)} only in the baseline)"
-    )
-
-
-def _power(power: Power) -> dict[str, Any]:
-    return {
-        "pr_trials": power.pr_trials,
-        "baseline_trials": power.baseline_trials,
-        "baseline_runs": power.baseline_runs,
-        "threshold": power.threshold,
-        "family_size": power.family_size,
-        "dispersion": power.dispersion,
-        "can_fail_alone": power.can_fail_alone,
-        "drops": [
-            {
-                "label": drop.label,
-                "scope": drop.scope,
-                "from_rate": drop.from_rate,
-                "to_rate": drop.to_rate,
-                "probability": drop.probability,
-                "exact": drop.exact,
-            }
-            for drop in power.drops
-        ],
-        "statement": power.statement,
-        "suggestion": power.suggestion,
-        "suggested_repetitions": power.suggested_repetitions,
-        "suggested_history": power.suggested_history,
-    }
-
-
-def _aggregate_test(test: AggregateTest) -> dict[str, Any]:
-    return {
-        "method": test.method,
-        "z": _finite(test.z),
-        "p": test.p,
-        "alpha": test.alpha,
-        "significant": test.significant,
-        "gating": test.gating,
-        "runs": test.runs,
-        "df": test.df,
-        "baseline_level": test.baseline_level,
-        "pr_rate": test.pr_rate,
-        "spread": test.spread,
-        "margin": test.margin,
-        "trend": test.trend,
-        "latest_outlier": test.latest_outlier,
-    }
-
-
-def _finite(value: float) -> float | None:
-    # JSON has no infinity: a statistic with zero variance is reported as null.
-    return value if math.isfinite(value) else None
-
-
-def _mean(summary: MeanSummary) -> dict[str, Any]:
-    return {"mean": summary.mean, "ci95": [summary.low, summary.high], "n": summary.n}
-
-
-def _metric(metric: MetricComparison) -> dict[str, Any]:
-    return {
-        "key": metric.key,
-        "verdict": metric.verdict.value,
-        "pr": _mean(metric.pr),
-        "baseline": _mean(metric.baseline),
-        "delta": metric.delta,
-        "p": metric.p,
-        "test": "wilcoxon_signed_rank",
-        "pairs": metric.pairs,
-        "min_effect": metric.min_effect,
-        "scenarios": [
-            {
-                "key": row.key,
-                "pr": _mean(row.pr),
-                "baseline": _mean(row.baseline),
-                "delta": row.delta,
-            }
-            for row in metric.scenarios
-        ],
-    }
-
-
-def _cost(cost: CostDelta) -> dict[str, Any]:
-    return {
-        "measure": cost.measure.value,
-        "pr": cost.pr,
-        "baseline": cost.baseline,
-        "delta": cost.delta,
-        "relative": cost.relative,
-        "notable": cost.notable,
-        "gating": cost.gating,
-    }
-
-
-def _signal(signal: DriftSignal) -> dict[str, Any]:
-    return {
-        "signal": signal.kind.value,
-        "pr": signal.pr,
-        "baseline": signal.baseline,
-        "change": signal.change,
-        "p": signal.p,
-        "severity": signal.severity.value,
-        "pr_trials": signal.pr_trials,
-        "baseline_trials": signal.baseline_trials,
-    }
 
 
 def thresholds_dict(thresholds: Thresholds) -> dict[str, Any]:
     """Thresholds in the config file's shape (the one mapping: core.thresholds)."""
     return thresholds_document(thresholds)
+
+
+def verdict_counts(outcome: Outcome) -> dict[Verdict, int]:
+    """Scenarios per verdict, every verdict listed: zeros when nothing was compared."""
+    if isinstance(outcome, Ok | NothingCompared):
+        counted = tally(outcome.comparison)
+        return {verdict: counted.count(verdict) for verdict in Verdict}
+    return dict.fromkeys(Verdict, 0)
 
 
 def build_report(
@@ -340,43 +95,43 @@ def build_report(
         report["message"] = outcome.error
     elif isinstance(outcome, NoBaseline):
         report["message"] = f"no baseline experiment matched {outcome.searched}"
-        report["pr"] = _experiment(outcome.pr)
+        report["pr"] = json_parts.experiment(outcome.pr)
     elif isinstance(outcome, NothingCompared):
         # What each side held, so a script sees why;
         # no aggregate, test, power or metrics: they would describe nothing.
         comparison = outcome.comparison
-        report["message"] = nothing_compared_message(comparison)
-        report["pr"] = _experiment(comparison.pr)
-        report["baseline"] = _experiment(comparison.baseline)
-        report["counts"] = {verdict.value: comparison.count(verdict) for verdict in Verdict}
-        report["scenarios"] = [_row(row) for row in comparison.scenarios]
-        report["pr_only"] = [_one_side(s) for s in comparison.pr_only]
-        report["baseline_only"] = [_one_side(s) for s in comparison.baseline_only]
-        report["history"] = _history(comparison)
-        report["coverage"] = coverage(comparison)
+        report["message"] = json_parts.nothing_compared_message(comparison)
+        report["pr"] = json_parts.experiment(comparison.pr)
+        report["baseline"] = json_parts.experiment(comparison.baseline)
+        report["counts"] = {verdict.value: n for verdict, n in verdict_counts(outcome).items()}
+        report["scenarios"] = [json_parts.row(r) for r in comparison.scenarios]
+        report["pr_only"] = [json_parts.one_side(s) for s in comparison.pr_only]
+        report["baseline_only"] = [json_parts.one_side(s) for s in comparison.baseline_only]
+        report["history"] = json_parts.history(comparison)
+        report["coverage"] = json_parts.coverage(comparison)
     elif isinstance(outcome, Ok):
         comparison = outcome.comparison
-        report["coverage"] = coverage(comparison)
-        report["pr"] = _experiment(comparison.pr)
-        report["baseline"] = _experiment(comparison.baseline)
-        report["counts"] = {verdict.value: comparison.count(verdict) for verdict in Verdict}
-        report["aggregate"] = _aggregate(comparison.aggregate)
+        report["coverage"] = json_parts.coverage(comparison)
+        report["pr"] = json_parts.experiment(comparison.pr)
+        report["baseline"] = json_parts.experiment(comparison.baseline)
+        report["counts"] = {verdict.value: n for verdict, n in verdict_counts(outcome).items()}
+        report["aggregate"] = json_parts.aggregate(comparison.aggregate)
         if rows:  # else left empty for json_chunks, which writes them one by one
-            as_float = _Floats()
-            report["scenarios"] = [_row(row, as_float) for row in comparison.scenarios]
-        report["pr_only"] = [_one_side(s) for s in comparison.pr_only]
-        report["baseline_only"] = [_one_side(s) for s in comparison.baseline_only]
-        report["failure_categories"] = [_category(row) for row in comparison.categories]
-        report["history"] = _history(comparison)
+            as_float = json_parts.Floats()
+            report["scenarios"] = [json_parts.row(r, as_float) for r in comparison.scenarios]
+        report["pr_only"] = [json_parts.one_side(s) for s in comparison.pr_only]
+        report["baseline_only"] = [json_parts.one_side(s) for s in comparison.baseline_only]
+        report["failure_categories"] = [json_parts.category(c) for c in comparison.categories]
+        report["history"] = json_parts.history(comparison)
         if comparison.aggregate_test is not None:
-            report["aggregate_test"] = _aggregate_test(comparison.aggregate_test)
+            report["aggregate_test"] = json_parts.aggregate_test(comparison.aggregate_test)
         if comparison.power is not None:
-            report["power"] = _power(comparison.power)
-        report["metrics"] = [_metric(m) for m in comparison.metrics]
-        report["costs"] = [_cost(c) for c in comparison.costs]
-        report["drift"] = [_signal(d) for d in comparison.drift]
-        tally = comparison.win_loss
-        report["win_loss"] = {"wins": tally.wins, "losses": tally.losses, "ties": tally.ties}
+            report["power"] = json_parts.power(comparison.power)
+        report["metrics"] = [json_parts.metric(m) for m in comparison.metrics]
+        report["costs"] = [json_parts.cost(c) for c in comparison.costs]
+        report["drift"] = [json_parts.signal(d) for d in comparison.drift]
+        won = comparison.win_loss
+        report["win_loss"] = {"wins": won.wins, "losses": won.losses, "ties": won.ties}
         if comparison.trend is not None:
             report["trend"] = {
                 **trend_report(comparison.trend),
@@ -387,7 +142,7 @@ def build_report(
             }
     else:
         report["message"] = "this experiment is its own baseline"
-        report["pr"] = _experiment(outcome.pr)
+        report["pr"] = json_parts.experiment(outcome.pr)
     return report
 
 
@@ -434,15 +189,16 @@ def json_chunks(
         yield dumps(report)
         return
     scenarios = outcome.comparison.scenarios
-    as_float = _Floats()
     if len(scenarios) + len(report["pr_only"]) + len(report["baseline_only"]) <= (
         PRETTY_MAX_SCENARIOS
     ):
-        report["scenarios"] = [_row(row, as_float) for row in scenarios]
+        as_float = json_parts.Floats()
+        report["scenarios"] = [json_parts.row(r, as_float) for r in scenarios]
         yield dumps(report)
         return
     # What dumps() gives for a large report: json.dumps(..., separators=(",", ":")).
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    p_text = json_parts.FloatTexts()
     parts = ["{"]
     for index, (key, value) in enumerate(report.items()):
         parts.append(("," if index else "") + encode(key) + ":")
@@ -452,9 +208,55 @@ def json_chunks(
         parts.append("[")
         for start in range(0, len(scenarios), _ROWS_PER_CHUNK):
             rows = scenarios[start : start + _ROWS_PER_CHUNK]
-            parts.append(("," if start else "") + ",".join(encode(_row(r, as_float)) for r in rows))
+            parts.append(("," if start else "") + ",".join(row_json(r, p_text) for r in rows))
             yield "".join(parts)
             parts = []
         parts.append("]")
     parts.append("}\n")
     yield "".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """One run's JSON report: what the shells read from it, and the document when asked.
+
+    Nothing is built until it is asked for: ``evalbot compare --format markdown``
+    never builds a document it does not print (issue 14: 2 s of 8 at 100,000
+    scenarios), and :meth:`json_chunks` writes the rows a thousand at a time.
+    ``fetch`` and ``policy``: see :func:`build_report`.
+    """
+
+    outcome: Outcome
+    gate: Gate
+    thresholds: Thresholds
+    fetch: Mapping[str, Any] | None = None
+    policy: Mapping[str, str] | None = None
+
+    @property
+    def counts(self) -> dict[Verdict, int]:
+        """Scenarios per verdict (the document's ``counts``)."""
+        return verdict_counts(self.outcome)
+
+    def document(self) -> dict[str, Any]:
+        """The report as plain dicts and lists (:func:`build_report`)."""
+        return build_report(
+            self.outcome,
+            self.gate,
+            thresholds=self.thresholds,
+            fetch=self.fetch,
+            policy=self.policy,
+        )
+
+    def json_chunks(self) -> Iterator[str]:
+        """The report's JSON text in pieces: ``dumps(self.document())``, not built whole."""
+        return json_chunks(
+            self.outcome,
+            self.gate,
+            thresholds=self.thresholds,
+            fetch=self.fetch,
+            policy=self.policy,
+        )
+
+    def text(self) -> str:
+        """The report's JSON text, as written to ``report_path`` or ``--format json``."""
+        return "".join(self.json_chunks())

@@ -26,16 +26,16 @@ from evalbot.core.models import (
 )
 from evalbot.errors import InputError
 from evalbot.output import render as render_module
+from evalbot.output.formatting import md_row, pvalue
+from evalbot.output.jinja_env import load_template
 from evalbot.output.render import (
     GITHUB_COMMENT_LIMIT,
     RunLinks,
     is_notable,
-    md_row,
-    pvalue,
     render_comment,
-    render_text,
-    safe_url,
 )
+from evalbot.output.text_format import render_text
+from evalbot.output.view import comment_context
 from evalbot.sources.experiment_file import load_experiment
 
 from helpers import EXAMPLES, assert_golden, make_bucket
@@ -322,14 +322,6 @@ def test_untrusted_names_cannot_break_out() -> None:
     assert "x" * 81 not in body, "names are capped at 80 characters"
 
 
-def test_safe_url_only_allows_http() -> None:
-    assert safe_url("javascript:alert(1)") is None
-    assert safe_url("https://smith.langchain.com/o/x?a=(1)") == (
-        "https://smith.langchain.com/o/x?a=%281%29"
-    )
-    assert safe_url(None) is None
-
-
 # A row of the attention table (the evidence table has the verdict in its second column).
 HARD_ROW = re.compile(r"^\| ❌ hard \|", re.MULTILINE)
 
@@ -414,29 +406,6 @@ def test_broken_custom_template_is_an_input_error(tmp_path: Path, text: str, mes
 def test_missing_template(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="template: file not found"):
         render(examples(), template=tmp_path / "nope.md.j2")
-
-
-# --- text format ---------------------------------------------------------------------
-
-
-def test_text_format_golden() -> None:
-    outcome = examples()
-    gate = decide_gate(
-        outcome, fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
-    )
-    assert_golden("examples.txt", render_text(outcome, gate))
-
-
-def test_text_format_strips_terminal_escapes() -> None:
-    pr = Bucket(
-        name="\x1b[31mred",
-        scenarios={"a": Scenario(key="a", passed=0, total=3, label="\x1b]0;title\x07x")},
-    )
-    base = Bucket(name="base", scenarios={"a": Scenario(key="a", passed=3, total=3)})
-    outcome = ok(pr, base)
-    gate = decide_gate(outcome, fail_on=FailOn.NEVER, on_fetch_failure=OnFetchFailure.NEUTRAL)
-    text = render_text(outcome, gate)
-    assert "\x1b" not in text and "\x07" not in text
 
 
 def test_twenty_thousand_scenarios_with_history_and_trend_fit() -> None:
@@ -748,18 +717,6 @@ def test_non_ascii_names_fit_in_characters() -> None:
     assert "shortened to fit" in body
 
 
-def test_text_format_verdict_first_and_names_unescaped() -> None:
-    outcome = examples()
-    gate = decide_gate(
-        outcome, fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
-    )
-    text = render_text(outcome, gate)
-    assert text.splitlines()[0] == (
-        "evalbot fails: 1 hard regression — Refund within 30 days 100% → 0%"
-    )
-    assert "hallucinated_policy" in text and "\\_" not in text
-
-
 def test_is_notable_only_false_for_a_clean_pass() -> None:
     clean = ok(PR, make_bucket("main-1", {"a": (3, 3), "b": (3, 3)}))
     neutral = OnFetchFailure.NEUTRAL
@@ -775,10 +732,8 @@ def _fit_every_row(outcome: Outcome, limit: int) -> str:
     gate = decide_gate(
         outcome, fail_on=FailOn.HARD_REGRESSION, on_fetch_failure=OnFetchFailure.NEUTRAL
     )
-    context = render_module.comment_context(
-        outcome, gate, comment_key="default", reproduce=REPRODUCE
-    )
-    compiled = render_module._load_template(None)
+    context = comment_context(outcome, gate, comment_key="default", reproduce=REPRODUCE)
+    compiled = load_template(None)
     return render_module._fit(compiled, context, "built-in", user=False, max_chars=limit, size=len)
 
 

@@ -726,7 +726,7 @@ def test_default_strategy_is_the_newest_complete_branch_main(world: World) -> No
     world.add("dev-1", hours=-24, metadata={"branch": "dev"}, repetitions=HARD)
     world.pr(repetitions=HARD)
     result = live(world.fake)
-    report = result.report
+    report = result.report.document()
     assert report["outcome"] == "ok"
     assert report["baseline"]["name"] == "main-1"
     assert report["fetch"]["baseline_selection"] == {
@@ -751,8 +751,8 @@ def test_newest_complete_one_started_no_later_than_the_pr(world: World) -> None:
     world.pr()
     world.main("main-after", hours=+1)
     result = live(world.fake)
-    assert result.report["baseline"]["name"] == "main-good"
-    assert result.report["fetch"]["baseline_selection"]["skipped_incomplete"] == 2
+    assert result.report.document()["baseline"]["name"] == "main-good"
+    assert result.report.document()["fetch"]["baseline_selection"]["skipped_incomplete"] == 2
     assert result.selection is not None
     assert result.selection.endswith("; 2 incomplete experiments skipped")
 
@@ -761,7 +761,7 @@ def test_explicit_metadata_strategy(world: World) -> None:
     world.main("main-1", hours=-48)
     world.add("release-1", hours=-24, metadata={"branch": "release", "tier": "gold"})
     world.pr()
-    report = live(world.fake, baseline_metadata='{"branch": "release"}').report
+    report = live(world.fake, baseline_metadata='{"branch": "release"}').report.document()
     assert report["baseline"]["name"] == "release-1"
     assert report["fetch"]["baseline_selection"]["filter"] == {"branch": "release"}
 
@@ -770,7 +770,7 @@ def test_prefix_strategy_is_a_real_prefix(world: World) -> None:
     world.main("main-1", hours=-48, metadata={})
     world.add("not-main-1", hours=-24)
     world.pr()
-    report = live(world.fake, baseline_prefix="main-").report
+    report = live(world.fake, baseline_prefix="main-").report.document()
     assert report["baseline"]["name"] == "main-1"
     assert report["fetch"]["baseline_selection"]["strategy"] == "prefix"
     assert report["fetch"]["baseline_selection"]["filter"] == "main-"
@@ -783,7 +783,7 @@ def test_explicit_baseline_by_name_or_id(world: World, by: str) -> None:
     base_id = world.main("main-1", hours=-48, metadata={"branch": "old"})
     world.main("main-2", hours=-24)
     world.pr()
-    report = live(world.fake, baseline="main-1" if by == "name" else base_id).report
+    report = live(world.fake, baseline="main-1" if by == "name" else base_id).report.document()
     assert report["outcome"] == "ok"
     assert report["baseline"]["name"] == "main-1"
     assert report["baseline"]["id"] == base_id
@@ -856,7 +856,9 @@ def test_pr_found_by_metadata_on_a_dataset(world: World) -> None:
     world.main("main-1", hours=-48)
     world.add("pr-123-a", hours=-2, metadata={"pr_number": 123})
     world.add("pr-123-b", hours=-1, metadata={"pr_number": 123}, outcome=first_fails)
-    report = live(world.fake, pr=None, pr_metadata='{"pr_number": 123}', dataset="support").report
+    report = live(
+        world.fake, pr=None, pr_metadata='{"pr_number": 123}', dataset="support"
+    ).report.document()
     assert report["pr"]["name"] == "pr-123-b"
     assert report["baseline"]["name"] == "main-1"
     with pytest.raises(InputError, match=r"^--pr-metadata: no experiment"):

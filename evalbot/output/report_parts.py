@@ -1,0 +1,370 @@
+"""The report's parts: one JSON-ready dict (or JSON text) per value of an outcome."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from evalbot.core.models import (
+    NO_MEASURES,
+    Aggregate,
+    AggregateTest,
+    Bucket,
+    CategoryDrift,
+    Comparison,
+    CostDelta,
+    DriftSignal,
+    MeanSummary,
+    MetricComparison,
+    Power,
+    RateSummary,
+    Scenario,
+    ScenarioComparison,
+)
+from evalbot.output.tally import tally
+from evalbot.sources.experiment_file import measures_document
+
+
+def experiment(bucket: Bucket) -> dict[str, Any]:
+    """The ``pr`` / ``baseline`` object: one experiment's identity and size."""
+    return {
+        "name": bucket.name,
+        "id": bucket.id,
+        "url": bucket.url,
+        "metadata": dict(bucket.metadata),
+        "started_at": bucket.started_at,
+        "scenarios": len(bucket.scenarios),
+        "trials": bucket.total_trials,
+        "unscored": bucket.unscored,
+        "notes": list(bucket.notes),
+    }
+
+
+def _rate(summary: RateSummary) -> dict[str, Any]:
+    return {
+        "passed": summary.passed,
+        "total": summary.total,
+        "rate": summary.rate,
+        "ci95": [summary.low, summary.high],
+    }
+
+
+def aggregate(aggregate: Aggregate) -> dict[str, Any]:
+    """The ``aggregate`` object: pooled pass rates over the shared scenarios."""
+    return {
+        "scenarios": aggregate.scenarios,
+        "pr": _rate(aggregate.pr),
+        "baseline": _rate(aggregate.baseline),
+        "delta": aggregate.delta,
+    }
+
+
+def counts_part(scenario: Scenario) -> dict[str, Any]:
+    """One side of a scenario: its counts, failure categories and per-trial measures."""
+    measures = scenario.measures
+    return {
+        "passed": scenario.passed,
+        "total": scenario.total,
+        "unscored": scenario.unscored,
+        "categories": dict(scenario.categories),
+        # Per-trial values, so a script can recompute metrics, costs and drift
+        # from data (issue 6 §6). Most suites have none: skip the per-field walk
+        # for the shared empty value.
+        "measures": {} if measures is NO_MEASURES else measures_document(measures),
+    }
+
+
+class Floats:
+    """float() of the p-values, once per distinct object.
+
+    compare_buckets classifies each distinct table once, so rows share their
+    (exact, Fraction) p-value objects; Fraction.__float__ is Python code, and
+    a Fraction's hash is too, so the memo is keyed by identity. Every row is
+    alive while the report is built, so an id is never reused meanwhile.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[int, float] = {}
+
+    def __call__(self, value: Any) -> float:
+        key = id(value)
+        number = self._seen.get(key)
+        if number is None:
+            number = self._seen[key] = float(value)
+        return number
+
+
+def row(row: ScenarioComparison, as_float: Callable[[Any], float] = float) -> dict[str, Any]:
+    """One ``scenarios`` row; ``as_float`` converts the exact p-values (see Floats)."""
+    return {
+        "key": row.key,
+        "label": row.label,
+        # str() of a StrEnum is its value, without Enum.value's descriptor.
+        "verdict": str(row.verdict),
+        "pr": counts_part(row.pr),
+        "baseline": counts_part(row.baseline),
+        "delta": row.delta,
+        "p_worse": as_float(row.p_worse),
+        "p_better": as_float(row.p_better),
+        "pooled": None
+        if row.pooled is None
+        else {"passed": row.pooled.passed, "total": row.pooled.total},
+        "q": row.q,
+        "flakiness": row.flakiness,
+        "series": list(row.series),
+    }
+
+
+# --- the scenario rows as compact JSON text, without building them as dicts ----------
+#
+# A large report is compact JSON (report.dumps), and its scenario rows are nearly
+# all of it: building each row as nested dicts and encoding them with json took
+# 2.5 s at 100,000 scenarios (issue 14). ``row_json`` writes the text of
+# ``json.dumps(row(r), ensure_ascii=False, separators=(",", ":"))`` directly:
+# strings through the encoder's own escaping function, finite floats and ints
+# as json writes them (their repr), and anything else (None aside) through the
+# json encoder itself, so the text is the same byte for byte
+# (tests/output/test_report_parts.py checks it against ``row``).
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+# What the encoder writes for a str when ensure_ascii is false (json.encoder).
+_string = json.encoder.encode_basestring
+_float = float.__repr__
+_int = int.__repr__
+
+
+def number_json(value: Any) -> str:
+    """``value`` as compact JSON: ints and finite floats directly, the rest through json."""
+    kind = value.__class__
+    if kind is float:
+        if value - value == 0.0:  # not NaN or infinite: json writes those its own way
+            return _float(value)
+    elif kind is int:
+        return _int(value)
+    elif value is None:
+        return "null"
+    return _encode(value)
+
+
+def _text_json(value: Any) -> str:
+    return _string(value) if value.__class__ is str else _encode(value)
+
+
+def _categories_json(categories: Mapping[str, int]) -> str:
+    if not categories:
+        return "{}"
+    if any(key.__class__ is not str for key in categories):
+        return _encode(dict(categories))
+    return "{" + ",".join(_string(k) + ":" + number_json(n) for k, n in categories.items()) + "}"
+
+
+def _counts_json(scenario: Scenario) -> str:
+    measures = scenario.measures
+    return (
+        f'{{"passed":{number_json(scenario.passed)},"total":{number_json(scenario.total)},'
+        f'"unscored":{number_json(scenario.unscored)},'
+        f'"categories":{_categories_json(scenario.categories)},"measures":'
+        + ("{}" if measures is NO_MEASURES else _encode(measures_document(measures)))
+        + "}"
+    )
+
+
+class FloatTexts:
+    """The JSON text of float(p) for the p-values, once per distinct object (see Floats)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[int, str] = {}
+
+    def __call__(self, value: Any) -> str:
+        key = id(value)
+        text = self._seen.get(key)
+        if text is None:
+            text = self._seen[key] = number_json(float(value))
+        return text
+
+
+def row_json(row: ScenarioComparison, p_text: Callable[[Any], str]) -> str:
+    """``row(row)`` as compact JSON text; ``p_text`` a :class:`FloatTexts`."""
+    pooled = row.pooled
+    series = row.series
+    return (
+        f'{{"key":{_text_json(row.key)},"label":{_text_json(row.label)},'
+        f'"verdict":{_string(str(row.verdict))},'
+        f'"pr":{_counts_json(row.pr)},"baseline":{_counts_json(row.baseline)},'
+        f'"delta":{number_json(row.delta)},'
+        f'"p_worse":{p_text(row.p_worse)},"p_better":{p_text(row.p_better)},"pooled":'
+        + (
+            "null"
+            if pooled is None
+            else f'{{"passed":{number_json(pooled.passed)},"total":{number_json(pooled.total)}}}'
+        )
+        + f',"q":{number_json(row.q)},"flakiness":{number_json(row.flakiness)},"series":'
+        + ("[]" if not series else "[" + ",".join(number_json(x) for x in series) + "]")
+        + "}"
+    )
+
+
+def one_side(scenario: Scenario) -> dict[str, Any]:
+    """One ``pr_only`` / ``baseline_only`` row."""
+    return {"key": scenario.key, "label": scenario.label, **counts_part(scenario)}
+
+
+def category(row: CategoryDrift) -> dict[str, Any]:
+    """One ``failure_categories`` row."""
+    return {
+        "category": row.category,
+        "pr": {"count": row.pr_count, "rate": row.pr_rate},
+        "baseline": {"count": row.baseline_count, "rate": row.baseline_rate},
+        "delta": row.delta,
+        "notable": row.notable,
+        "new": row.new,
+    }
+
+
+def history(comparison: Comparison) -> dict[str, Any]:
+    """The ``history`` object: the baseline runs pooled, oldest first, then the latest."""
+    runs = [*comparison.history, comparison.baseline]
+    return {
+        "runs": len(runs),
+        "experiments": [
+            {
+                "name": bucket.name,
+                "id": bucket.id,
+                "started_at": bucket.started_at,
+                "passed": sum(s.passed for s in bucket.scenarios.values()),
+                "total": bucket.total_trials,
+            }
+            for bucket in runs
+        ],
+    }
+
+
+def coverage(comparison: Comparison) -> dict[str, Any]:
+    """How much of each side the comparison covered (schema v4, issue 11 §5)."""
+    return {
+        "pr_scenarios": len(comparison.pr.scenarios),
+        "baseline_scenarios": len(comparison.baseline.scenarios),
+        "shared": len(comparison.scenarios),
+        "compared": tally(comparison).compared,
+        "low": tally(comparison).low_coverage,
+    }
+
+
+def nothing_compared_message(comparison: Comparison) -> str:
+    """One line: why nothing was compared, in counts."""
+    shared = len(comparison.scenarios)
+    return (
+        f"nothing could be compared: no shared scenario has trials on both sides "
+        f"({shared} shared, {len(comparison.pr_only)} only in the PR, "
+        f"{len(comparison.baseline_only)} only in the baseline)"
+    )
+
+
+def power(power: Power) -> dict[str, Any]:
+    """The ``power`` object: what this suite could detect."""
+    return {
+        "pr_trials": power.pr_trials,
+        "baseline_trials": power.baseline_trials,
+        "baseline_runs": power.baseline_runs,
+        "threshold": power.threshold,
+        "family_size": power.family_size,
+        "dispersion": power.dispersion,
+        "can_fail_alone": power.can_fail_alone,
+        "drops": [
+            {
+                "label": drop.label,
+                "scope": drop.scope,
+                "from_rate": drop.from_rate,
+                "to_rate": drop.to_rate,
+                "probability": drop.probability,
+                "exact": drop.exact,
+            }
+            for drop in power.drops
+        ],
+        "statement": power.statement,
+        "suggestion": power.suggestion,
+        "suggested_repetitions": power.suggested_repetitions,
+        "suggested_history": power.suggested_history,
+    }
+
+
+def aggregate_test(test: AggregateTest) -> dict[str, Any]:
+    """The ``aggregate_test`` object: the suite-level test."""
+    return {
+        "method": test.method,
+        "z": _finite(test.z),
+        "p": test.p,
+        "alpha": test.alpha,
+        "significant": test.significant,
+        "gating": test.gating,
+        "runs": test.runs,
+        "df": test.df,
+        "baseline_level": test.baseline_level,
+        "pr_rate": test.pr_rate,
+        "spread": test.spread,
+        "margin": test.margin,
+        "trend": test.trend,
+        "latest_outlier": test.latest_outlier,
+    }
+
+
+def _finite(value: float) -> float | None:
+    # JSON has no infinity: a statistic with zero variance is reported as null.
+    return value if math.isfinite(value) else None
+
+
+def _mean(summary: MeanSummary) -> dict[str, Any]:
+    return {"mean": summary.mean, "ci95": [summary.low, summary.high], "n": summary.n}
+
+
+def metric(metric: MetricComparison) -> dict[str, Any]:
+    """One ``metrics`` row, with its per-scenario means."""
+    return {
+        "key": metric.key,
+        "verdict": metric.verdict.value,
+        "pr": _mean(metric.pr),
+        "baseline": _mean(metric.baseline),
+        "delta": metric.delta,
+        "p": metric.p,
+        "test": "wilcoxon_signed_rank",
+        "pairs": metric.pairs,
+        "min_effect": metric.min_effect,
+        "scenarios": [
+            {
+                "key": row.key,
+                "pr": _mean(row.pr),
+                "baseline": _mean(row.baseline),
+                "delta": row.delta,
+            }
+            for row in metric.scenarios
+        ],
+    }
+
+
+def cost(cost: CostDelta) -> dict[str, Any]:
+    """One ``costs`` row."""
+    return {
+        "measure": cost.measure.value,
+        "pr": cost.pr,
+        "baseline": cost.baseline,
+        "delta": cost.delta,
+        "relative": cost.relative,
+        "notable": cost.notable,
+        "gating": cost.gating,
+    }
+
+
+def signal(signal: DriftSignal) -> dict[str, Any]:
+    """One ``drift`` row."""
+    return {
+        "signal": signal.kind.value,
+        "pr": signal.pr,
+        "baseline": signal.baseline,
+        "change": signal.change,
+        "p": signal.p,
+        "severity": signal.severity.value,
+        "pr_trials": signal.pr_trials,
+        "baseline_trials": signal.baseline_trials,
+    }
