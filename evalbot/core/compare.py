@@ -20,6 +20,7 @@ from statistics import NormalDist
 from typing import NamedTuple, Protocol
 
 from evalbot.core import metrics, stats
+from evalbot.core.decimals import decimal as _dec
 from evalbot.core.models import (
     Aggregate,
     AggregateTest,
@@ -47,15 +48,6 @@ from evalbot.core.models import (
     Verdict,
 )
 from evalbot.core.trend import Trend, compute_trend, points_from_buckets
-
-
-@lru_cache(maxsize=256)
-def _dec(value: float) -> Fraction:
-    """A threshold as the decimal the user wrote (0.3 means 3/10, not 0.2999…).
-
-    Cached: a handful of thresholds are read once per scenario.
-    """
-    return Fraction(str(value))
 
 
 @dataclass(frozen=True, slots=True)

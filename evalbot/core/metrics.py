@@ -38,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 
 from evalbot.core import stats
+from evalbot.core.decimals import at_least, at_most
 from evalbot.core.models import (
     NO_MEASURES,
     TARGET_ERROR,
@@ -59,26 +60,6 @@ from evalbot.core.models import (
     Severity,
     WinLoss,
 )
-
-
-def at_least(value: float | Fraction, level: float) -> bool:
-    """``value >= level`` as the user means it (issue 6 review: boundaries).
-
-    Counts give exact Fractions, compared with the level as the decimal the
-    user wrote (a 35/100 vs 20/100 rise is exactly 0.15). Float arithmetic
-    (0.35 - 0.2 = 0.1499…) is given a relative 1e-9 of slack, far below any
-    meaningful difference, so a change exactly at a threshold reaches it.
-    """
-    if isinstance(value, Fraction):
-        return value >= Fraction(str(level))
-    return value >= level - 1e-9 * max(1.0, abs(level))
-
-
-def at_most(value: float | Fraction, level: float) -> bool:
-    """``value <= level``, with the same exactness rules as ``at_least``."""
-    if isinstance(value, Fraction):
-        return value <= Fraction(str(level))
-    return value <= level + 1e-9 * max(1.0, abs(level))
 
 
 def summarize(values: Sequence[float]) -> MeanSummary:

@@ -35,6 +35,7 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Final
 
+from evalbot.core.decimals import decimal
 from evalbot.core.models import Bucket
 from evalbot.output.markdown import code_span, escape_text
 from evalbot.text import one_line, truncate
@@ -158,8 +159,7 @@ def least_squares_slope(values: Sequence[float | None]) -> float | None:
 def _exact_threshold(threshold: float) -> Fraction:
     if not math.isfinite(threshold) or threshold < 0:
         raise ValueError(f"threshold must be a non-negative number, got {threshold!r}")
-    # repr() is the shortest decimal that round-trips: 0.01 -> exactly 1/100.
-    return Fraction(repr(float(threshold)))
+    return decimal(float(threshold))
 
 
 def compute_trend(points: Sequence[TrendPoint], *, threshold: float = DEFAULT_THRESHOLD) -> Trend:
