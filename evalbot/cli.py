@@ -645,10 +645,9 @@ def trend_command(
     from evalbot.core.trend import (
         compute_trend,
         points_from_buckets,
-        render_trend_markdown,
-        render_trend_text,
         trend_report,
     )
+    from evalbot.output.trend_text import render_trend_markdown, render_trend_text
     from evalbot.pipeline import parse_live
     from evalbot.sources.experiment_file import load_experiment
 

@@ -19,7 +19,7 @@ from functools import lru_cache
 from statistics import NormalDist
 from typing import NamedTuple, Protocol
 
-from evalbot.core import metrics, stats
+from evalbot.core import drift, metrics, stats
 from evalbot.core.decimals import decimal as _dec
 from evalbot.core.models import (
     Aggregate,
@@ -47,7 +47,8 @@ from evalbot.core.models import (
     Thresholds,
     Verdict,
 )
-from evalbot.core.trend import Trend, compute_trend, points_from_buckets
+from evalbot.core.trend import compute_trend, points_from_buckets
+from evalbot.core.verdicts import Trend
 
 
 @dataclass(frozen=True, slots=True)
@@ -472,7 +473,7 @@ def compare_buckets(
         scenario_trends=scenario_trends,
         metrics=metrics.compare_metrics(pr, baseline, thresholds.metrics),
         costs=metrics.compare_costs(pr, baseline, thresholds.costs),
-        drift=metrics.compare_drift(pr, baseline, thresholds.drift),
+        drift=drift.compare_drift(pr, baseline, thresholds.drift),
         win_loss=metrics.win_loss(rows),
     )
 

@@ -65,10 +65,11 @@ from evalbot.core.models import (
     Severity,
     Verdict,
 )
-from evalbot.core.trend import points_from_buckets, render_trend_line
+from evalbot.core.trend import points_from_buckets
 from evalbot.errors import InputError
 from evalbot.local_files import read_limited_text
 from evalbot.output.markdown import code_span, escape_text
+from evalbot.output.trend_text import render_trend_line
 from evalbot.text import comment_marker as marker
 from evalbot.text import one_line, starts_with_marker, truncate
 
