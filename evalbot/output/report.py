@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from evalbot import __version__
+from evalbot.core.measures import measures_document
 from evalbot.core.models import (
     NO_MEASURES,
     Aggregate,
@@ -40,7 +41,6 @@ from evalbot.core.models import (
     Verdict,
 )
 from evalbot.core.trend import trend_report
-from evalbot.sources.experiment_file import measures_document
 
 SCHEMA_VERSION = 4
 

@@ -123,6 +123,9 @@ from typing import Any, TypeVar
 
 import orjson
 
+from evalbot.core.measures import COUNT_MEASURES as _COUNT_MEASURES
+from evalbot.core.measures import NUMBER_MEASURES as _NUMBER_MEASURES
+from evalbot.core.measures import measures_document
 from evalbot.core.models import NO_MEASURES, Bucket, Measures, Scenario
 from evalbot.errors import InputError
 from evalbot.local_files import read_limited
@@ -130,7 +133,6 @@ from evalbot.local_files import read_limited
 __all__ = [
     "bucket_to_document",
     "load_experiment",
-    "measures_document",
     "parse_experiment",
     "parse_measures",
     "read_json_file",
@@ -147,8 +149,6 @@ _COMMON_FIELDS = ("name", "id", "url", "metadata", "started_at", "notes")
 _TOP_FIELDS = (*_COMMON_FIELDS, "scenarios", "trials")
 # Per-trial measurements (issue 6), in Measures' field order: the same names in
 # both forms, a value per trial in the trial form, an array in the scenario form.
-_NUMBER_MEASURES = ("latency_ms", "tokens", "cost")
-_COUNT_MEASURES = ("output_chars", "tool_calls")
 _MEASURE_FIELDS = ("scores", *_NUMBER_MEASURES, *_COUNT_MEASURES)
 _SCENARIO_FIELDS = ("passed", "total", "categories", "unscored", "label", *_MEASURE_FIELDS)
 _TRIAL_FIELDS = ("scenario", "passed", "category", "label", *_MEASURE_FIELDS)
@@ -308,21 +308,6 @@ def _scenario_entry(scenario: Scenario) -> dict[str, object]:
         entry["label"] = scenario.label
     entry.update(measures_document(scenario.measures))
     return entry
-
-
-def measures_document(measures: Measures) -> dict[str, object]:
-    """The scenario form's measurement arrays for ``measures`` (only the non-empty ones).
-
-    Also the ``measures`` object of each side in the JSON report.
-    """
-    document: dict[str, object] = {}
-    if measures.scores:
-        document["scores"] = {key: list(values) for key, values in measures.scores.items()}
-    for name in (*_NUMBER_MEASURES, *_COUNT_MEASURES):
-        values = getattr(measures, name)
-        if values:
-            document[name] = list(values)
-    return document
 
 
 def parse_measures(data: object, *, source: str, limit: int) -> Measures:
