@@ -36,8 +36,6 @@ OVERSIZED: dict[str, int] = {
     "evalbot.sources.langsmith.bucket": 540,
     "evalbot.output.render": 2070,
     "evalbot.output.report": 510,
-    "evalbot.config": 520,
-    "evalbot.cli": 980,
 }
 
 # Edges still being untangled; the set only shrinks (each entry: importer, imported).

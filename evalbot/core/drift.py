@@ -21,7 +21,7 @@ from evalbot.core import metrics, stats
 from evalbot.core.buckets import TARGET_ERROR, Bucket, Scenario
 from evalbot.core.decimals import at_least, at_most
 from evalbot.core.metric_values import DriftKind, DriftSignal, Severity
-from evalbot.core.thresholds import DriftThresholds, Levels
+from evalbot.core.threshold_values import DriftThresholds, Levels
 
 __all__ = ["EXACT_LIMIT", "compare_drift"]
 

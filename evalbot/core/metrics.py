@@ -42,7 +42,7 @@ from evalbot.core.metric_values import (
     MetricVerdict,
     ScenarioMetric,
 )
-from evalbot.core.thresholds import CostThresholds, MetricThresholds
+from evalbot.core.threshold_values import CostThresholds, MetricThresholds
 from evalbot.core.verdicts import ScenarioComparison, WinLoss
 
 

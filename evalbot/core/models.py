@@ -1,6 +1,6 @@
 """The core's values in one import: buckets, thresholds, comparison results, outcomes.
 
-Each is defined in the module that states its job (buckets, measures, thresholds,
+Each is defined in the module that states its job (buckets, measures, threshold_values,
 verdicts, metric_values, outcomes); this module gathers the ones the shells and
 the output use, so they import from one place. Those defining modules import
 each other directly, never this one, so the core has no import cycle.
@@ -38,7 +38,7 @@ from evalbot.core.outcomes import (
     OutcomeKind,
     SelfBaseline,
 )
-from evalbot.core.thresholds import (
+from evalbot.core.threshold_values import (
     Correction,
     CostThresholds,
     DriftThresholds,

@@ -10,7 +10,7 @@ import enum
 from dataclasses import dataclass
 
 from evalbot.core.buckets import Bucket
-from evalbot.core.thresholds import FailOn
+from evalbot.core.threshold_values import FailOn
 from evalbot.core.verdicts import Comparison
 
 __all__ = [

@@ -1,161 +1,145 @@
-"""Every setting the classifier and the gate read: tiers, thresholds, policies.
+"""The external shape of the thresholds, written once: each key, where Thresholds holds it.
 
-The defaults are documented on the dataclasses here only; config.py maps
-them to and from the config file and flags.
+The config file reads these keys (:func:`evalbot.config.parse_config`) and the
+JSON report writes them back (``output.report.thresholds_dict``); both walk
+:data:`THRESHOLD_KEYS`, so a threshold added here is configurable and
+reported in the same shape, and the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = [
-    "Correction",
-    "CostThresholds",
-    "DriftThresholds",
-    "FailOn",
-    "Levels",
-    "MetricThresholds",
-    "OnFetchFailure",
-    "Sensitivity",
-    "Thresholds",
-    "Tier",
-]
+from evalbot.core.threshold_values import Levels, Thresholds
 
 
-class FailOn(enum.StrEnum):
-    """Which verdicts fail the gate."""
+class Kind(enum.Enum):
+    """What a threshold value is, so the config can check it and the report can write it."""
 
-    HARD_REGRESSION = "hard_regression"
-    SOFT_REGRESSION = "soft_regression"
-    NEVER = "never"
+    PROBABILITY = "a probability in (0, 1]"
+    FRACTION = "a fraction in [0, 1]"
+    ALPHA = "a false-alarm budget in (0, 0.5]"
+    COUNT = "a count in [0, 1e9]"
+    NON_NEGATIVE = "a number at least 0"
+    INCREASE = "a relative increase in (0, 100]"
+    CORRECTION = "bh or none"
+    SENSITIVITY = "low, normal or high"
+    LEVELS = "{mild, severe}, severe at least mild"
+    RATIO_LEVELS = "{mild, severe}, severe at most mild"
+    BY_KEY = "{feedback key: number at least 0}"
 
 
-class OnFetchFailure(enum.StrEnum):
-    """What the gate does when regression detection could not run."""
+class Section(enum.Enum):
+    """Where the config file takes a key."""
 
-    NEUTRAL = "neutral"
-    FAIL = "fail"
-
-
-class Correction(enum.StrEnum):
-    """How the gating tier handles many scenarios (issue 5 §2)."""
-
-    BH = "bh"  # Benjamini-Hochberg over the scenarios that can reach significance
-    NONE = "none"  # each scenario on its own at hard.max_p (the core classifier)
+    THRESHOLDS = "thresholds"  # inside the `thresholds:` mapping
+    TOP = "top level"  # a key of its own at the top of the file
+    NONE = "none"  # derived: reported, not configurable
 
 
 @dataclass(frozen=True, slots=True)
-class Tier:
-    """A flag tier: significance, minimum drop and minimum baseline pass rate."""
+class ThresholdKey:
+    """One threshold: its spelling (config and report), where it lives, what it is."""
 
-    max_p: float
-    min_delta: float
-    min_baseline_rate: float
-
-
-class Sensitivity(enum.StrEnum):
-    """One-word preset for effect-size thresholds (issue 6 §3); never changes alpha."""
-
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
+    key: tuple[str, ...]  # ("hard", "max_p"): thresholds.hard.max_p in the config
+    attr: tuple[str, ...]  # ("hard", "max_p"): Thresholds().hard.max_p
+    kind: Kind
+    section: Section
+    reported: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Levels:
-    """The mild and severe thresholds of one drift signal."""
-
-    mild: float
-    severe: float
-
-
-@dataclass(frozen=True, slots=True)
-class DriftThresholds:
-    """When a drift signal is mild or severe (issue 6 §3).
-
-    Rates (errors, empty outputs, tool-call silence) are judged by their rise
-    in absolute terms (0.05 = 5 pp more trials); output length by the ratio
-    of median lengths PR / baseline, at or below the level. A signal also
-    needs a significant test (p <= max_p) to be anything but ``none``.
-    """
-
-    error_rate: Levels = Levels(mild=0.05, severe=0.15)
-    empty_output: Levels = Levels(mild=0.05, severe=0.15)
-    output_length: Levels = Levels(mild=0.7, severe=0.4)
-    tool_silence: Levels = Levels(mild=0.10, severe=0.30)
-    max_p: float = 0.05
-
-
-@dataclass(frozen=True, slots=True)
-class MetricThresholds:
-    """When a score metric's change counts (issue 6 §1).
-
-    ``min_effect`` is in the score's own units (0.05 on a 0-1 score);
-    ``by_key`` overrides it per feedback key (e.g. 0.25 on a 1-5 scale).
-    """
-
-    min_effect: float = 0.05
-    by_key: tuple[tuple[str, float], ...] = ()
-    max_p: float = 0.05
-
-    def effect_for(self, key: str) -> float:
-        """The minimum effect for feedback key ``key``."""
-        return dict(self.by_key).get(key, self.min_effect)
-
-
-@dataclass(frozen=True, slots=True)
-class CostThresholds:
-    """Relative increases that make a latency/token/cost change notable, and
-    the optional ones that fail the check (None: never gating, the default)."""
-
-    latency: float = 0.25
-    tokens: float = 0.20
-    cost: float = 0.20
-    fail_on_latency_increase: float | None = None
-    fail_on_tokens_increase: float | None = None
-    fail_on_cost_increase: float | None = None
+def _keys() -> tuple[ThresholdKey, ...]:
+    T, TOP = Section.THRESHOLDS, Section.TOP
+    keys = [
+        *(
+            ThresholdKey((tier, field), (tier, field), kind, T)
+            for tier in ("hard", "soft")
+            for field, kind in (
+                ("max_p", Kind.PROBABILITY),
+                ("min_delta", Kind.FRACTION),
+                ("min_baseline_rate", Kind.FRACTION),
+            )
+        ),
+        ThresholdKey(("watch_delta",), ("watch_delta",), Kind.FRACTION, T),
+        ThresholdKey(("category", "min_rate_gap"), ("category_min_rate_gap",), Kind.FRACTION, T),
+        ThresholdKey(("category", "min_count_gap"), ("category_min_count_gap",), Kind.COUNT, T),
+        ThresholdKey(("alpha",), ("alpha",), Kind.ALPHA, TOP),
+        ThresholdKey(("correction",), ("correction",), Kind.CORRECTION, TOP),
+        # The report predates trend_threshold there (schema v4): configurable, not reported.
+        ThresholdKey(("trend_threshold",), ("trend_threshold",), Kind.FRACTION, TOP, False),
+        ThresholdKey(("aggregate_alpha",), ("aggregate_alpha",), Kind.ALPHA, Section.NONE),
+        ThresholdKey(("sensitivity",), ("sensitivity",), Kind.SENSITIVITY, TOP),
+        ThresholdKey(("metrics", "min_effect"), ("metrics", "min_effect"), Kind.NON_NEGATIVE, TOP),
+        ThresholdKey(("metrics", "min_effect_by_key"), ("metrics", "by_key"), Kind.BY_KEY, TOP),
+        ThresholdKey(("metrics", "max_p"), ("metrics", "max_p"), Kind.PROBABILITY, TOP),
+        *(
+            ThresholdKey(("costs", what), ("costs", what), Kind.INCREASE, TOP)
+            for what in ("latency", "tokens", "cost")
+        ),
+        *(
+            ThresholdKey((key,), ("costs", key), Kind.INCREASE, TOP)
+            for key in (f"fail_on_{what}_increase" for what in ("latency", "tokens", "cost"))
+        ),
+        *(
+            ThresholdKey(("drift", signal), ("drift", signal), kind, TOP)
+            for signal, kind in (
+                ("error_rate", Kind.LEVELS),
+                ("empty_output", Kind.LEVELS),
+                ("output_length", Kind.RATIO_LEVELS),
+                ("tool_silence", Kind.LEVELS),
+            )
+        ),
+        ThresholdKey(("drift", "max_p"), ("drift", "max_p"), Kind.PROBABILITY, TOP),
+    ]
+    return tuple(keys)
 
 
-@dataclass(frozen=True, slots=True)
-class Thresholds:
-    """Every threshold of the classifier. The defaults are documented here only.
+THRESHOLD_KEYS: tuple[ThresholdKey, ...] = _keys()
+"""Every threshold, in the report's document order."""
 
-    hard: p_worse <= 0.05, drop >= 30 pp, baseline >= 70%.
-    soft: p_worse <= 0.20, drop >= 15 pp, baseline >= 50%.
-    watch: |delta| >= 35 pp with no flag tier met.
-    improvement: p_better <= hard.max_p and gain >= hard.min_delta.
-    category drift is notable at a rate gap >= 5 pp and a count gap >= 3.
-    With correction "bh" (default) the significance of every tier that can
-    fail the check (hard and soft) is decided by one Tarone-filtered
-    Benjamini-Hochberg family at alpha - aggregate_alpha instead of
-    hard.max_p / soft.max_p, improvements by the mirror family, and a
-    predictive test of the suite pass rate at aggregate_alpha can fail the check.
-    """
 
-    hard: Tier = Tier(max_p=0.05, min_delta=0.30, min_baseline_rate=0.70)
-    soft: Tier = Tier(max_p=0.20, min_delta=0.15, min_baseline_rate=0.50)
-    watch_delta: float = 0.35
-    category_min_rate_gap: float = 0.05
-    category_min_count_gap: float = 3.0
-    # The false-alarm budget: P(the check fails | nothing changed) <= alpha.
-    alpha: float = 0.05
-    correction: Correction = Correction.BH
-    # The share of alpha spent on the aggregate (suite-level) test; the rest goes to
-    # the per-scenario family (a Bonferroni split, so the two together stay
-    # within alpha). Chosen with bench/bench_stats.py.
-    aggregate_share: float = 0.4
-    # Least-squares slope per baseline run beyond which the trend over the
-    # history window counts as improving / worsening (issue 5 §4).
-    trend_threshold: float = 0.01
-    # Issue 6: score metrics, latency/tokens/cost and drift signals, and the
-    # sensitivity preset these thresholds came from (config.sensitivity_preset).
-    metrics: MetricThresholds = MetricThresholds()
-    costs: CostThresholds = CostThresholds()
-    drift: DriftThresholds = DriftThresholds()
-    sensitivity: Sensitivity = Sensitivity.NORMAL
+def key_tree(section: Section) -> Mapping[str, Any]:
+    """The keys the config takes in ``section``, nested: {"hard": {"max_p": ThresholdKey}}."""
+    tree: dict[str, Any] = {}
+    for entry in THRESHOLD_KEYS:
+        if entry.section is not section:
+            continue
+        node = tree
+        for part in entry.key[:-1]:
+            node = node.setdefault(part, {})
+        node[entry.key[-1]] = entry
+    return tree
 
-    @property
-    def aggregate_alpha(self) -> float:
-        """The level of the aggregate test."""
-        return self.alpha * self.aggregate_share
+
+def value_of(thresholds: Thresholds, attr: tuple[str, ...]) -> Any:
+    """The value at ``attr`` in ``thresholds``."""
+    value: Any = thresholds
+    for part in attr:
+        value = getattr(value, part)
+    return value
+
+
+def thresholds_document(thresholds: Thresholds) -> dict[str, Any]:
+    """``thresholds`` in the config file's shape, every reported key (the report's section)."""
+    document: dict[str, Any] = {}
+    for entry in THRESHOLD_KEYS:
+        if not entry.reported:
+            continue
+        node = document
+        for part in entry.key[:-1]:
+            node = node.setdefault(part, {})
+        node[entry.key[-1]] = _external(value_of(thresholds, entry.attr))
+    return document
+
+
+def _external(value: Any) -> Any:
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, Levels):
+        return {"mild": value.mild, "severe": value.severe}
+    if isinstance(value, tuple):  # metrics.by_key: ((key, effect), ...)
+        return dict(value)
+    return value

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 from evalbot.core.buckets import Bucket, Scenario
 from evalbot.core.metric_values import CostDelta, DriftSignal, MetricComparison
-from evalbot.core.thresholds import Thresholds
+from evalbot.core.threshold_values import Thresholds
 
 __all__ = [
     "Aggregate",

@@ -29,7 +29,8 @@ import responses
 
 from evalbot.config import Settings
 from evalbot.errors import FetchError, InputError
-from evalbot.pipeline import Result, parse_live, run_live
+from evalbot.pipeline import Result, run_live
+from evalbot.settings import Raw, parse_live
 from evalbot.sources.langsmith import source as langsmith_source
 from evalbot.sources.langsmith.source import (
     RUN_FIELDS,
@@ -695,20 +696,10 @@ def live(fake: FakeLangSmith, **options: Any) -> Result:
         "langsmith_api_key": KEY,
         "langsmith_endpoint": fake.url,
         "pr": "pr-7",
-        "pr_metadata": None,
-        "dataset": None,
-        "baseline": None,
-        "baseline_prefix": None,
-        "baseline_metadata": None,
-        "allow_dataset_mismatch": False,
-        "pass_keys": (),
-        "pass_threshold": None,
-        "scenario_key": None,
-        "category_key": None,
-        "timeout": 2.0,
-        "retry_budget": 0.5,
+        "timeout": "2",
+        "retry_budget": "0.5",
     }
-    return run_live(parse_live(**{**defaults, **options}), Settings())
+    return run_live(parse_live(Raw(**{**defaults, **options})), Settings())
 
 
 def by_label(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
