@@ -65,7 +65,9 @@ def export(
         raw = raw_from(live, pr=experiment)
         connection = parse_connection(raw, name=cli_name)
         rules = parse_rules(raw, name=cli_name)
-        bucket = export_bucket(LangSmithSource(connection), experiment, rules=rules)
+        bucket = export_bucket(
+            LangSmithSource(connection), experiment, rules=rules, name=cli_name, option="EXPERIMENT"
+        )
     if fmt == "csv":
         document = experiment_csv(bucket)
     else:

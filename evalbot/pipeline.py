@@ -27,9 +27,9 @@ from evalbot.core.trend import compute_trend, points_from_buckets
 from evalbot.core.verdicts import Trend
 from evalbot.errors import FetchError, InputError
 from evalbot.output.report import build_report, dumps, json_chunks
-from evalbot.settings import RAW_KEYS, LiveConfig, Name, TrendConfig, cli_name
+from evalbot.settings import LiveConfig, TrendConfig
 from evalbot.sources.experiment_file import load_experiment
-from evalbot.sources.langsmith.source import BaselineQuery, Strategy
+from evalbot.sources.langsmith.source import BaselineQuery, Fetched, Strategy
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -219,14 +219,13 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
             config.pr,
             config.baseline,
             rules=config.rules,
+            name=config.name,
             history=1 if config.baseline.strategy is Strategy.EXPLICIT else settings.history,
         )
     except FetchError as exc:
         section = {"source": "langsmith", "error": str(exc)}
         return _finish(FetchFailed(error=str(exc)), settings, fetch=section)
-    except InputError as exc:
-        raise _respelled(exc, config.name) from None
-    section = fetched.fetch_section()
+    section = _fetch_section(fetched)
     selection = _selection_text(config.baseline, fetched.skipped_incomplete)
     outcome: Outcome
     if fetched.baseline is None:
@@ -239,17 +238,24 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
     return _finish(outcome, settings, fetch=section, selection=selection)
 
 
-def _respelled(exc: InputError, name: Name) -> InputError:
-    """``exc`` with the command-line flags the LangSmith source writes spelled by ``name``.
-
-    Interim: once ``fetch`` takes the ``name`` callable itself (its messages then
-    name settings the way each shell does), pass ``name=config.name`` and drop this.
-    """
-    text = str(exc)
-    # Longest flag first, so --pr-metadata is not read as --pr followed by "-metadata".
-    for key in sorted(RAW_KEYS, key=lambda key: len(cli_name(key)), reverse=True):
-        text = text.replace(cli_name(key), name(key))
-    return type(exc)(text)  # the same kind: `publish` tells ExperimentNotFound apart
+def _fetch_section(fetched: Fetched) -> dict[str, Any]:
+    """The JSON report's ``fetch`` section, from what the source recorded."""
+    query = fetched.query
+    return {
+        "source": "langsmith",
+        "baseline_selection": {
+            "strategy": query.strategy.value,
+            "filter": query.value if isinstance(query.value, str) else dict(query.value),
+            "description": query.describe(),
+            "skipped_incomplete": fetched.skipped_incomplete,
+        },
+        "requests": fetched.requests,
+        "seconds": round(fetched.total_seconds, 3),
+        "parts": {
+            name: {"requests": s.requests, "seconds": round(s.seconds, 3), "runs": s.runs}
+            for name, s in fetched.stats.items()
+        },
+    }
 
 
 def _selection_text(query: BaselineQuery, skipped: int) -> str:
@@ -288,6 +294,7 @@ def run_trend(config: TrendConfig, *, client: Any | None = None) -> TrendResult:
             config.live.baseline,
             limit=config.window,
             rules=config.live.rules,
+            name=config.live.name,
         )
         buckets, found, skipped = history.buckets, history.found, history.skipped_incomplete
     if found < 2:

@@ -31,9 +31,6 @@ MAX_LINES = 420
 OVERSIZED: dict[str, int] = {
     "evalbot.core.compare": 1300,
     "evalbot.core.stats": 830,
-    "evalbot.sources.experiment_file": 860,
-    "evalbot.sources.langsmith.source": 1540,
-    "evalbot.sources.langsmith.bucket": 540,
     "evalbot.output.render": 2070,
     "evalbot.output.report": 510,
 }
