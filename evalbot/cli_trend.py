@@ -67,7 +67,8 @@ def trend_command(
     0 otherwise, 2 on bad input or fewer than 2 runs (and 1, with a message,
     when LangSmith cannot be read) — a scheduled CI gate on main.
     """
-    from evalbot.core.trend import render_trend_markdown, render_trend_text, trend_report
+    from evalbot.core.trend import trend_report
+    from evalbot.output.trend_text import render_trend_markdown, render_trend_text
     from evalbot.pipeline import run_trend
     from evalbot.settings import parse_trend
 

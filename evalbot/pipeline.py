@@ -23,7 +23,8 @@ from evalbot.core.models import (
     Outcome,
     SelfBaseline,
 )
-from evalbot.core.trend import Trend, compute_trend, points_from_buckets
+from evalbot.core.trend import compute_trend, points_from_buckets
+from evalbot.core.verdicts import Trend
 from evalbot.errors import FetchError, InputError
 from evalbot.output.report import Report
 from evalbot.settings import LiveConfig, TrendConfig

@@ -31,16 +31,10 @@ MAX_LINES = 420
 OVERSIZED: dict[str, int] = {
     "evalbot.core.compare": 1300,
     "evalbot.core.stats": 830,
-    "evalbot.core.models": 700,
-    "evalbot.core.metrics": 470,
 }
 
 # Edges still being untangled; the set only shrinks (each entry: importer, imported).
-KNOWN_EDGES: set[tuple[str, str]] = {
-    ("evalbot.core.trend", "evalbot.output.markdown"),
-    ("evalbot.core.trend", "evalbot.core.models"),
-    ("evalbot.output.report_parts", "evalbot.sources.experiment_file"),
-}
+KNOWN_EDGES: set[tuple[str, str]] = set()
 
 
 def _name(path: Path) -> str:

@@ -19,7 +19,8 @@ from functools import lru_cache
 from statistics import NormalDist
 from typing import NamedTuple, Protocol
 
-from evalbot.core import metrics, stats
+from evalbot.core import drift, metrics, stats
+from evalbot.core.decimals import decimal as _dec
 from evalbot.core.models import (
     Aggregate,
     AggregateTest,
@@ -46,16 +47,8 @@ from evalbot.core.models import (
     Thresholds,
     Verdict,
 )
-from evalbot.core.trend import Trend, compute_trend, points_from_buckets
-
-
-@lru_cache(maxsize=256)
-def _dec(value: float) -> Fraction:
-    """A threshold as the decimal the user wrote (0.3 means 3/10, not 0.2999…).
-
-    Cached: a handful of thresholds are read once per scenario.
-    """
-    return Fraction(str(value))
+from evalbot.core.trend import compute_trend, points_from_buckets
+from evalbot.core.verdicts import Trend
 
 
 @dataclass(frozen=True, slots=True)
@@ -480,7 +473,7 @@ def compare_buckets(
         scenario_trends=scenario_trends,
         metrics=metrics.compare_metrics(pr, baseline, thresholds.metrics),
         costs=metrics.compare_costs(pr, baseline, thresholds.costs),
-        drift=metrics.compare_drift(pr, baseline, thresholds.drift),
+        drift=drift.compare_drift(pr, baseline, thresholds.drift),
         win_loss=metrics.win_loss(rows),
     )
 

@@ -43,6 +43,8 @@ from functools import lru_cache
 from statistics import NormalDist
 from typing import TypeVar
 
+from evalbot.core.decimals import decimal as _exact_alpha
+
 __all__ = [
     "Z_95",
     "benjamini_hochberg",
@@ -174,15 +176,6 @@ def fisher_better(pr_passed: int, pr_total: int, base_passed: int, base_total: i
     _check_counts("pr", pr_passed, pr_total)
     _check_counts("baseline", base_passed, base_total)
     return fisher_right_tail(pr_passed, pr_total - pr_passed, base_passed, base_total - base_passed)
-
-
-# typed=True: 1, 1.0 and True hash alike but stringify differently ("1", "1.0",
-# "True"), so they must not share a cache slot.
-@lru_cache(maxsize=256, typed=True)
-def _exact_alpha(alpha: float) -> Fraction:
-    # str() gives the shortest decimal that round-trips, i.e. what the user
-    # wrote in the config: 0.05 -> 1/20, not the binary 0.05000000000000000277.
-    return Fraction(str(alpha))
 
 
 def significant(p: Fraction, alpha: float) -> bool:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from evalbot.core.models import Levels, Thresholds
+from evalbot.core.threshold_values import Levels, Thresholds
 
 
 class Kind(enum.Enum):

@@ -7,6 +7,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from evalbot.core.measures import measures_document
 from evalbot.core.models import (
     NO_MEASURES,
     Aggregate,
@@ -24,7 +25,6 @@ from evalbot.core.models import (
     ScenarioComparison,
 )
 from evalbot.output.tally import tally
-from evalbot.sources.experiment_file import measures_document
 
 
 def experiment(bucket: Bucket) -> dict[str, Any]:

@@ -18,7 +18,6 @@ from evalbot.core.models import (
     SelfBaseline,
     Verdict,
 )
-from evalbot.core.trend import render_trend_line
 from evalbot.output.advice import NOTHING_COMPARED_CHECKS, nothing_compared_causes, what_next
 from evalbot.output.cells import compare_url
 from evalbot.output.formatting import count, link, plural, safe_url
@@ -42,6 +41,7 @@ from evalbot.output.provenance import (
 from evalbot.output.sections import ATTENTION, Section, build_sections
 from evalbot.output.statistics_text import chart_points, mermaid_chart, statistics_lines
 from evalbot.output.tally import tally
+from evalbot.output.trend_text import render_trend_line
 from evalbot.text import comment_marker as marker
 
 # --- the view model --------------------------------------------------------------------

@@ -101,6 +101,7 @@ import copy
 import os
 from collections.abc import Mapping
 
+from evalbot.core.measures import measures_document
 from evalbot.core.models import NO_MEASURES, Bucket, Measures, Scenario
 from evalbot.errors import InputError
 from evalbot.sources.file_fields import (
@@ -136,7 +137,6 @@ __all__ = [
     "MAX_FILE_BYTES",
     "bucket_to_document",
     "load_experiment",
-    "measures_document",
     "parse_experiment",
     "parse_measures",
     "read_json_file",
@@ -210,21 +210,6 @@ def _scenario_entry(scenario: Scenario) -> dict[str, object]:
         entry["label"] = scenario.label
     entry.update(measures_document(scenario.measures))
     return entry
-
-
-def measures_document(measures: Measures) -> dict[str, object]:
-    """The scenario form's measurement arrays for ``measures`` (only the non-empty ones).
-
-    Also the ``measures`` object of each side in the JSON report.
-    """
-    document: dict[str, object] = {}
-    if measures.scores:
-        document["scores"] = {key: list(values) for key, values in measures.scores.items()}
-    for name in (*NUMBER_MEASURES, *COUNT_MEASURES):
-        values = getattr(measures, name)
-        if values:
-            document[name] = list(values)
-    return document
 
 
 def parse_measures(data: object, *, source: str, limit: int) -> Measures:

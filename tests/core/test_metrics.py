@@ -14,7 +14,8 @@ from collections.abc import Mapping
 import pytest
 
 from evalbot.core.compare import compare_buckets, decide_gate
-from evalbot.core.metrics import compare_costs, compare_drift, compare_metrics
+from evalbot.core.drift import compare_drift
+from evalbot.core.metrics import compare_costs, compare_metrics
 from evalbot.core.models import (
     Bucket,
     CostDelta,
