@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from evalbot.core.buckets import checked_scenario
 from evalbot.core.models import NO_MEASURES, Measures, Scenario
 from evalbot.sources.file_fields import (
     COUNT_MEASURES,
@@ -59,15 +60,7 @@ def quick_scenario(key: object, entry: object) -> Scenario | None:
         if quick is None:
             return None
         measures = quick
-    return Scenario(
-        key,
-        passed,
-        total,
-        label=label,
-        categories=categories,
-        unscored=unscored,
-        measures=measures,
-    )
+    return checked_scenario(key, passed, total, label, categories, unscored, measures)
 
 
 def _quick_measures(entry: Mapping[str, object], limit: int) -> Measures | None:
