@@ -23,7 +23,8 @@ from evalbot.sources.file_fields import (
 )
 
 _SCENARIO_FIELD_SET = frozenset(SCENARIO_FIELDS)
-_MEASURE_FIELD_SET = frozenset(MEASURE_FIELDS)
+_PLAIN_SCENARIO_FIELD_SET = _SCENARIO_FIELD_SET - frozenset(MEASURE_FIELDS)
+_NO_CATEGORIES: dict[str, int] = {}
 _PLAIN_TRIAL_FIELD_SET = frozenset(("scenario", "passed", "category", "label"))
 _NUMBER_TYPES = frozenset((int, float))
 _INT_TYPE = frozenset((int,))
@@ -33,29 +34,31 @@ def quick_scenario(key: object, entry: object) -> Scenario | None:
     """The Scenario for a well-formed scenario-form entry, or None (see above)."""
     if type(key) is not str or not key or type(entry) is not dict:
         return None
-    if not entry.keys() <= _SCENARIO_FIELD_SET:
-        return None
+    fields = entry.keys()
     total = entry.get("total")
     passed = entry.get("passed")
     if type(total) is not int or type(passed) is not int or not 0 <= passed <= total:
         return None
-    categories: dict[str, int] = {}
-    if "categories" in entry:
-        given = entry["categories"]
-        if type(given) is not dict:
+    categories = entry.get("categories", _NO_CATEGORIES)
+    if categories:
+        if type(categories) is not dict:
             return None
-        for name, count in given.items():
+        for name, count in categories.items():
             if type(name) is not str or not name or type(count) is not int:
                 return None
             if not 0 <= count <= total:
                 return None
-        categories = given
+    elif type(categories) is not dict:
+        return None
     unscored = entry.get("unscored", 0)
     label = entry.get("label", "")
     if type(unscored) is not int or unscored < 0 or type(label) is not str:
         return None
     measures = NO_MEASURES
-    if not entry.keys().isdisjoint(_MEASURE_FIELD_SET):
+    # One set operation for the common entry, which has no measurements.
+    if not fields <= _PLAIN_SCENARIO_FIELD_SET:
+        if not fields <= _SCENARIO_FIELD_SET:
+            return None
         quick = _quick_measures(entry, total + unscored)
         if quick is None:
             return None
