@@ -172,6 +172,5 @@ def module_map() -> str:
 def test_architecture_doc_lists_every_module_and_its_job() -> None:
     doc = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
     expected = module_map()
-    assert expected in doc, (
-        "docs/architecture.md's module map is stale; it should read:\n" + expected
-    )
+    stale = "docs/architecture.md's module map is stale; it should read:\n"
+    assert expected in doc, stale + expected
