@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -97,6 +97,30 @@ def _table_stats(
         base_rate=base_rate,
         min_p=stats.min_attainable_worse(pr_total, m, pr_passed + c),
         min_p_better=stats.min_attainable_better(pr_total, m, pr_passed + c),
+    )
+
+
+@lru_cache(maxsize=65536)
+def _favourable(recent: _TableStats, whole: _TableStats) -> _TableStats:
+    """One scenario judged against two plausible baseline levels: significant only
+    against both.
+
+    Each p-value (worse and better) is the larger of the two, and so is each
+    minimum attainable p (the family filter stays a function of the margins);
+    the delta and baseline rate are those of the lower level (the smaller
+    drop: the one more favourable to the PR; the recent one on a tie). Whichever
+    level is main's true one, its test is valid, and the larger p is at least
+    its p: the combination keeps the size of each (an intersection-union test).
+    """
+    assert recent.delta is not None and whole.delta is not None
+    favoured = whole if whole.delta > recent.delta else recent
+    return _TableStats(
+        p_worse=max(recent.p_worse, whole.p_worse),
+        p_better=max(recent.p_better, whole.p_better),
+        delta=favoured.delta,
+        base_rate=favoured.base_rate,
+        min_p=max(recent.min_p, whole.min_p),
+        min_p_better=max(recent.min_p_better, whole.min_p_better),
     )
 
 
@@ -226,16 +250,6 @@ def category_drift(
 STALE_RUN_LEVEL = Fraction(1, 20)
 
 
-def _runs(key: str, baseline: Bucket, history: Sequence[Bucket]) -> tuple[tuple[int, int], ...]:
-    """(passed, total) of the scenario in each baseline run with trials, oldest first."""
-    out = []
-    for bucket in (*history, baseline):
-        scenario = bucket.scenarios.get(key)
-        if scenario is not None and scenario.total:
-            out.append((scenario.passed, scenario.total))
-    return tuple(out)
-
-
 #: Two-sided level of the per-scenario trend test (Cochran-Armitage) over the pooled runs.
 TREND_LEVEL = 0.05
 
@@ -297,14 +311,18 @@ def _stale(c: int, m: int, passed: int, total: int) -> bool:
     return 2 * min(left, right) <= STALE_RUN_LEVEL
 
 
+#: One-sided level of the over-dispersion check, and the one-sided confidence of the upper
+#: bound used once the check finds it (see _dispersion).
+DISPERSION_LEVEL = 0.05
+_Z_DISPERSION = 1.6448536269514722  # Phi^-1(0.95)
+
+
 @dataclass(frozen=True, slots=True)
 class _Dispersion:
     """Between-run variation of per-scenario pass rates, estimated from the window.
 
-    ``phi`` is Pearson's X² of each scenario's runs-by-outcome table, summed
-    over scenarios and divided by its degrees of freedom, less one standard
-    error (so i.i.d. runs give exactly 1 most of the time), floored at 1.
-    ``rho`` is the intra-run correlation it implies for runs of ``per_run``
+    ``phi`` is the over-dispersion factor of per-scenario run counts (1: binomial)
+    and ``rho`` the intra-run correlation it implies for runs of ``per_run``
     trials (phi = 1 + (per_run - 1) rho, the beta-binomial design effect).
     """
 
@@ -316,8 +334,20 @@ class _Dispersion:
 
 
 def _dispersion(runs_by_key: Iterable[tuple[tuple[int, int], ...]]) -> _Dispersion:
-    x2 = 0.0
-    df = 0
+    """Pearson's X² of each scenario's runs-by-outcome table, pooled over scenarios.
+
+    phi-hat = sum X² / sum df. When it is not significantly above 1 (one-sided
+    ``DISPERSION_LEVEL`` against its null standard error sqrt(2/df)), the runs
+    are taken as binomial: i.i.d. windows keep every trial. When it is, phi is
+    its upper ``1 - DISPERSION_LEVEL`` confidence bound, with the standard
+    error estimated from the scenarios' own X² (a ratio estimator; heavy-tailed
+    under over-dispersion, so the null sqrt(2/df) would understate it). An
+    upper bound, not the point estimate: under-estimating the spread is what
+    fails unchanged PRs (with runs drawn at intra-class correlation 0.1, the
+    point estimate less one standard error read ~0.07 and 6.7% of unchanged
+    PRs failed at N = 5, K = 10); over-estimating it costs a little power.
+    """
+    contributions: list[tuple[float, int]] = []
     trials = runs = 0
     for runs_ in runs_by_key:
         if len(runs_) < 2:
@@ -331,13 +361,18 @@ def _dispersion(runs_by_key: Iterable[tuple[tuple[int, int], ...]]) -> _Dispersi
         p = passed / total
         # p(1-p) M/(M-1): the unbiased binomial variance, so X² averages its df.
         var = p * (1 - p) * total / (total - 1)
-        x2 += sum((c - m * p) ** 2 / (m * var) for c, m in runs_)
-        df += len(runs_) - 1
+        x2 = sum((c - m * p) ** 2 / (m * var) for c, m in runs_)
+        contributions.append((x2, len(runs_) - 1))
+    df = sum(d for _, d in contributions)
     if df == 0 or runs == 0:
         return _Dispersion()
-    phi = max(1.0, x2 / df - math.sqrt(2.0 / df))
+    estimate = math.fsum(x for x, _ in contributions) / df
+    if estimate - 1.0 <= _Z_DISPERSION * math.sqrt(2.0 / df):
+        return _Dispersion()
+    spread = math.sqrt(math.fsum((x - estimate * d) ** 2 for x, d in contributions)) / df
+    phi = estimate + _Z_DISPERSION * max(spread, math.sqrt(2.0 / df))
     per_run = trials / runs
-    if phi <= 1.0 or per_run <= 1.0:
+    if per_run <= 1.0:
         return _Dispersion(phi=phi)
     return _Dispersion(phi=phi, rho=min(1.0, (phi - 1.0) / (per_run - 1.0)))
 
@@ -363,16 +398,6 @@ def _effective(
     return (2 * c * size + m) // (2 * m), size
 
 
-def _series(key: str, baseline: Scenario, history: Sequence[Bucket]) -> tuple[float | None, ...]:
-    """Pass rate of the scenario in each baseline run, oldest first."""
-    rates: list[float | None] = []
-    for bucket in history:
-        old = bucket.scenarios.get(key)
-        rates.append(old.rate if old is not None else None)
-    rates.append(baseline.rate)
-    return tuple(rates)
-
-
 def compare_buckets(
     pr: Bucket,
     baseline: Bucket,
@@ -394,7 +419,15 @@ def compare_buckets(
     verdict severity, then key.
     """
     keys = [key for key in pr.scenarios if key in baseline.scenarios]
-    runs = {key: _runs(key, baseline, history) for key in keys}
+    # One pass over the window per scenario: its runs' counts and its rate series.
+    maps = [b.scenarios for b in (*history, baseline)]
+    runs: dict[str, tuple[tuple[int, int], ...]] = {}
+    series: dict[str, tuple[float | None, ...]] = {}
+    for key in keys:
+        window = [found.get(key) for found in maps]
+        runs[key] = tuple((s.passed, s.total) for s in window if s is not None and s.total)
+        if history:
+            series[key] = tuple(None if s is None else s.rate for s in window)
     dispersion = _dispersion(runs.values()) if history else _Dispersion()
     aggregate_test = _aggregate_test(keys, pr.scenarios, baseline, history, thresholds)
     # When the suite as a whole drifted or stepped, every scenario's pool is limited to
@@ -402,16 +435,33 @@ def compare_buckets(
     # the suite rate shows clearly, and the stale average would fail unchanged PRs.
     design = aggregate_test[1]
     keep = design.recent_runs if design is not None else 0
+    # Unless the window trends significantly (then the latest run is main's level), a
+    # pool cut short — the suite's latest run stands apart, or this scenario's older
+    # runs differ from its recent ones — is one of two plausible levels, the whole
+    # window the other; which one main is at now, the window cannot tell (a lucky latest
+    # run, a bad old one and a real step all look alike), so the PR is compared with
+    # both and must be significantly worse than each (_favourable).
+    trusted = design is not None and design.trusted_trend
     pooled: dict[str, Scenario] = {}
     tables: dict[str, _TableStats] = {}
     runs_used: dict[str, int] = {}
     for key in keys:
         side = pr.scenarios[key]
-        c, m, used = _recent_pool(runs[key], keep)
+        window_runs = runs[key]
+        c, m, used = _recent_pool(window_runs, keep)
+        eff_c, eff_m = _effective(c, m, used, side.total, dispersion)
+        table = _table_stats(side.passed, side.total, c, m, eff_c, eff_m)
+        if not trusted and used < len(window_runs) and table.delta is not None:
+            wc = sum(r[0] for r in window_runs)
+            wm = sum(r[1] for r in window_runs)
+            w_eff_c, w_eff_m = _effective(wc, wm, len(window_runs), side.total, dispersion)
+            whole = _table_stats(side.passed, side.total, wc, wm, w_eff_c, w_eff_m)
+            if whole.delta is not None and whole.delta > table.delta:
+                c, m, used = wc, wm, len(window_runs)  # shown: the level that decided
+            table = _favourable(table, whole)
         pooled[key] = Scenario(key=key, passed=c, total=m, label=baseline.scenarios[key].label)
         runs_used[key] = used
-        eff_c, eff_m = _effective(c, m, used, side.total, dispersion)
-        tables[key] = _table_stats(side.passed, side.total, c, m, eff_c, eff_m)
+        tables[key] = table
     flags, qvalues, family_size = _families(keys, tables, thresholds)
     rows = []
     # A verdict depends only on the table and its flags, and _table_stats hands
@@ -442,7 +492,7 @@ def compare_buckets(
                 p_better=table.p_better,
                 pooled=pooled_side,
                 q=qvalues.get(key),
-                series=_series(key, baseline.scenarios[key], history) if history else (),
+                series=series.get(key, ()),
                 flakiness=None if rate is None else 2 * rate * (1 - rate),
             )
         )
@@ -472,7 +522,9 @@ def compare_buckets(
             runs=max((runs_used[r.key] for r in rows), default=1),
             dispersion=dispersion,
             aggregate_test=aggregate_test,
-            suite_fails_on_one=_suite_fails_on_one(keys, pr, baseline, history, thresholds),
+            # Lazily: only asked when no scenario can fail the check alone (the
+            # aggregate test over every scenario again, otherwise wasted).
+            suite_fails_on_one=lambda: _suite_fails_on_one(keys, pr, baseline, history, thresholds),
         ),
         history=tuple(history),
         family_size=family_size,
@@ -618,6 +670,9 @@ class _AggregateDesign:
     # a trend, a step at the latest run, or (with too few runs to tell which) a
     # spread beyond binomial noise — so older runs describe a main that is gone.
     recent_runs: int = 0
+    # The window's trend was significant (WINDOW_CHECK_LEVEL): scenarios trust the latest
+    # run alone. Otherwise, with recent_runs set, the latest run is one candidate of two.
+    trusted_trend: bool = False
 
 
 class _Counts(Protocol):
@@ -760,20 +815,30 @@ def _aggregate_test(
     slope = _arcsine_slope(centre)
     values = [_arcsine(r) for r in rates]
     lv_b, lv_pr = v_b * slope * slope, v_pr * slope * slope
-    level_value, spread, df, h, trend, outlier = _window_level(values, lv_b)
-    floor = max(spread, lv_b)
-    # Not after a trend: a curved drift leaves a bias no binomial variance accounts for,
-    # and the t quantile's heavier tail absorbs it (the drift rows of the benchmark).
-    known = runs >= MIN_RUNS_FOR_KNOWN_VARIANCE and spread <= lv_b and not trend
-    se_value = math.sqrt(lv_pr + (floor - lv_b) + floor * h)
-    stat = _ratio(_arcsine(pr_rate) - level_value, se_value)
-    level = math.sin(level_value) ** 2
-    if known:
-        p_value = stats.normal_lower_tail(stat)
-        quantile = _NORMAL.inv_cdf(alpha)
-    else:
-        p_value = stats.t_lower_tail(stat, df)
-        quantile = stats.t_quantile(alpha, df)
+    pr_value = _arcsine(pr_rate)
+    candidates = _window_levels(values, lv_b)
+    best: tuple[float, float, float, bool, _Level] | None = None
+    for candidate in candidates:
+        floor = max(candidate.spread, lv_b)
+        # Not after a trend: a curved drift leaves a bias no binomial variance accounts
+        # for, and the t quantile's heavier tail absorbs it (the benchmark's drift rows).
+        known = (
+            runs >= MIN_RUNS_FOR_KNOWN_VARIANCE and candidate.spread <= lv_b and not candidate.trend
+        )
+        se_value = math.sqrt(lv_pr + (floor - lv_b) + floor * candidate.h)
+        stat = _ratio(pr_value - candidate.level, se_value)
+        p_value = stats.normal_lower_tail(stat) if known else stats.t_lower_tail(stat, candidate.df)
+        # Several plausible levels (the window leans down, or its latest run stands
+        # apart): the PR must be significantly below every one of them, so the largest
+        # p-value decides. Whichever level is main's true one, its test alone is valid,
+        # and the largest p is at least that one's.
+        if best is None or p_value > best[0]:
+            best = (p_value, stat, se_value, known, candidate)
+    assert best is not None
+    p_value, stat, se_value, known, chosen = best
+    quantile = _NORMAL.inv_cdf(alpha) if known else stats.t_quantile(alpha, chosen.df)
+    level = math.sin(chosen.level) ** 2
+    floor = max(chosen.spread, lv_b)
     test = AggregateTest(
         z=stat,
         p=p_value,
@@ -782,19 +847,26 @@ def _aggregate_test(
         gating=gating,
         method="predictive_z" if known else "predictive_t",
         runs=runs,
-        df=None if known else df,
+        df=None if known else chosen.df,
         baseline_level=level,
         pr_rate=pr_rate,
         spread=math.sqrt(floor) / slope,
-        trend=trend,
-        latest_outlier=outlier,
+        trend=chosen.trend,
+        latest_outlier=chosen.outlier,
     )
     se = se_value / slope  # on the rate scale, for the power statement
-    # Only the latest run then: any older run is biased by however far main moved since
-    # (keeping the last third of a 10-run window still failed 2.5% of unchanged PRs
-    # through single scenarios under the benchmark's drift, the latest alone ~0.5%).
-    recent = 1 if trend or outlier or (runs < 4 and _excess_spread(rates, v_b)) else 0
-    return test, _AggregateDesign(se, quantile, 0.0, recent)
+    # How each scenario's baseline is pooled follows what the window showed (see
+    # compare_buckets): a significant trend -> the latest run only; a latest run that
+    # stands apart, or 2-3 runs varying beyond binomial noise -> the latest run or the
+    # whole window, whichever is more favourable to the PR. Not a mere lean: one scenario's
+    # few trials cannot see a drift that small, and the latest run alone (5 trials, say)
+    # would take most of a scenario's power in every window that leans by chance.
+    moved = any(c.outlier for c in candidates)
+    trend = any(c.trend and not c.lean for c in candidates)
+    unsteady = runs < 4 and _excess_spread(rates, v_b)
+    if trend:
+        return test, _AggregateDesign(se, quantile, 0.0, 1, trusted_trend=True)
+    return test, _AggregateDesign(se, quantile, 0.0, 1 if moved or unsteady else 0)
 
 
 def _excess_spread(rates: Sequence[float], v_b: float) -> bool:
@@ -819,10 +891,28 @@ def _ratio(numerator: float, denominator: float) -> float:
     return 0.0 if numerator == 0 else math.copysign(math.inf, numerator)
 
 
-def _window_level(
-    values: Sequence[float], v_b: float
-) -> tuple[float, float, int, float, bool, bool]:
-    """(level, spread s², df, h, from a trend, latest run an outlier) for K >= 3 runs.
+class _Level(NamedTuple):
+    """One level an unchanged PR could be at, on the arcsine scale, and its uncertainty."""
+
+    level: float
+    spread: float  # s², the runs' spread around it
+    df: int
+    h: float  # the level's variance as a multiple of one run's
+    trend: bool = False  # from the window's linear trend
+    outlier: bool = False  # the latest run stands apart from the others
+    lean: bool = False  # the window leans down without a significant trend
+
+
+#: One-sided level at which a downward slope over the window makes the trend's value at
+#: the latest run a second candidate level (the mean stays one). Looser than
+#: WINDOW_CHECK_LEVEL because it can only help the PR: a drift too small to pass the
+#: two-sided 0.01 check still put the mean above main's current level (drift -5 pp with
+#: run shocks of logit SD 0.15 failed 7.8% of unchanged PRs at N = 3, K = 10).
+LEAN_LEVEL = 0.2
+
+
+def _window_levels(values: Sequence[float], v_b: float) -> list[_Level]:
+    """The candidate levels for K >= 3 runs (the test takes the largest p over them).
 
     ``values`` are the runs' suite rates on the arcsine scale, oldest first, and
     ``v_b`` the binomial variance of one run on that scale.
@@ -830,8 +920,9 @@ def _window_level(
     runs = len(values)
     mean = math.fsum(values) / runs
     spread = _sample_variance(values)
+    at_mean = _Level(mean, spread, runs - 1, 1 / runs)
     if runs < 4:
-        return mean, spread, runs - 1, 1 / runs, False, False
+        return [at_mean]
     # A step at the latest run: it against the runs before it (predictive, two-sided).
     others = values[:-1]
     others_mean = math.fsum(others) / len(others)
@@ -841,7 +932,7 @@ def _window_level(
         # Stepped or an outlier: which, one cannot tell, so take the lower level (an
         # unchanged PR is then never judged against the higher one) and charge the
         # variance of a single run on top of the others' spread.
-        return min(values[-1], others_mean), others_spread, runs - 2, 1.0, False, True
+        return [_Level(min(values[-1], others_mean), others_spread, runs - 2, 1.0, outlier=True)]
     # A drift: a least-squares line over the window, and its value at the latest run
     # (on the arcsine scale a drift of every scenario's logit curves less than in rates,
     # where a straight line overshot the latest run by ~0.7 pp on the benchmark's drift).
@@ -851,10 +942,12 @@ def _window_level(
     fitted = [mean + slope * (x - x_mean) for x in range(runs)]
     residual = math.fsum((v - f) ** 2 for v, f in zip(values, fitted, strict=True)) / (runs - 2)
     t_slope = _ratio(slope, math.sqrt(residual / sxx))
+    h = 1 / runs + (runs - 1 - x_mean) ** 2 / sxx
     if 2 * stats.t_lower_tail(-abs(t_slope), runs - 2) <= WINDOW_CHECK_LEVEL:
-        h = 1 / runs + (runs - 1 - x_mean) ** 2 / sxx
-        return fitted[-1], residual, runs - 2, h, True, False
-    return mean, spread, runs - 1, 1 / runs, False, False
+        return [_Level(fitted[-1], residual, runs - 2, h, trend=True)]
+    if stats.t_lower_tail(t_slope, runs - 2) <= LEAN_LEVEL:
+        return [at_mean, _Level(fitted[-1], residual, runs - 2, h, trend=True, lean=True)]
+    return [at_mean]
 
 
 def _arcsine(rate: float) -> float:
@@ -1037,6 +1130,31 @@ def _design_power(n: int, per_run: int, runs: int, scenarios: int, thresholds: T
     )
 
 
+# Cached: every comparison with the same design asks the same search.
+@lru_cache(maxsize=1024)
+def _suggestion(
+    n: int, per_run: int, window: int, scenarios: int, thresholds: Thresholds
+) -> tuple[int | None, int | None]:
+    """The fewest repetitions, and the shortest history, whose design power reaches the target."""
+    reps = next(
+        (
+            r
+            for r in range(n + 1, MAX_SUGGESTED_REPETITIONS + 1)
+            if _design_power(r, r, window, scenarios, thresholds) >= POWER_TARGET
+        ),
+        None,
+    )
+    history = next(
+        (
+            k
+            for k in range(window + 1, MAX_SUGGESTED_HISTORY + 1)
+            if _design_power(n, per_run, k, scenarios, thresholds) >= POWER_TARGET
+        ),
+        None,
+    )
+    return reps, history
+
+
 def power(
     rows: Sequence[ScenarioComparison],
     thresholds: Thresholds,
@@ -1045,7 +1163,7 @@ def power(
     runs: int = 1,
     dispersion: _Dispersion | None = None,
     aggregate_test: tuple[AggregateTest, _AggregateDesign | None] | None = None,
-    suite_fails_on_one: bool = False,
+    suite_fails_on_one: Callable[[], bool] | bool = False,
 ) -> Power:
     """The chance the check fails for named drops, with this comparison's design (issue 11 §4).
 
@@ -1113,7 +1231,9 @@ def power(
     )
     alone = rejected > 0 or extreme <= threshold
     # Only through the suite-wide test: a small suite (see _suite_fails_on_one).
-    only_through_suite = not alone and suite_fails_on_one
+    only_through_suite = not alone and (
+        suite_fails_on_one() if callable(suite_fails_on_one) else suite_fails_on_one
+    )
     can_fail = alone or only_through_suite
     counts = (
         f"with {n} PR trials and {m} baseline trials"
@@ -1160,22 +1280,7 @@ def power(
     suggestion = None
     reps = history = None
     if _design_power(n, per_run, window, scenarios, thresholds) < POWER_TARGET:
-        reps = next(
-            (
-                r
-                for r in range(n + 1, MAX_SUGGESTED_REPETITIONS + 1)
-                if _design_power(r, r, window, scenarios, thresholds) >= POWER_TARGET
-            ),
-            None,
-        )
-        history = next(
-            (
-                k
-                for k in range(window + 1, MAX_SUGGESTED_HISTORY + 1)
-                if _design_power(n, per_run, k, scenarios, thresholds) >= POWER_TARGET
-            ),
-            None,
-        )
+        reps, history = _suggestion(n, per_run, window, scenarios, thresholds)
         options = []
         if reps is not None:
             options.append(f"{reps} repetitions")
