@@ -37,9 +37,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from evalbot.compare import compare_buckets, decide_gate, settle  # noqa: E402
-from evalbot.experiment_file import load_experiment  # noqa: E402
-from evalbot.models import (  # noqa: E402
+from evalbot.core.compare import compare_buckets, decide_gate, settle  # noqa: E402
+from evalbot.core.models import (  # noqa: E402
     FailOn,
     FetchFailed,
     NoBaseline,
@@ -48,7 +47,8 @@ from evalbot.models import (  # noqa: E402
     Outcome,
     Thresholds,
 )
-from evalbot.render import GITHUB_COMMENT_LIMIT, RunLinks, render_comment  # noqa: E402
+from evalbot.output.render import GITHUB_COMMENT_LIMIT, RunLinks, render_comment  # noqa: E402
+from evalbot.sources.experiment_file import load_experiment  # noqa: E402
 
 TARGET_PX = 700
 WIDTH = 920

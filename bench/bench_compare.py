@@ -60,9 +60,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from evalbot import __version__
-from evalbot.compare import compare_buckets, decide_gate
-from evalbot.experiment_file import bucket_to_document, load_experiment
-from evalbot.models import (
+from evalbot.core.compare import compare_buckets, decide_gate
+from evalbot.core.models import (
     NO_MEASURES,
     Bucket,
     FailOn,
@@ -72,8 +71,9 @@ from evalbot.models import (
     Scenario,
     Thresholds,
 )
-from evalbot.render import GITHUB_COMMENT_LIMIT, render_comment
-from evalbot.report import build_report, dumps
+from evalbot.output.render import GITHUB_COMMENT_LIMIT, render_comment
+from evalbot.output.report import build_report, dumps
+from evalbot.sources.experiment_file import bucket_to_document, load_experiment
 
 T = TypeVar("T")
 

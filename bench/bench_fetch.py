@@ -71,10 +71,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from fake_langsmith import FakeLangSmith, FakeRun  # noqa: E402
-
-from evalbot.langsmith_bucket import BucketRules  # noqa: E402
-from evalbot.langsmith_source import (  # noqa: E402
+from evalbot.sources.langsmith.bucket import BucketRules  # noqa: E402
+from evalbot.sources.langsmith.source import (  # noqa: E402
     PAGE_SIZE,
     BaselineQuery,
     Connection,
@@ -84,6 +82,8 @@ from evalbot.langsmith_source import (  # noqa: E402
     Strategy,
     fetch,
 )
+
+from fake_langsmith import FakeLangSmith, FakeRun  # noqa: E402
 
 API_KEY = "bench-key"
 REPETITIONS = 3

@@ -68,8 +68,8 @@ from dataclasses import dataclass
 from random import Random
 from typing import NamedTuple
 
-from evalbot.compare import compare_buckets, decide_gate
-from evalbot.models import Bucket, FailOn, Ok, OnFetchFailure, Scenario, Thresholds, Verdict
+from evalbot.core.compare import compare_buckets, decide_gate
+from evalbot.core.models import Bucket, FailOn, Ok, OnFetchFailure, Scenario, Thresholds, Verdict
 
 SEED = 20_261_130
 DEFAULT_SIMS = 2_000

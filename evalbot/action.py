@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from evalbot import actions_runtime as runtime
 from evalbot.config import (
     CommentWhen,
     Settings,
@@ -36,19 +35,7 @@ from evalbot.config import (
     parse_history,
     parse_secret,
 )
-from evalbot.errors import EXIT_GATE_FAILED, EXIT_PASS, EXIT_USAGE, InputError
-from evalbot.github_publish import (
-    BOT_LOGIN,
-    DEFAULT_API_URL,
-    CommentMode,
-    GitHubTarget,
-    Published,
-    StatusState,
-    make_github,
-    publish,
-)
-from evalbot.markdown import code_span, escape_text
-from evalbot.models import (
+from evalbot.core.models import (
     FailOn,
     FetchFailed,
     NoBaseline,
@@ -59,9 +46,23 @@ from evalbot.models import (
     Sensitivity,
     Verdict,
 )
+from evalbot.errors import EXIT_GATE_FAILED, EXIT_PASS, EXIT_USAGE, InputError
+from evalbot.github import runtime
+from evalbot.github.api import (
+    BOT_LOGIN,
+    DEFAULT_API_URL,
+    CommentMode,
+    GitHubTarget,
+    Published,
+    StatusState,
+    make_github,
+    publish,
+)
+from evalbot.output.markdown import code_span, escape_text
+from evalbot.output.render import RunLinks, is_notable, pct, render_comment
+from evalbot.output.report import dumps
 from evalbot.pipeline import LiveConfig, Result, parse_live, run_live
-from evalbot.render import RunLinks, is_notable, marker, pct, render_comment
-from evalbot.report import dumps
+from evalbot.text import comment_marker as marker
 
 DEFAULT_CONFIG = ".github/evalbot.yml"
 MAX_ANNOTATIONS = 5
@@ -847,7 +848,7 @@ def publish_live(settings: PublishSettings, *, stdout: TextIO, client: Any | Non
     for pending, 1 for failure. Input errors set an ``error`` status and exit 2.
     """
     from evalbot.errors import ExperimentNotFound
-    from evalbot.github_publish import (
+    from evalbot.github.api import (
         find_pull_for_commit,
         github_errors,
         github_problem,

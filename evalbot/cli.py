@@ -50,10 +50,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: str) -> str:
     """The requested output format as text."""
-    from evalbot.csv_export import comparison_csv
-    from evalbot.models import NothingCompared, Ok
-    from evalbot.render import render_comment, render_text
-    from evalbot.report import dumps
+    from evalbot.core.models import NothingCompared, Ok
+    from evalbot.output.csv_export import comparison_csv
+    from evalbot.output.render import render_comment, render_text
+    from evalbot.output.report import dumps
 
     if fmt == "json":
         return dumps(result.report)
@@ -78,7 +78,7 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
 def reproduce_command(argv: Sequence[str]) -> str:
     """The command line that reproduces this run, without secrets (an endpoint's
     password included)."""
-    from evalbot.langsmith_source import redact_url
+    from evalbot.sources.langsmith.source import redact_url
 
     kept: list[str] = []
     skip = False
@@ -334,7 +334,7 @@ def compare(
         parse_enum,
         parse_history,
     )
-    from evalbot.models import FailOn, Sensitivity
+    from evalbot.core.models import FailOn, Sensitivity
     from evalbot.pipeline import run_files, run_live
 
     settings = load_config(
@@ -391,7 +391,7 @@ def _emit(
     result: Result, *, settings: Settings, fmt: str, reproduce: str, output: Path | None
 ) -> None:
     """Write ``compare``'s output (the JSON report in pieces: it can be large)."""
-    from evalbot.models import NothingCompared, Ok
+    from evalbot.core.models import NothingCompared, Ok
 
     if fmt == "csv" and isinstance(result.outcome, NothingCompared):
         # Rows, but no verdicts: say so where a script's log will show it.
@@ -483,7 +483,7 @@ def _print_fetch(result: Result) -> None:
 def _neutralise(text: str) -> str:
     """``text`` that no workflow-command line can come out of (imported on use: --help
     loads only click)."""
-    from evalbot.actions_runtime import neutralise
+    from evalbot.github.runtime import neutralise
 
     return neutralise(text)
 
@@ -544,9 +544,9 @@ def export(
     comparison (apart from its ``fetch`` section). With --experiment-file,
     converts a file instead (e.g. to CSV) without LangSmith.
     """
-    from evalbot.csv_export import experiment_csv
-    from evalbot.experiment_file import bucket_to_document, load_experiment
+    from evalbot.output.csv_export import experiment_csv
     from evalbot.pipeline import parse_live
+    from evalbot.sources.experiment_file import bucket_to_document, load_experiment
 
     if (experiment is None) == (experiment_file is None):
         raise InputError(
@@ -556,8 +556,8 @@ def export(
         bucket = load_experiment(experiment_file)
     else:
         assert experiment is not None  # exactly one of the two, checked above
-        from evalbot.langsmith_source import LangSmithSource
-        from evalbot.langsmith_source import export as export_bucket
+        from evalbot.sources.langsmith.source import LangSmithSource
+        from evalbot.sources.langsmith.source import export as export_bucket
 
         config = parse_live(
             pr=experiment, pr_metadata=None, dataset=None, baseline=None, baseline_prefix=None,
@@ -642,15 +642,15 @@ def trend_command(
     0 otherwise, 2 on bad input or fewer than 2 runs (and 1, with a message,
     when LangSmith cannot be read) — a scheduled CI gate on main.
     """
-    from evalbot.experiment_file import load_experiment
-    from evalbot.pipeline import parse_live
-    from evalbot.trend import (
+    from evalbot.core.trend import (
         compute_trend,
         points_from_buckets,
         render_trend_markdown,
         render_trend_text,
         trend_report,
     )
+    from evalbot.pipeline import parse_live
+    from evalbot.sources.experiment_file import load_experiment
 
     if (dataset is None) == (not history_files):
         raise InputError("--dataset / --history-file: give exactly one (the runs to trend)")
@@ -672,7 +672,7 @@ def trend_command(
         buckets = tuple(load_experiment(path) for path in history_files[-window:])
         found = len(buckets)
     else:
-        from evalbot.langsmith_source import LangSmithSource, history_buckets
+        from evalbot.sources.langsmith.source import LangSmithSource, history_buckets
 
         config = parse_live(
             pr=dataset, pr_metadata=None, dataset=dataset, baseline=None,
@@ -833,8 +833,8 @@ def publish_command(
         report_input_error,
     )
     from evalbot.config import load_config, override, parse_comment_key, parse_enum, parse_secret
-    from evalbot.github_publish import DEFAULT_API_URL, CommentMode, GitHubTarget, StatusState
-    from evalbot.models import FailOn
+    from evalbot.core.models import FailOn
+    from evalbot.github.api import DEFAULT_API_URL, CommentMode, GitHubTarget, StatusState
     from evalbot.pipeline import parse_live
 
     if not github_token:

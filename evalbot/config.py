@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from evalbot.errors import InputError
-from evalbot.local_files import read_limited_text
-from evalbot.models import (
+from evalbot.core.models import (
     Correction,
     CostThresholds,
     DriftThresholds,
@@ -29,6 +27,8 @@ from evalbot.models import (
     Thresholds,
     Tier,
 )
+from evalbot.errors import InputError
+from evalbot.local_files import read_limited_text
 
 DEFAULT_COMMENT_KEY = "default"
 # The whole LangSmith fetch: generous for 10,000 runs (a few seconds when healthy),

@@ -15,20 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from evalbot.compare import compare_buckets, decide_gate, settle
 from evalbot.config import MAX_FETCH_DEADLINE, Settings, parse_fetch_deadline, parse_secret
-from evalbot.errors import FetchError, InputError
-from evalbot.experiment_file import load_experiment
-from evalbot.langsmith_bucket import BucketRules, ScenarioKey
-from evalbot.langsmith_source import (
-    DEFAULT_ENDPOINT,
-    BaselineQuery,
-    Connection,
-    PrQuery,
-    Strategy,
-    validate_endpoint,
-)
-from evalbot.models import (
+from evalbot.core.compare import compare_buckets, decide_gate, settle
+from evalbot.core.models import (
     Bucket,
     FetchFailed,
     Gate,
@@ -36,7 +25,18 @@ from evalbot.models import (
     Outcome,
     SelfBaseline,
 )
-from evalbot.report import build_report, dumps, json_chunks
+from evalbot.errors import FetchError, InputError
+from evalbot.output.report import build_report, dumps, json_chunks
+from evalbot.sources.experiment_file import load_experiment
+from evalbot.sources.langsmith.bucket import BucketRules, ScenarioKey
+from evalbot.sources.langsmith.source import (
+    DEFAULT_ENDPOINT,
+    BaselineQuery,
+    Connection,
+    PrQuery,
+    Strategy,
+    validate_endpoint,
+)
 
 DEFAULT_BASELINE_METADATA: Mapping[str, Any] = {"branch": "main"}
 
@@ -339,7 +339,7 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
     A LangSmith or network failure becomes ``fetch_failed`` (the gate then
     follows ``on_fetch_failure``); input errors and bugs propagate.
     """
-    from evalbot.langsmith_source import LangSmithSource, fetch
+    from evalbot.sources.langsmith.source import LangSmithSource, fetch
 
     connection = config.connection
     if connection.fetch_deadline_s is None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from action_harness import LangSmith, Runner, make_github, make_langsmith, make_runner
 from fake_github import FakeGitHub
 
@@ -15,7 +16,7 @@ from fake_github import FakeGitHub
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No real LangSmith settings or EVALBOT_* options leak in from the environment."""
     for name in list(os.environ):
-        # EVALBOT_UPDATE_GOLDEN is the test suite's own switch (tests/helpers.py), not an option.
+        # EVALBOT_UPDATE_GOLDEN is the test suite's own switch (fakes/helpers.py), not an option.
         if name == "EVALBOT_UPDATE_GOLDEN":
             continue
         if name.startswith(("EVALBOT_", "LANGSMITH_", "LANGCHAIN_")):
@@ -24,7 +25,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def langsmith() -> Iterator[LangSmith]:
-    """The fake LangSmith with main-1, pr-bad and pr-good (tests/action_harness.py)."""
+    """The fake LangSmith with main-1, pr-bad and pr-good (tests/fakes/action_harness.py)."""
     yield from make_langsmith()
 
 

@@ -1,0 +1,1 @@
+"""What evalbot writes: the comment, text, Markdown escaping, the JSON report and CSV."""

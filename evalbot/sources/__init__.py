@@ -1,0 +1,1 @@
+"""Where buckets come from: experiment files and LangSmith."""

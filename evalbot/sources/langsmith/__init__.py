@@ -1,0 +1,1 @@
+"""LangSmith: the only package that imports the langsmith SDK."""
