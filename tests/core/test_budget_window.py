@@ -15,13 +15,7 @@ from random import Random
 import pytest
 
 from evalbot.core import stats
-from evalbot.core.compare import (
-    _dispersion,
-    _recent_pool,
-    compare_buckets,
-    decide_gate,
-    single_run_margin,
-)
+from evalbot.core.compare import compare_buckets, decide_gate, single_run_margin
 from evalbot.core.models import (
     Bucket,
     Comparison,
@@ -33,6 +27,7 @@ from evalbot.core.models import (
     Thresholds,
     Verdict,
 )
+from evalbot.core.window import _dispersion, _recent_pool
 
 from helpers import make_bucket
 
