@@ -17,6 +17,7 @@ from evalbot.core.aggregate import _aggregate_test, single_run_margin
 from evalbot.core.budget import _dec, scenario_alpha
 from evalbot.core.gate import decide_gate, settle
 from evalbot.core.models import (
+    NO_MEASURES,
     Aggregate,
     Bucket,
     CategoryDrift,
@@ -143,18 +144,20 @@ def compare_buckets(
     / ``baseline_only`` and never silently dropped. Rows are sorted by
     verdict severity, then key.
     """
-    keys = [key for key in pr.scenarios if key in baseline.scenarios]
+    pr_map, base_map = pr.scenarios, baseline.scenarios
+    keys = [key for key in pr_map if key in base_map]
     # One pass over the window per scenario: its runs' counts and its rate series.
-    maps = [b.scenarios for b in (*history, baseline)]
+    maps = [b.scenarios for b in history]
     runs: dict[str, tuple[tuple[int, int], ...]] = {}
     series: dict[str, tuple[float | None, ...]] = {}
     for key in keys:
-        window = [found.get(key) for found in maps]
+        base = base_map[key]
+        window = [*(found.get(key) for found in maps), base]
         runs[key] = tuple((s.passed, s.total) for s in window if s is not None and s.total)
         if history:
             series[key] = tuple(None if s is None else s.rate for s in window)
     dispersion = _dispersion(runs.values()) if history else _Dispersion()
-    aggregate_test = _aggregate_test(keys, pr.scenarios, baseline, history, thresholds)
+    aggregate_test = _aggregate_test(keys, pr_map, baseline, history, thresholds)
     # When the suite as a whole drifted or stepped, every scenario's pool is limited to
     # the recent runs: a per-scenario test sees too few trials to notice a drift that
     # the suite rate shows clearly, and the stale average would fail unchanged PRs.
@@ -169,9 +172,9 @@ def compare_buckets(
     trusted = design is not None and design.trusted_trend
     pooled: dict[str, Scenario] = {}
     tables: dict[str, _TableStats] = {}
-    runs_used: dict[str, int] = {}
+    most_runs = 1
     for key in keys:
-        side = pr.scenarios[key]
+        side = pr_map[key]
         window_runs = runs[key]
         c, m, used = _recent_pool(window_runs, keep)
         eff_c, eff_m = _effective(c, m, used, side.total, dispersion)
@@ -184,8 +187,15 @@ def compare_buckets(
             if whole.delta is not None and whole.delta > table.delta:
                 c, m, used = wc, wm, len(window_runs)  # shown: the level that decided
             table = _favourable(table, whole)
-        pooled[key] = Scenario(key=key, passed=c, total=m, label=baseline.scenarios[key].label)
-        runs_used[key] = used
+        base = base_map[key]
+        if c == base.passed and m == base.total and _bare(base):
+            # The latest run alone, and nothing but counts on it: the very Scenario a
+            # fresh one would equal (a new object per row cost more than its tests).
+            pooled[key] = base
+        else:
+            pooled[key] = Scenario(key=key, passed=c, total=m, label=base.label)
+        if used > most_runs:
+            most_runs = used
         tables[key] = table
     flags, qvalues, family_size = _families(keys, tables, thresholds)
     rows = []
@@ -194,30 +204,34 @@ def compare_buckets(
     verdicts: dict[tuple[int, _Flags], Verdict] = {}
     # float() of a Fraction is Python code: once per distinct table as well.
     deltas: dict[int, float | None] = {}
+    no_series: tuple[float | None, ...] = ()
     for key in keys:
         table, pooled_side = tables[key], pooled[key]
-        rate = pooled_side.rate
+        table_id = id(table)
         flag = flags[key]
-        verdict = verdicts.get((id(table), flag))
+        verdict = verdicts.get((table_id, flag))
         if verdict is None:
-            verdict = verdicts[id(table), flag] = _verdict(table, thresholds, flag)
-        if id(table) in deltas:
-            delta = deltas[id(table)]
+            verdict = verdicts[table_id, flag] = _verdict(table, thresholds, flag)
+        if table_id in deltas:
+            delta = deltas[table_id]
         else:
-            delta = deltas[id(table)] = None if table.delta is None else float(table.delta)
+            delta = deltas[table_id] = None if table.delta is None else float(table.delta)
+        side, base = pr_map[key], base_map[key]
+        total = pooled_side.total
+        rate = pooled_side.passed / total if total else None
         rows.append(
             ScenarioComparison(
                 key=key,
-                label=pr.scenarios[key].label or baseline.scenarios[key].label,
+                label=side.label or base.label,
                 verdict=verdict,
-                pr=pr.scenarios[key],
-                baseline=baseline.scenarios[key],
+                pr=side,
+                baseline=base,
                 delta=delta,
                 p_worse=table.p_worse,
                 p_better=table.p_better,
                 pooled=pooled_side,
                 q=qvalues.get(key),
-                series=series.get(key, ()),
+                series=series.get(key, no_series) if history else no_series,
                 flakiness=None if rate is None else 2 * rate * (1 - rate),
             )
         )
@@ -244,7 +258,7 @@ def compare_buckets(
             rows,
             thresholds,
             family_size=family_size,
-            runs=max((runs_used[r.key] for r in rows), default=1),
+            runs=most_runs,
             dispersion=dispersion,
             aggregate_test=aggregate_test,
             # Lazily: only asked when no scenario can fail the check alone (the
@@ -302,6 +316,15 @@ def compare_scenario(
         thresholds,
     )
     return one.scenarios[0]
+
+
+def _bare(scenario: Scenario) -> bool:
+    """Whether the scenario carries counts and a label only (equal to a fresh one)."""
+    return (
+        not scenario.categories
+        and not scenario.unscored
+        and (scenario.measures is NO_MEASURES or scenario.measures == NO_MEASURES)
+    )
 
 
 def _key(scenario: Scenario) -> str:

@@ -166,12 +166,15 @@ def _families(
     better, better_q, _ = stats.tarone_bh(
         [tables[k].p_better for k in eligible], [tables[k].min_p_better for k in eligible], level
     )
-    none = _Flags(hard=False, soft=False, better=False)
-    flags = dict.fromkeys(keys, none)
+    # Four possible flag sets, built once (not one object per scenario).
+    shared = {
+        (w, b): _Flags(hard=w, soft=w, better=b) for w in (False, True) for b in (False, True)
+    }
+    flags = dict.fromkeys(keys, shared[False, False])
     q_by_key: dict[str, float] = {}
     rows = zip(eligible, worse, better, qvalues, better_q, strict=True)
     for key, is_worse, is_better, q_worse, q_better in rows:
-        flags[key] = _Flags(hard=is_worse, soft=is_worse, better=is_better)
+        flags[key] = shared[is_worse, is_better]
         # The q of the family that decided: an improvement shows its gains-family q.
         q = q_better if is_better else q_worse
         if q is not None:

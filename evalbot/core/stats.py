@@ -337,15 +337,28 @@ def tarone_bh(
     for r in min_rank:
         counts[r] += 1
     cumulative = list(itertools.accumulate(counts))
-    cutoff_rank = len(distinct) - 1  # alpha / K once K is found; K = m at the latest
-    found = False
-    for k in range(1, m + 1):
-        # M(k): how many minimum p-values are <= alpha / k.
-        index = _count_at_most(distinct, limit / k)
-        if (cumulative[index - 1] if index else 0) <= k:
-            cutoff_rank, found = index - 1, True
-            break
-    if not found:
+
+    def at_most(k: int) -> int:
+        """The index past the distinct minimum p-values <= alpha / k."""
+        return _count_at_most(distinct, limit / k)
+
+    def fits(k: int) -> bool:
+        # M(k) <= k, with M(k) how many minimum p-values are <= alpha / k.
+        index = at_most(k)
+        return (cumulative[index - 1] if index else 0) <= k
+
+    # M(k) never grows with k and k does, so "M(k) <= k" turns true once and stays
+    # true: the smallest such K by bisection (log m steps instead of up to m).
+    if m and fits(m):
+        low, high = 1, m
+        while low < high:
+            middle = (low + high) // 2
+            if fits(middle):
+                high = middle
+            else:
+                low = middle + 1
+        cutoff_rank = at_most(low) - 1
+    else:
         cutoff_rank = _count_at_most(distinct, limit) - 1
     family = [i for i in range(m) if min_rank[i] <= cutoff_rank]
     if not family:
