@@ -29,7 +29,6 @@ SDK_HOMES = {
 # their current size; the list only shrinks.
 MAX_LINES = 420
 OVERSIZED: dict[str, int] = {
-    "evalbot.core.stats": 830,
     "evalbot.core.models": 700,
     "evalbot.core.metrics": 470,
     "evalbot.sources.experiment_file": 860,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from fractions import Fraction
 from random import Random
 
 import pytest
@@ -237,7 +238,7 @@ def test_power_is_exact_enumeration_for_a_lone_scenario() -> None:
     pr, base = make_bucket("pr", {"a": (5, 5)}), make_bucket("b", {"a": (5, 5)})
     power = compare_buckets(pr, base, Thresholds()).power
     assert power is not None
-    ok = [a for a in range(6) if stats.fisher_worse(a, 5, 5, 5) <= stats.Fraction(3, 100)]
+    ok = [a for a in range(6) if stats.fisher_worse(a, 5, 5, 5) <= Fraction(3, 100)]
     expected = sum(math.comb(5, a) * 0.7**a * 0.3 ** (5 - a) for a in ok if a <= 3)
     assert power.drops[0].probability == pytest.approx(expected)
     assert power.drops[0].exact
