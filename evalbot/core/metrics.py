@@ -423,13 +423,19 @@ def compare_drift(
     no empty output): "0% vs 0%" is not news, and a source that records no
     errors would otherwise fill the comment with zeros.
     """
+    if not _measured(pr, baseline):
+        # The other signals read measurements only: with none, each has no trials. The
+        # error counts are sums, so the scenarios need no sorting for them (issue 14).
+        shared = baseline.scenarios
+        unsorted = ((s, shared[k]) for k, s in pr.scenarios.items() if k in shared)
+        error = _rate_signal(
+            DriftKind.ERROR_RATE, _error_counts(unsorted), thresholds.error_rate, thresholds.max_p
+        )
+        return () if error is None else (error,)
     pairs = _shared(pr, baseline)
     error = _rate_signal(
         DriftKind.ERROR_RATE, _error_counts(pairs), thresholds.error_rate, thresholds.max_p
     )
-    if not _measured(pr, baseline):
-        # The other signals read measurements only: with none, each has no trials.
-        return () if error is None else (error,)
     signals = [
         error,
         _rate_signal(
