@@ -150,12 +150,16 @@ def compare_buckets(
     maps = [b.scenarios for b in history]
     runs: dict[str, tuple[tuple[int, int], ...]] = {}
     series: dict[str, tuple[float | None, ...]] = {}
-    for key in keys:
+    if not history:
+        # The latest run alone: its counts are the whole window (no generator per key).
+        for key in keys:
+            base = base_map[key]
+            runs[key] = ((base.passed, base.total),) if base.total else ()
+    for key in keys if history else ():
         base = base_map[key]
         window = [*(found.get(key) for found in maps), base]
         runs[key] = tuple((s.passed, s.total) for s in window if s is not None and s.total)
-        if history:
-            series[key] = tuple(None if s is None else s.rate for s in window)
+        series[key] = tuple(None if s is None else s.rate for s in window)
     dispersion = _dispersion(runs.values()) if history else _Dispersion()
     aggregate_test = _aggregate_test(keys, pr_map, baseline, history, thresholds)
     # When the suite as a whole drifted or stepped, every scenario's pool is limited to
@@ -176,9 +180,15 @@ def compare_buckets(
     for key in keys:
         side = pr_map[key]
         window_runs = runs[key]
-        c, m, used = _recent_pool(window_runs, keep)
-        eff_c, eff_m = _effective(c, m, used, side.total, dispersion)
-        table = _table_stats(side.passed, side.total, c, m, eff_c, eff_m)
+        if len(window_runs) == 1 and not dispersion.rho:
+            # One run and binomial spread: nothing to pool, nothing to inflate (what
+            # _recent_pool and _effective return then, without their calls).
+            (c, m), used = window_runs[0], 1
+            table = _table_stats(side.passed, side.total, c, m, None, None)
+        else:
+            c, m, used = _recent_pool(window_runs, keep)
+            eff_c, eff_m = _effective(c, m, used, side.total, dispersion)
+            table = _table_stats(side.passed, side.total, c, m, eff_c, eff_m)
         if not trusted and used < len(window_runs) and table.delta is not None:
             wc = sum(r[0] for r in window_runs)
             wm = sum(r[1] for r in window_runs)
