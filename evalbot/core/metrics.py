@@ -342,12 +342,9 @@ def _more_hits_p(pr_hits: int, pr_n: int, base_hits: int, base_n: int) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def _shared(pr: Bucket, baseline: Bucket) -> list[tuple[Scenario, Scenario]]:
-    return [
-        (pr.scenarios[k], baseline.scenarios[k])
-        for k in sorted(pr.scenarios)
-        if k in baseline.scenarios
-    ]
+def _shared(pr: Bucket, base: Bucket, *, ordered: bool) -> list[tuple[Scenario, Scenario]]:
+    keys = sorted(pr.scenarios) if ordered else pr.scenarios
+    return [(pr.scenarios[k], base.scenarios[k]) for k in keys if k in base.scenarios]
 
 
 def _error_counts(pairs: Iterable[tuple[Scenario, Scenario]]) -> tuple[int, int, int, int]:
@@ -423,19 +420,14 @@ def compare_drift(
     no empty output): "0% vs 0%" is not news, and a source that records no
     errors would otherwise fill the comment with zeros.
     """
-    if not _measured(pr, baseline):
-        # The other signals read measurements only: with none, each has no trials. The
-        # error counts are sums, so the scenarios need no sorting for them (issue 14).
-        shared = baseline.scenarios
-        unsorted = ((s, shared[k]) for k, s in pr.scenarios.items() if k in shared)
-        error = _rate_signal(
-            DriftKind.ERROR_RATE, _error_counts(unsorted), thresholds.error_rate, thresholds.max_p
-        )
-        return () if error is None else (error,)
-    pairs = _shared(pr, baseline)
+    measured = _measured(pr, baseline)
+    pairs = _shared(pr, baseline, ordered=measured)  # error counts are sums: any order
     error = _rate_signal(
         DriftKind.ERROR_RATE, _error_counts(pairs), thresholds.error_rate, thresholds.max_p
     )
+    if not measured:
+        # The other signals read measurements only: with none, each has no trials.
+        return () if error is None else (error,)
     signals = [
         error,
         _rate_signal(

@@ -251,7 +251,7 @@ def power(
     n = _median([r.pr.total for r in scored])
     m = _median([(r.pooled or r.baseline).total for r in scored])
     if n == 0 or m == 0:
-        return Power(n, m, 0.0, family_size, "no scenario has trials on both sides", None)
+        return Power(n, m, 0.0, family_size)
     rejected = sum(1 for r in rows if r.verdict is Verdict.HARD_REGRESSION)
     if thresholds.correction is Correction.NONE:
         threshold = _dec(thresholds.hard.max_p)
@@ -266,7 +266,6 @@ def power(
             n, m, used, before, after, rho, threshold=threshold, thresholds=thresholds
         )
         return PowerDrop(
-            f"{before:.0%} → {after:.0%} on one scenario",
             "scenario",
             before,
             after,
@@ -281,7 +280,6 @@ def power(
         shift = (suite_drop - design.margin) / design.se
         drops.append(
             PowerDrop(
-                "5 pp across the suite",
                 "suite",
                 0.0,
                 -suite_drop,
@@ -302,82 +300,24 @@ def power(
         suite_fails_on_one() if callable(suite_fails_on_one) else suite_fails_on_one
     )
     can_fail = alone or only_through_suite
-    counts = (
-        f"with {n} PR trials and {m} baseline trials"
-        + (f" over {used} runs" if used > 1 else "")
-        + " per scenario"
-    )
-    parts = []
-    if rejected:
-        parts.append(
-            f"{rejected} scenario{'s' if rejected != 1 else ''} already fail"
-            f"{'s' if rejected == 1 else ''} the check"
-        )
-    if only_through_suite:
-        parts.append(
-            "one scenario failing every trial fails the check only through the suite-wide "
-            f"test (as a scenario, even 0/{n} against {m}/{m} has p = {float(extreme):.2g}, "
-            f"above the {float(threshold):.2g} needed)"
-        )
-    elif can_fail:
-        parts.append(
-            "one scenario dropping "
-            + ", ".join(
-                f"{d.from_rate:.0%} → {d.to_rate:.0%}: {_chance(d.probability)}"
-                for d in drops
-                if d.scope == "scenario"
-            )
-        )
-    else:
-        parts.append(
-            "no single scenario can fail the check on its own "
-            f"(even 0/{n} against {m}/{m} has p = {float(extreme):.2g}, "
-            f"above the {float(threshold):.2g} needed)"
-        )
-    suite = [d for d in drops if d.scope == "suite"]
-    if suite:
-        chance = _chance(suite[0].probability)
-        parts.append(
-            f"a 5 pp drop across the suite: {chance if chance[0] in '<>' else 'about ' + chance}"
-        )
-    statement = f"{counts}, " + "; ".join(parts)
-
     scenarios = len(scored)
     window = max(1, runs)
-    suggestion = None
     reps = history = None
     if _design_power(n, per_run, window, scenarios, thresholds) < POWER_TARGET:
         reps, history = _suggestion(n, per_run, window, scenarios, thresholds)
-        options = []
-        if reps is not None:
-            options.append(f"{reps} repetitions")
-        if history is not None:
-            options.append(f"a history of {history} baseline runs")
-        if options:
-            suggestion = (
-                f"to catch a scenario dropping 100% → "
-                f"{float(1 - _dec(thresholds.hard.min_delta) - SUGGESTION_EXTRA_DROP):.0%} "
-                f"at least {POWER_TARGET:.0%} of the time, use {' or '.join(options)}"
-            )
     return Power(
         pr_trials=n,
         baseline_trials=m,
         threshold=float(threshold),
         family_size=family_size,
-        statement=statement,
-        suggestion=suggestion,
         baseline_runs=used,
         dispersion=dispersion.phi,
         can_fail_alone=can_fail,
         drops=tuple(drops),
         suggested_repetitions=reps,
         suggested_history=history,
+        rejected=rejected,
+        extreme_p=float(extreme),
+        only_through_suite=only_through_suite,
+        target_rate=float(1 - _dec(thresholds.hard.min_delta) - SUGGESTION_EXTRA_DROP),
     )
-
-
-def _chance(probability: float) -> str:
-    if probability >= 0.995:
-        return "> 99%"
-    if 0 < probability < 0.005:
-        return "< 1%"
-    return f"{probability:.0%}"

@@ -68,6 +68,7 @@ from evalbot.core.models import (
 from evalbot.core.trend import points_from_buckets, render_trend_line
 from evalbot.errors import InputError
 from evalbot.local_files import read_limited_text
+from evalbot.output import power_text
 from evalbot.output.markdown import code_span, escape_text
 from evalbot.text import comment_marker as marker
 from evalbot.text import one_line, starts_with_marker, truncate
@@ -1176,9 +1177,10 @@ def power_lines(comparison: Comparison) -> list[str]:
     power = comparison.power
     if power is None:
         return []
-    text = f"Power: {power.statement}"
-    if power.suggestion:
-        text += f"; {power.suggestion}"
+    text = f"Power: {power_text.statement(power)}"
+    advice = power_text.suggestion(power)
+    if advice:
+        text += f"; {advice}"
     return [text + "."]
 
 

@@ -40,6 +40,7 @@ from evalbot.core.models import (
     Verdict,
 )
 from evalbot.core.trend import trend_report
+from evalbot.output import power_text
 from evalbot.sources.experiment_file import measures_document
 
 SCHEMA_VERSION = 4
@@ -195,7 +196,7 @@ def _power(power: Power) -> dict[str, Any]:
         "can_fail_alone": power.can_fail_alone,
         "drops": [
             {
-                "label": drop.label,
+                "label": power_text.drop_label(drop),
                 "scope": drop.scope,
                 "from_rate": drop.from_rate,
                 "to_rate": drop.to_rate,
@@ -204,8 +205,8 @@ def _power(power: Power) -> dict[str, Any]:
             }
             for drop in power.drops
         ],
-        "statement": power.statement,
-        "suggestion": power.suggestion,
+        "statement": power_text.statement(power),
+        "suggestion": power_text.suggestion(power),
         "suggested_repetitions": power.suggested_repetitions,
         "suggested_history": power.suggested_history,
     }

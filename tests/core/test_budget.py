@@ -22,6 +22,7 @@ from evalbot.core.models import (
 )
 from evalbot.core.stats import min_attainable_worse, tarone_bh
 from evalbot.errors import InputError
+from evalbot.output import power_text
 
 from helpers import make_bucket
 
@@ -170,7 +171,7 @@ def test_power_statement_with_history() -> None:
     # (a <= 2 of 3) and p(2) = C(32, 2) / C(33, 3) = 0.091 is too large, p(1) =
     # 31/5456 and p(0) = 1/5456 pass: P = P(a <= 1) = 0.3^3 + 3 * 0.7 * 0.3^2 = 0.216.
     assert power.drops[0].probability == pytest.approx(0.216)
-    assert power.statement.startswith(
+    assert power_text.statement(power).startswith(
         "with 3 PR trials and 30 baseline trials over 10 runs per scenario, one scenario "
         "dropping 100% → 70%: 22%, 97% → 10%: "
     )
@@ -183,8 +184,10 @@ def test_power_says_when_nothing_can_fail_and_suggests_more_data() -> None:
     pr, base = bucket("pr", **suite), bucket("main", **suite)
     power = compare_buckets(pr, base, Thresholds()).power
     assert power is not None
-    assert "no single scenario can fail the check on its own" in power.statement
-    assert power.suggestion is not None and "repetitions" in power.suggestion
+    assert "no single scenario can fail the check on its own" in power_text.statement(power)
+    assert power_text.suggestion(power) is not None and "repetitions" in power_text.suggestion(
+        power
+    )
 
 
 # --- configuration ---------------------------------------------------------------------------

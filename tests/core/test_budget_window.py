@@ -29,6 +29,7 @@ from evalbot.core.models import (
     Verdict,
 )
 from evalbot.core.window import _dispersion, _recent_pool
+from evalbot.output import power_text
 
 from helpers import make_bucket
 
@@ -249,8 +250,8 @@ def test_power_statement_says_plainly_when_nothing_can_fail() -> None:
     pr, base = make_bucket("pr", suite), make_bucket("b", suite)
     power = compare_buckets(pr, base, Thresholds()).power
     assert power is not None and not power.can_fail_alone
-    assert "no single scenario can fail the check on its own" in power.statement
-    assert power.suggestion is not None
+    assert "no single scenario can fail the check on its own" in power_text.statement(power)
+    assert power_text.suggestion(power) is not None
 
 
 @pytest.mark.parametrize("size", [1, 2, 3, 5])
@@ -274,8 +275,8 @@ def test_power_never_says_nothing_can_fail_above_a_check_one_scenario_failed(
     assert power is not None
     if gate.failed:
         assert power.can_fail_alone
-        assert "no single scenario can fail" not in power.statement
-    if "no single scenario can fail" in power.statement:
+        assert "no single scenario can fail" not in power_text.statement(power)
+    if "no single scenario can fail" in power_text.statement(power):
         assert not gate.failed
 
 
@@ -296,8 +297,8 @@ def test_power_never_contradicts_the_table(seed: int) -> None:
     assert power is not None
     if comparison.count(Verdict.HARD_REGRESSION):
         assert power.can_fail_alone
-        assert "no single scenario can fail" not in power.statement
-        assert "already fail" in power.statement
+        assert "no single scenario can fail" not in power_text.statement(power)
+        assert "already fail" in power_text.statement(power)
     for drop in power.drops:
         assert 0.0 <= drop.probability <= 1.0
 
@@ -313,7 +314,7 @@ def test_following_the_suggestion_settles_it(n: int, runs: int, size: int) -> No
             make_bucket("pr", base), make_bucket("b", base), Thresholds(), history=history
         ).power
         assert p is not None
-        return p.suggested_repetitions, p.suggested_history, p.suggestion
+        return p.suggested_repetitions, p.suggested_history, power_text.suggestion(p)
 
     reps, window, text = power_for(n, runs)
     assert text is not None and (reps or window)
