@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import json
 import math
 import multiprocessing
 import os
@@ -581,6 +582,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--trials", type=int, nargs="+", default=None, help="only these N")
     parser.add_argument("--histories", type=int, nargs="+", default=None, help="only these K")
+    parser.add_argument(
+        "--save",
+        default=None,
+        help="append each finished chunk to this JSON-lines file, and skip the chunks it "
+        "already holds for the same seed (a long grid survives an interruption)",
+    )
     args = parser.parse_args(argv)
 
     def wanted(cell: Cell) -> bool:
@@ -603,20 +610,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         for cell in (*nulls, *powers)
         for start in range(0, sims, CHUNK)
     ]
-    # Heaviest first (bigger suites, longer windows), for a balanced pool.
-    tasks.sort(key=lambda t: -t.cell.scenarios * t.cell.n * max(1, t.cell.k))
-    chunks: dict[tuple[Cell, int], list[Record]] = {}
+    # The false-fail grid first, then power; heaviest first within each (bigger suites,
+    # longer windows), for a balanced pool.
+    power_set = set(powers)
+    tasks.sort(key=lambda t: (t.cell in power_set, -t.cell.scenarios * t.cell.n * max(1, t.cell.k)))
+    chunks = _load_chunks(args.save, args.seed, sims)
+    tasks = [t for t in tasks if (t.cell, t.start) not in chunks]
     start_time = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         for done, (task, out) in enumerate(pool.imap_unordered(run_task, tasks), start=1):
             chunks[(task.cell, task.start)] = out
+            _save_chunk(args.save, task, out, sims)
             if done % 20 == 0 or done == len(tasks):
                 elapsed = time.perf_counter() - start_time
                 print(f"  {done}/{len(tasks)} tasks, {elapsed:.0f} s", file=sys.stderr)
     runtime = time.perf_counter() - start_time
     results: Results = {}
     for (cell, _), out in sorted(chunks.items(), key=lambda item: (item[0][0], item[0][1])):
-        results.setdefault(cell, []).extend(out)
+        if cell in nulls or cell in power_set:
+            results.setdefault(cell, []).extend(out)
+    nulls = [c for c in nulls if c in results]
 
     print(
         f"Simulated suites of S scenarios (97% × 60%, 80% × 25%, 50% × 15%); {sims} simulated "
@@ -638,6 +651,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     total = sum(len(v) for v in results.values())
     print(f"Runtime: {runtime:.0f} s for {total} simulated PRs on {args.workers} worker(s).")
     return 0 if all(ok for ok, _ in check_targets(results, nulls)) else 1
+
+
+def _load_chunks(path: str | None, seed: int, sims: int) -> dict[tuple[Cell, int], list[Record]]:
+    """Chunks a previous run with the same seed and --sims saved (see --save)."""
+    chunks: dict[tuple[Cell, int], list[Record]] = {}
+    if path is None or not os.path.exists(path):
+        return chunks
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            item = json.loads(line)
+            if item["seed"] == seed and item["sims"] == sims:
+                cell = Cell(*item["cell"])
+                chunks[(cell, item["start"])] = [Record(*r) for r in item["records"]]
+    return chunks
+
+
+def _save_chunk(path: str | None, task: Task, out: Sequence[Record], sims: int) -> None:
+    if path is None:
+        return
+    item = {
+        "seed": task.seed,
+        "sims": sims,
+        "cell": list(task.cell),
+        "start": task.start,
+        "records": [
+            [r.failed_hard, r.failed_soft, r.by_scenario, r.by_soft, r.by_aggregate, r.improvements]
+            for r in out
+        ],
+    }
+    with open(path, "a", encoding="utf-8") as lines:
+        lines.write(json.dumps(item) + "\n")
 
 
 def main_patterns(sims: int, seed: int, workers: int, wanted: Callable[[Cell], bool]) -> int:
