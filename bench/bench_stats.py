@@ -1,10 +1,14 @@
 """Benchmark: false-fail rate and power of the regression gate on simulated suites.
 
-Not a test: run it by hand, ``nice python bench/bench_stats.py`` (2,000 simulated PRs
-per cell, the full grid takes a long while on 2 cores; ``--quick`` runs 200 per cell
-on a reduced grid for iteration, ``--workers`` sets the process count, default 2). It
-is seeded and deterministic: the same ``--seed`` and ``--sims`` print the same tables
-whatever the number of workers (each simulated PR has its own derived seed).
+Not a test: run it by hand, ``nice python bench/bench_stats.py --save grid.jsonl``
+(2,000 simulated PRs per cell; the full grid takes about half an hour on 2 cores;
+``--save`` keeps every finished chunk, so an interrupted run resumes where it stopped;
+``--quick`` runs 200 per cell on a reduced grid for iteration; ``--cases``, ``--trials``
+and ``--histories`` run part of the grid; ``--workers`` sets the process count,
+default 2). It is seeded and deterministic: the same ``--seed`` and ``--sims`` print the
+same tables whatever the number of workers (each simulated PR has its own derived seed).
+Each scenario's passes in a run are one Binomial(N, rate) draw (by inversion, one
+uniform per scenario).
 
 Suites (issue 5, issue 11 §3): S scenarios (20, 100 or 500) whose true pass rates are
 97% (60% of them), 80% (25%) and 50% (15%). K baseline runs form the window (K = 0:
