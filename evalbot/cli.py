@@ -825,17 +825,12 @@ def publish_command(
     """
     import os
 
-    from evalbot.action import (
-        PublishSettings,
-        Reporting,
-        event_head,
-        publish_live,
-        report_input_error,
-    )
     from evalbot.config import load_config, override, parse_comment_key, parse_enum, parse_secret
     from evalbot.core.models import FailOn
+    from evalbot.fork_publish import PublishSettings, event_head, publish_live
     from evalbot.github.api import DEFAULT_API_URL, CommentMode, GitHubTarget, StatusState
     from evalbot.pipeline import parse_live
+    from evalbot.publish import Reporting, report_input_error
 
     if not github_token:
         raise InputError("--github-token: required (or set GITHUB_TOKEN)")
@@ -892,7 +887,7 @@ def publish_command(
             summary_path=os.environ.get("GITHUB_STEP_SUMMARY"),
             secrets=(github_token, live.get("langsmith_api_key") or ""),
         )
-        return report_input_error(reporting, exc, stdout=sys.stdout, cli=True)
+        return report_input_error(reporting, exc, stdout=sys.stdout)
     return publish_live(
         PublishSettings(
             live=config,

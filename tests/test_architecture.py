@@ -38,8 +38,6 @@ OVERSIZED: dict[str, int] = {
     "evalbot.output.report": 510,
     "evalbot.config": 520,
     "evalbot.cli": 980,
-    "evalbot.action": 1010,
-    "evalbot.github.api": 580,
 }
 
 # Edges still being untangled; the set only shrinks (each entry: importer, imported).

@@ -65,6 +65,8 @@ MAX_PR_NUMBER = 2**31 - 1
 
 # Git object ids: SHA-1 (40 hex) or SHA-256 (64 hex) repositories.
 _SHA = re.compile(r"[0-9a-fA-F]{40}|[0-9a-fA-F]{64}")
+# A commit SHA as GitHub writes it (lowercase): what evalbot puts on a status itself.
+LOWER_SHA: Final = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 
 
 # Workflow-command encoding: the runner decodes these escapes (actions/toolkit command.ts).

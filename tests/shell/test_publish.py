@@ -331,3 +331,32 @@ def test_missing_token_is_an_input_error() -> None:
         "publish", "--dataset", "support", env={"GITHUB_TOKEN": "", "GITHUB_REPOSITORY": REPO}
     )
     assert code == 2 and "--github-token: required" in err
+
+
+# --- one publish flow ---------------------------------------------------------------------------
+
+
+def _imported_names(module: str) -> dict[str, set[str]]:
+    """For one evalbot module: every ``from X import a, b`` as {X: {a, b}} (any depth)."""
+    import ast
+
+    source = (Path(__file__).resolve().parents[2] / "evalbot" / f"{module}.py").read_text("utf-8")
+    found: dict[str, set[str]] = {}
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.setdefault(node.module, set()).update(alias.name for alias in node.names)
+    return found
+
+
+def test_action_and_publish_reach_github_through_the_one_publish_flow() -> None:
+    # Only the publish flow (and publish's PR lookup) holds a GitHub client; the CLI
+    # takes nothing from the action but its entry point.
+    users = {
+        module
+        for module in ("action", "action_report", "cli", "pipeline", "publish", "fork_publish")
+        if "GitHub" in _imported_names(module).get("evalbot.github.api", set())
+    }
+    assert users == {"publish", "fork_publish"}
+    assert _imported_names("cli").get("evalbot.action", set()) <= {"main"}
+    assert {"publish_result", "report_input_error"} <= _imported_names("action")["evalbot.publish"]
+    assert {"publish_result", "deliver"} <= _imported_names("fork_publish")["evalbot.publish"]

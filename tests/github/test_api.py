@@ -1,20 +1,20 @@
-"""Publishing to GitHub through the real PyGithub, with HTTP mocked by `responses`."""
+"""GitHub.publish and the PR lookups through the real PyGithub, HTTP mocked by `responses`."""
 
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import responses
 
 from evalbot.github.api import (
     CommentMode,
+    GitHub,
+    GitHubError,
     GitHubTarget,
+    Published,
     StatusState,
-    find_comment,
-    make_github,
-    publish,
+    StatusUpdate,
     trim_description,
 )
 
@@ -36,20 +36,19 @@ def comment(id_: int, body: str, login: str = "github-actions[bot]") -> dict[str
     }
 
 
-def client() -> object:
-    return make_github(TARGET, retry=None)
+OK = StatusUpdate(StatusState.SUCCESS, "ok", "evalbot")
 
 
-def run(mode: CommentMode = CommentMode.UPDATE, body: str = MARKER + "\nnew body\n"):
-    return publish(
-        client(),
-        TARGET,
+def run(mode: CommentMode = CommentMode.UPDATE, body: str = MARKER + "\nnew body\n") -> Published:
+    return GitHub(TARGET, retry=None).publish(
         pr_number=7,
         head_sha="headsha",
         comment_body=body,
         marker=MARKER,
         mode=mode,
-        status=(StatusState.FAILURE, "1 hard regression · 74% vs 82%", "evalbot", "https://x/run"),
+        status=StatusUpdate(
+            StatusState.FAILURE, "1 hard regression · 74% vs 82%", "evalbot", "https://x/run"
+        ),
     )
 
 
@@ -164,10 +163,9 @@ def test_github_enterprise_base_url() -> None:
     responses.get(f"{ghe}/repos/{REPO}/issues/7/comments", json=[])
     responses.post(f"{ghe}/repos/{REPO}/issues/7/comments", json=comment(1, MARKER), status=201)
     responses.post(f"{ghe}/repos/{REPO}/statuses/headsha", json={}, status=201)
-    result = publish(
-        make_github(target, retry=None), target, pr_number=7, head_sha="headsha",
-        comment_body=MARKER, marker=MARKER, mode=CommentMode.UPDATE,
-        status=(StatusState.SUCCESS, "ok", "evalbot", None),
+    result = GitHub(target, retry=None).publish(
+        pr_number=7, head_sha="headsha", comment_body=MARKER, marker=MARKER,
+        mode=CommentMode.UPDATE, status=OK,
     )  # fmt: skip
     assert result.problems == () and result.status_set
 
@@ -178,72 +176,9 @@ def test_trim_description_to_140() -> None:
     assert trim_description("a\nb") == "a b"
 
 
-def test_find_comment_ignores_non_first_line_markers() -> None:
-    class C:
-        def __init__(self, body: str, login: str) -> None:
-            self.body, self.user = body, type("U", (), {"login": login})()
-
-    class Listing:  # PyGithub's PaginatedList, as find_comment reads it: by page number
-        def get_page(self, page: int) -> list[C]:
-            comments = [C("hi\n" + MARKER, "github-actions[bot]"), C(MARKER, "github-actions[bot]")]
-            return comments if page == 0 else []
-
-    class FakeIssue:
-        def get_comments(self) -> Listing:
-            return Listing()
-
-    found = find_comment(FakeIssue(), MARKER, "github-actions[bot]")
-    assert found is not None and found.body == MARKER
-    assert re.match("<!--", MARKER)
-
-
 def test_body_over_limit_is_a_bug() -> None:
     with pytest.raises(ValueError):
         run(body="x" * 70_000)
-
-
-# --- the retry policy: bounded, idempotent requests only, rate limits reported -----------------
-
-
-def test_the_default_client_retries_only_idempotent_requests_within_the_budget() -> None:
-    from evalbot.github.api import RETRY_BUDGET_S, BoundedRetry
-
-    github = make_github(TARGET)
-    retry = github.requester._Requester__retry  # what PyGithub hands to requests' HTTPAdapter
-    assert isinstance(retry, BoundedRetry)
-    assert "POST" not in retry.allowed_methods  # a comment or status is never re-sent
-    assert {"GET", "PATCH"} <= set(retry.allowed_methods)
-    assert retry.budget_s == RETRY_BUDGET_S <= 20
-    # PyGithub's default GithubRetry retries POST: the 11-comments defect.
-    from github import GithubRetry
-
-    assert "POST" in GithubRetry().allowed_methods
-
-
-@pytest.mark.parametrize("status", [403, 429])
-def test_rate_limits_are_never_retried(status: int) -> None:
-    from evalbot.github.api import BoundedRetry
-
-    retry = BoundedRetry()
-    assert not retry.is_retry("GET", status, has_retry_after=True)
-    assert retry.is_retry("GET", 502)
-    assert not retry.is_retry("POST", 502)
-
-
-def test_every_sleep_comes_out_of_one_budget() -> None:
-    import time
-
-    from urllib3 import HTTPResponse
-
-    from evalbot.github.api import BoundedRetry
-
-    retry = BoundedRetry(budget_s=0.3)
-    later = retry.new(total=1)
-    assert later.deadline is retry.deadline  # copies share the budget
-    started = time.monotonic()
-    later.sleep(HTTPResponse(status=503, headers={"Retry-After": "120"}))
-    assert time.monotonic() - started < 2  # not 120 s: capped by the 0.3 s budget
-    assert retry.deadline.left() == 0 and not retry.is_retry("GET", 503)
 
 
 @responses.activate
@@ -256,36 +191,15 @@ def test_primary_rate_limit_names_the_reset_time_and_is_not_retried() -> None:
         headers={"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(reset)},
     )
     status_mock(responses.mock, code=201)
-    result = publish(
-        make_github(TARGET), TARGET, pr_number=7, head_sha="headsha", comment_body=MARKER,
-        marker=MARKER, mode=CommentMode.UPDATE,
-        status=(StatusState.SUCCESS, "ok", "evalbot", None),
+    result = GitHub(TARGET).publish(
+        pr_number=7, head_sha="headsha", comment_body=MARKER, marker=MARKER,
+        mode=CommentMode.UPDATE, status=OK,
     )  # fmt: skip
     (problem,) = result.problems
     assert "GitHub's primary rate limit (resets at 17:46:40 UTC) refused the comment" in (
         problem.message
     )
     assert len(limited.calls) == 1 and result.status_set
-
-
-def test_rate_limit_of_secondary_with_retry_after() -> None:
-    from datetime import UTC, datetime
-
-    from github import GithubException
-
-    from evalbot.github.api import rate_limit_of
-
-    now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
-    exc = GithubException(
-        429, {"message": "You have exceeded a secondary rate limit."}, {"Retry-After": "120"}
-    )
-    limit = rate_limit_of(exc, now=now)
-    assert limit is not None and limit.kind == "secondary" and limit.retry_after == 120
-    assert limit.describe() == (
-        "GitHub's secondary rate limit (Retry-After 120 s, until 12:02:00 UTC)"
-    )
-    forbidden = GithubException(403, {"message": "Resource not accessible by integration"}, {})
-    assert rate_limit_of(forbidden) is None
 
 
 @responses.activate
@@ -300,10 +214,9 @@ def test_502_after_create_adopts_the_comment_instead_of_posting_again() -> None:
         f"{API}/repos/{REPO}/issues/7/comments", json={"message": "Bad Gateway"}, status=502
     )
     status_mock(responses.mock)
-    result = publish(
-        make_github(TARGET), TARGET, pr_number=7, head_sha="headsha",
-        comment_body=MARKER + "\nnew body\n", marker=MARKER, mode=CommentMode.UPDATE,
-        status=(StatusState.SUCCESS, "ok", "evalbot", None),
+    result = GitHub(TARGET).publish(
+        pr_number=7, head_sha="headsha", comment_body=MARKER + "\nnew body\n", marker=MARKER,
+        mode=CommentMode.UPDATE, status=OK,
     )  # fmt: skip
     assert result.problems == () and len(create.calls) == 1
     assert result.comment_url == f"https://github.com/{REPO}/pull/7#issuecomment-11"
@@ -320,13 +233,61 @@ def test_a_422_on_create_is_not_retried() -> None:
     assert len(create.calls) == 1 and "422" in result.problems[0].message
 
 
-def test_no_retry_starts_once_the_budget_is_spent() -> None:
-    from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+# --- the values: a status update always fits GitHub's limit -------------------------------------
 
-    from evalbot.github.api import BoundedRetry
 
-    fresh = BoundedRetry()
-    error = ReadTimeoutError(None, "/x", "read timed out")  # type: ignore[arg-type]
-    assert fresh.increment("GET", "/x", error=error).total == 2
-    with pytest.raises(MaxRetryError):
-        BoundedRetry(budget_s=0).increment("GET", "/x", error=error)
+def test_status_update_is_frozen_and_trims_its_description_on_construction() -> None:
+    update = StatusUpdate(StatusState.ERROR, "Invalid input:\n" + "x" * 500, "evalbot")
+    assert len(update.description) == 140 and update.description.endswith("…")
+    assert "\n" not in update.description and update.target_url is None
+    with pytest.raises(AttributeError):
+        update.description = "y" * 500  # type: ignore[misc]
+
+
+@responses.activate
+def test_a_long_status_description_reaches_github_at_140_characters() -> None:
+    status = status_mock(responses.mock)
+    GitHub(TARGET, retry=None).publish(
+        pr_number=None, head_sha="headsha", comment_body=None, marker=MARKER,
+        mode=CommentMode.OFF, status=StatusUpdate(StatusState.FAILURE, "z " * 200, "evalbot"),
+    )  # fmt: skip
+    body = json.loads(status.calls[0].request.body)
+    assert len(body["description"]) == 140 and "target_url" not in body
+
+
+# --- PR lookups: GitHub's refusals become GitHubError, PyGithub's exception stays inside -------
+
+
+@responses.activate
+def test_pull_head_reads_the_head_and_a_404_is_a_github_error() -> None:
+    head = "ab" * 20
+    responses.get(
+        f"{API}/repos/{REPO}/pulls/7",
+        json={"number": 7, "state": "open", "head": {"sha": head, "label": "o:b"}},
+    )
+    responses.get(f"{API}/repos/{REPO}/pulls/8", json={"message": "Not Found"}, status=404)
+    github = GitHub(TARGET, retry=None)
+    assert github.pull_head(7) == head
+    with pytest.raises(GitHubError) as caught:
+        github.pull_head(8)
+    assert str(caught.value) == (
+        f"GitHub answered 404 for the PR lookup: PR #8 was not found in {REPO} "
+        "(or the token cannot see the repository)"
+    )
+    assert caught.value.exit_code == 1 and caught.value.problem.what == "PR lookup"
+    assert caught.value.__context__ is None and caught.value.__cause__ is None
+
+
+@responses.activate
+def test_find_pull_for_commit_refused_is_a_github_error_without_the_token() -> None:
+    head = "cd" * 20
+    responses.get(
+        f"{API}/repos/{REPO}/commits/{head}/pulls",
+        json={"message": f"Bad credentials {TOKEN}"},
+        status=502,
+    )
+    with pytest.raises(GitHubError) as caught:
+        GitHub(TARGET, retry=None).find_pull_for_commit(head)
+    message = str(caught.value)
+    assert message.startswith("GitHub refused the PR lookup (502: Bad credentials ***")
+    assert TOKEN not in message and caught.value.__context__ is None
