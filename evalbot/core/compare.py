@@ -32,7 +32,6 @@ from evalbot.core.power import _suite_fails_on_one, power
 from evalbot.core.scenario_tests import (
     _families,
     _favourable,
-    _Flags,
     _table_stats,
     _TableStats,
     _verdict,
@@ -211,7 +210,8 @@ def compare_buckets(
     rows = []
     # A verdict depends only on the table and its flags, and _table_stats hands
     # out one object per distinct table: classify each (object, flags) once.
-    verdicts: dict[tuple[int, _Flags], Verdict] = {}
+    # Keyed by identities: tables and flag sets are shared objects, alive in their dicts.
+    verdicts: dict[tuple[int, int], Verdict] = {}
     # float() of a Fraction is Python code: once per distinct table as well.
     deltas: dict[int, float | None] = {}
     no_series: tuple[float | None, ...] = ()
@@ -219,9 +219,9 @@ def compare_buckets(
         table, pooled_side = tables[key], pooled[key]
         table_id = id(table)
         flag = flags[key]
-        verdict = verdicts.get((table_id, flag))
+        verdict = verdicts.get((table_id, id(flag)))
         if verdict is None:
-            verdict = verdicts[table_id, flag] = _verdict(table, thresholds, flag)
+            verdict = verdicts[table_id, id(flag)] = _verdict(table, thresholds, flag)
         if table_id in deltas:
             delta = deltas[table_id]
         else:
@@ -229,20 +229,23 @@ def compare_buckets(
         side, base = pr_map[key], base_map[key]
         total = pooled_side.total
         rate = pooled_side.passed / total if total else None
+        # Positional (in the field order: key, label, verdict, pr, baseline, delta,
+        # p_worse, p_better, pooled, q, series, flakiness): keywords cost a tenth more
+        # per row, and there is a row per scenario.
         rows.append(
             ScenarioComparison(
-                key=key,
-                label=side.label or base.label,
-                verdict=verdict,
-                pr=side,
-                baseline=base,
-                delta=delta,
-                p_worse=table.p_worse,
-                p_better=table.p_better,
-                pooled=pooled_side,
-                q=qvalues.get(key),
-                series=series.get(key, no_series) if history else no_series,
-                flakiness=None if rate is None else 2 * rate * (1 - rate),
+                key,
+                side.label or base.label,
+                verdict,
+                side,
+                base,
+                delta,
+                table.p_worse,
+                table.p_better,
+                pooled_side,
+                qvalues.get(key),
+                series.get(key, no_series) if history else no_series,
+                None if rate is None else 2 * rate * (1 - rate),
             )
         )
     rows.sort(key=lambda row: (row.verdict.severity, row.key))
