@@ -248,7 +248,14 @@ def compare_buckets(
                 None if rate is None else 2 * rate * (1 - rate),
             )
         )
-    rows.sort(key=lambda row: (row.verdict.severity, row.key))
+    # By verdict severity, then key (keys are unique): grouped by severity and each group
+    # sorted by key — the same order as sorting on (severity, key), without a tuple per row.
+    groups: dict[int, list[ScenarioComparison]] = {}
+    for row in rows:
+        groups.setdefault(row.verdict.severity, []).append(row)
+    rows = []
+    for severity in sorted(groups):
+        rows.extend(sorted(groups[severity], key=_row_key))
     pr_only = tuple(
         sorted((s for k, s in pr.scenarios.items() if k not in baseline.scenarios), key=_key)
     )
@@ -338,6 +345,10 @@ def _bare(scenario: Scenario) -> bool:
         and not scenario.unscored
         and (scenario.measures is NO_MEASURES or scenario.measures == NO_MEASURES)
     )
+
+
+def _row_key(row: ScenarioComparison) -> str:
+    return row.key
 
 
 def _key(scenario: Scenario) -> str:
