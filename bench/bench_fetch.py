@@ -15,6 +15,7 @@ GIL (``--in-process`` keeps it in this process, as the tests do).
 Measured (wall time with ``time.perf_counter``, requests from the fake's log):
 
 - evalbot ``fetch(...)``, PR by name, baseline by explicit name;
+- evalbot ``fetch(...)``, PR by name, baseline by the prefix strategy (``main-``);
 - evalbot ``fetch(...)``, PR by name, baseline by the metadata strategy;
 - the reference's pattern, written with the SDK (the fair comparison: n8n's
   reference fetches this way): ``client.list_runs(project_name=...,
@@ -39,8 +40,8 @@ Formulas (P = 100 runs or examples per page; L = latency):
   chain of pages plus the D resolution round-trips that must precede it is the
   critical path. D = 1 for an explicit baseline (the PR and baseline look-ups
   are independent, and the PR look-up yields the dataset id the examples need);
-  D = 2 for the metadata strategy (the baseline search needs the PR
-  experiment's dataset and start time). The ideal ignores the fake's own
+  D = 2 for the prefix and metadata strategies (the baseline search needs the
+  PR experiment's dataset and start time). The ideal ignores the fake's own
   processing time and evalbot's CPU time (both shown under "Diagnostics").
 
 Targets (each evalbot row): at most 3 requests per experiment above the
@@ -69,7 +70,7 @@ from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlsplit
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "fakes"))
 
 from evalbot.sources.langsmith.bucket import BucketRules  # noqa: E402
 from evalbot.sources.langsmith.source import (  # noqa: E402
@@ -91,6 +92,7 @@ PR_NAME = "pr-bench"
 BASE_NAME = "main-bench"
 NAIVE_NAME = "naive-small"
 BASE_METADATA = {"branch": "main"}
+BASE_PREFIX = "main-"
 MAX_EXTRA_PER_EXPERIMENT = 3
 MAX_WALL_RATIO = 1.2
 NOW = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
@@ -532,7 +534,9 @@ def run_evalbot(
     source = LangSmithSource(Connection(api_key=API_KEY, endpoint=world.url))
     server.clear()
     start = time.perf_counter()
-    fetched = fetch(source, PrQuery(ref=PR_NAME), baseline, rules=BucketRules())
+    fetched = fetch(
+        source, PrQuery(ref=PR_NAME), baseline, rules=BucketRules(), name=lambda key: key
+    )
     wall = time.perf_counter() - start
     log = server.log()
     for bucket in (fetched.pr, fetched.baseline):
@@ -559,7 +563,7 @@ def measure_evalbot(
     for _ in range(repeat):
         wall, log, fetched = run_evalbot(server, world, baseline)
         walls.append(wall)
-        counted = int(fetched.fetch_section()["requests"])
+        counted = fetched.requests
     note = f"evalbot counted {counted} requests itself" if counted != len(log) else ""
     return Row(
         label=label,
@@ -721,7 +725,8 @@ def print_report(rows: list[Row], world: World, floor_s: float, args: argparse.N
         f"= (max({pages}, {example_pages}) + D) × {latency:g} s, where D is the number of "
         "resolution round-trips that must precede the longest page chain: D = 1 with an "
         "explicit baseline (PR and baseline look-ups can run concurrently), D = 2 with the "
-        "metadata strategy (the baseline search needs the PR's dataset and start time). "
+        "prefix and metadata strategies (the baseline search needs the PR's dataset and "
+        "start time). "
         "Pages of one experiment are sequential (cursor); experiments and examples are "
         "paged concurrently."
     )
@@ -825,6 +830,16 @@ def main(argv: list[str] | None = None) -> int:
                 "evalbot fetch, explicit baseline",
                 explicit,
                 round_trips=1,
+                repeat=args.repeat,
+                names=names,
+            ),
+            measure_evalbot(
+                server,
+                world,
+                args.latency,
+                "evalbot fetch, prefix baseline",
+                BaselineQuery(Strategy.PREFIX, BASE_PREFIX),
+                round_trips=2,
                 repeat=args.repeat,
                 names=names,
             ),

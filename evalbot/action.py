@@ -20,45 +20,20 @@ import os
 import shlex
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TextIO
 
 from evalbot.action_report import endpoint_masks, reporting_from_env
-from evalbot.config import (
-    CommentWhen,
-    Settings,
-    load_config,
-    override,
-    override_statistics,
-    parse_comment_key,
-    parse_enum,
-    parse_history,
-    parse_secret,
-)
-from evalbot.core.models import (
-    FailOn,
-    OnFetchFailure,
-    Sensitivity,
-)
+from evalbot.action_settings import ActionSettings, parse_action_settings
 from evalbot.errors import InputError
 from evalbot.github import runtime
-from evalbot.github.api import (
-    BOT_LOGIN,
-    DEFAULT_API_URL,
-    CommentMode,
-    GitHubTarget,
-)
 from evalbot.output.render import RunLinks
-from evalbot.pipeline import LiveConfig, parse_live, run_live
+from evalbot.pipeline import run_live
 from evalbot.publish import (
     Reporting,
     publish_result,
     report_input_error,
     report_internal_error,
 )
-
-DEFAULT_CONFIG = ".github/evalbot.yml"
 
 # Every input of action.yml; tests keep this, action.yml and the README in sync.
 INPUTS = (
@@ -105,188 +80,9 @@ OUTPUTS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ActionSettings:
-    """Everything the Action needs, parsed from INPUT_* and the runner's variables."""
-
-    live: LiveConfig
-    settings: Settings
-    comment: CommentMode
-    status_context: str
-    github: GitHubTarget | None
-    event: runtime.Event
-    report_path: Path
-    run_url: str | None
-    output_path: str | None
-    summary_path: str | None
-    # For links in the comment: https://github.com/owner/repo, and the report
-    # path as the user gave it (relative to the workspace).
-    repository_url: str | None = None
-    report_name: str | None = None
-
-
-def _float(value: str | None, *, name: str) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        raise InputError(f"{name}: must be a number; got {value!r}") from None
-
-
-def _list(value: str | None) -> list[str]:
-    if value is None:
-        return []
-    return [item.strip() for item in value.replace("\n", ",").split(",") if item.strip()]
-
-
-def _named(exc: InputError) -> InputError:
-    """Option names in messages become the action's input names (--pass-key -> pass_key)."""
-    text = str(exc)
-    renames = {
-        "--pr-metadata": "experiment_metadata",
-        "--pr": "experiment",
-        "--langsmith-api-key": "langsmith_api_key",
-        "--langsmith-endpoint": "langsmith_endpoint",
-        "--baseline-prefix": "baseline_prefix",
-        "--baseline-metadata": "baseline_metadata",
-        "--baseline": "baseline",
-        "--dataset": "dataset",
-        "--pass-key": "pass_key",
-        "--pass-threshold": "pass_threshold",
-        "--scenario-key": "scenario_key",
-        "--category-key": "category_key",
-        "--fail-on": "fail_on",
-        "--comment-key": "comment_key",
-        "--timeout": "timeout",
-        "--retry-budget": "retry_budget",
-        "--fetch-deadline": "fetch_deadline",
-    }
-    for option, name in renames.items():
-        text = text.replace(option, name)
-    text = text.replace("(or set LANGSMITH_API_KEY)", "(pass secrets.LANGSMITH_API_KEY)")
-    return InputError(text)
-
-
 def parse_settings(env: Mapping[str, str]) -> ActionSettings:
-    """Validate every input and runner variable; InputError names the input."""
-
-    def get(name: str) -> str | None:
-        return runtime.read_input(env, name)
-
-    try:
-        live = parse_live(
-            langsmith_api_key=get("langsmith_api_key"),
-            langsmith_endpoint=get("langsmith_endpoint"),
-            pr=get("experiment"),
-            pr_metadata=get("experiment_metadata"),
-            dataset=get("dataset"),
-            baseline=get("baseline"),
-            baseline_prefix=get("baseline_prefix"),
-            baseline_metadata=get("baseline_metadata"),
-            allow_dataset_mismatch=False,
-            pass_keys=_list(get("pass_key")),
-            pass_threshold=_float(get("pass_threshold"), name="pass_threshold"),
-            scenario_key=get("scenario_key"),
-            category_key=get("category_key"),
-            timeout=_float(get("timeout"), name="timeout"),
-            retry_budget=_float(get("retry_budget"), name="retry_budget"),
-            fetch_deadline=_float(get("fetch_deadline"), name="fetch_deadline"),
-        )
-    except InputError as exc:
-        raise _named(exc) from None
-    workspace = Path(env.get("GITHUB_WORKSPACE") or ".")
-    config_input = get("config")
-    # The config is data a pull request can change (.github/evalbot.yml, even a
-    # symlink to /proc/self/environ): read only from inside the workspace.
-    config_path = runtime.inside_workspace(
-        workspace, config_input or DEFAULT_CONFIG, name="config" if config_input else DEFAULT_CONFIG
-    )
-    sensitivity = get("sensitivity")
-    settings = load_config(
-        None if config_input is None and not config_path.is_file() else config_path,
-        sensitivity=None
-        if sensitivity is None
-        else parse_enum(Sensitivity, sensitivity, name="sensitivity"),
-    )
-    fail_on, on_fetch = get("fail_on"), get("on_fetch_failure")
-    comment_key, template = get("comment_key"), get("template")
-    comment_when = get("comment_when")
-    settings = override(
-        settings,
-        fail_on=None if fail_on is None else parse_enum(FailOn, fail_on, name="fail_on"),
-        on_fetch_failure=None
-        if on_fetch is None
-        else parse_enum(OnFetchFailure, on_fetch, name="on_fetch_failure"),
-        comment_key=None if comment_key is None else parse_comment_key(comment_key),
-        comment_when=None
-        if comment_when is None
-        else parse_enum(CommentWhen, comment_when, name="comment_when"),
-    )
-    # The template is code a pull request can change (the input, or the config
-    # file's `template:`): it must be a file inside the workspace, symlinks
-    # followed; render.py runs it sandboxed and keeps its includes beside it.
-    if template is not None:
-        settings = override(
-            settings, template=runtime.inside_workspace(workspace, template, name="template")
-        )
-    elif settings.template is not None:
-        where = f"{config_input or DEFAULT_CONFIG}: template"
-        settings = override(
-            settings,
-            template=runtime.inside_workspace(workspace, settings.template, name=where),
-        )
-    settings = override_statistics(
-        settings,
-        alpha=_float(get("alpha"), name="alpha"),
-        correction=get("correction"),
-        trend_threshold=_float(get("trend_threshold"), name="trend_threshold"),
-        name=str,
-    )
-    if (history := get("history")) is not None:
-        if not (history.isascii() and history.isdigit()):
-            raise InputError(f"history: must be a whole number from 0 to 100; got {history!r}")
-        settings = override(settings, history=parse_history(int(history)))
-    comment = parse_enum(CommentMode, get("comment") or "update", name="comment")
-    status_context = get("status_context") or "evalbot"
-    if len(status_context) > 100:
-        raise InputError("status_context: must be at most 100 characters")
-    event = runtime.read_event(env)
-    repository = env.get("GITHUB_REPOSITORY")
-    token = get("github_token")
-    if token is not None:
-        parse_secret(token, name="github_token")
-    github = None
-    if repository and token:
-        github = GitHubTarget(
-            token=token,
-            repository=repository,
-            api_url=env.get("GITHUB_API_URL") or DEFAULT_API_URL,
-            bot_login=get("bot_login") or BOT_LOGIN,
-        )
-    default_report = (
-        "evalbot-report.json"
-        if settings.comment_key == "default"
-        else f"evalbot-report-{settings.comment_key}.json"
-    )
-    server, run_id = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_RUN_ID")
-    run_url = f"{server}/{repository}/actions/runs/{run_id}" if server and run_id else None
-    return ActionSettings(
-        live=live,
-        settings=settings,
-        comment=comment,
-        status_context=status_context,
-        github=github,
-        event=event,
-        report_path=runtime.inside_workspace(
-            workspace, get("report_path") or default_report, name="report_path"
-        ),
-        run_url=run_url,
-        output_path=env.get("GITHUB_OUTPUT"),
-        summary_path=env.get("GITHUB_STEP_SUMMARY"),
-        repository_url=f"{server}/{repository}" if server and repository else None,
-        report_name=get("report_path") or default_report,
-    )
+    """Validate every input and runner variable (:mod:`evalbot.action_settings`)."""
+    return parse_action_settings(env)
 
 
 def reporting_of(settings: ActionSettings) -> Reporting:
@@ -316,7 +112,7 @@ def run(settings: ActionSettings, *, stdout: TextIO, client: Any | None = None) 
     try:
         return _run(settings, stdout=stdout, client=client)
     except InputError as exc:
-        return report_input_error(reporting, _named(exc), stdout=stdout)
+        return report_input_error(reporting, exc, stdout=stdout)
     except Exception:
         report_internal_error(reporting, stdout=stdout)
         raise
@@ -385,7 +181,7 @@ def main(env: Mapping[str, str] | None = None, *, stdout: TextIO | None = None) 
         settings = parse_settings(env)
     except InputError as exc:
         # The check still reports: status error naming the input, summary, outputs.
-        return report_input_error(reporting_from_env(env), _named(exc), stdout=out)
+        return report_input_error(reporting_from_env(env), exc, stdout=out)
     except Exception:
         report_internal_error(reporting_from_env(env), stdout=out)
         raise

@@ -1,8 +1,10 @@
-"""Settings: parsed and validated once, up front, into a frozen dataclass.
+"""The config file: read, bounded and validated once, up front, into frozen Settings.
 
-The config file (YAML) and command-line flags feed the same validators, so a
-bad value gives the same one-sentence message naming the key wherever it came
-from. Flags override the file (issue 2 §7).
+The file's threshold keys are the ones :mod:`evalbot.core.thresholds` lists
+(the report writes the same shape back). :mod:`evalbot.settings` applies the
+command-line flags or action inputs over the file with these validators, so
+a bad value gives the same one-sentence message naming the key wherever it
+came from. Flags override the file (issue 2 §7).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,8 +27,8 @@ from evalbot.core.models import (
     OnFetchFailure,
     Sensitivity,
     Thresholds,
-    Tier,
 )
+from evalbot.core.thresholds import Kind, Section, ThresholdKey, key_tree, value_of
 from evalbot.errors import InputError
 from evalbot.local_files import read_limited_text
 
@@ -70,6 +72,8 @@ class Settings:
     comment_when: CommentWhen = CommentWhen.ALWAYS
     # Seconds the whole LangSmith fetch may take (issue 10 §2).
     fetch_deadline: float = DEFAULT_FETCH_DEADLINE
+    # Compare with a baseline that ran on another dataset (--allow-dataset-mismatch).
+    allow_dataset_mismatch: bool = False
 
 
 E = TypeVar("E", bound=enum.StrEnum)
@@ -117,14 +121,6 @@ def _number(value: object, *, name: str, low: float, high: float, low_open: bool
     return number
 
 
-def _probability(value: object, *, name: str) -> float:
-    return _number(value, name=name, low=0.0, high=1.0, low_open=True)
-
-
-def _fraction(value: object, *, name: str) -> float:
-    return _number(value, name=name, low=0.0, high=1.0, low_open=False)
-
-
 def _mapping(value: object, *, name: str, allowed: Mapping[str, object]) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise InputError(f"{name}: must be a mapping; got {value!r}")
@@ -133,72 +129,6 @@ def _mapping(value: object, *, name: str, allowed: Mapping[str, object]) -> Mapp
             keys = ", ".join(allowed)
             raise InputError(f"{name}: unknown key {key!r} (allowed: {keys})")
     return value
-
-
-_TIER_KEYS: Mapping[str, Callable[..., float]] = {
-    "max_p": _probability,
-    "min_delta": _fraction,
-    "min_baseline_rate": _fraction,
-}
-
-
-def _tier(value: object, default: Tier, *, name: str) -> Tier:
-    raw = _mapping(value, name=name, allowed=_TIER_KEYS)
-    updates = {key: _TIER_KEYS[key](raw[key], name=f"{name}.{key}") for key in raw}
-    return dataclasses.replace(default, **updates)
-
-
-def _category(value: object, default: Thresholds, *, name: str) -> dict[str, float]:
-    raw = _mapping(value, name=name, allowed={"min_rate_gap": 0, "min_count_gap": 0})
-    out: dict[str, float] = {}
-    if "min_rate_gap" in raw:
-        out["category_min_rate_gap"] = _fraction(raw["min_rate_gap"], name=f"{name}.min_rate_gap")
-    if "min_count_gap" in raw:
-        out["category_min_count_gap"] = _number(
-            raw["min_count_gap"], name=f"{name}.min_count_gap", low=0, high=1e9, low_open=False
-        )
-    return out
-
-
-def parse_thresholds(
-    value: object, *, name: str = "thresholds", base: Thresholds | None = None
-) -> Thresholds:
-    """The ``thresholds`` mapping of the config file, over ``base`` (the defaults)."""
-    allowed = {"hard": 0, "soft": 0, "watch_delta": 0, "category": 0}
-    raw = _mapping(value, name=name, allowed=allowed)
-    default = base or Thresholds()
-    updates: dict[str, Any] = {}
-    if "hard" in raw:
-        updates["hard"] = _tier(raw["hard"], default.hard, name=f"{name}.hard")
-    if "soft" in raw:
-        updates["soft"] = _tier(raw["soft"], default.soft, name=f"{name}.soft")
-    if "watch_delta" in raw:
-        updates["watch_delta"] = _fraction(raw["watch_delta"], name=f"{name}.watch_delta")
-    if "category" in raw:
-        updates.update(_category(raw["category"], default, name=f"{name}.category"))
-    return dataclasses.replace(default, **updates)
-
-
-_TOP_KEYS = (
-    "fail_on",
-    "on_fetch_failure",
-    "thresholds",
-    "comment_key",
-    "comment_when",
-    "template",
-    "alpha",
-    "correction",
-    "history",
-    "trend_threshold",
-    "sensitivity",
-    "metrics",
-    "costs",
-    "drift",
-    "fail_on_latency_increase",
-    "fail_on_tokens_increase",
-    "fail_on_cost_increase",
-    "fetch_deadline",
-)
 
 
 # --- Issue 6: sensitivity presets, metric / cost / drift thresholds -------------------------
@@ -257,15 +187,11 @@ def _non_negative(value: object, *, name: str) -> float:
     return float(value)
 
 
-def _relative_increase(value: object, *, name: str) -> float:
-    """A relative increase: 0.5 means +50%; above 0 and at most 100 (+10,000%)."""
-    return _number(value, name=name, low=0.0, high=100.0, low_open=True)
-
-
 def _levels(value: object, default: Levels, *, name: str, ratio: bool) -> Levels:
     raw = _mapping(value, name=name, allowed={"mild": 0, "severe": 0})
     levels = dataclasses.replace(
-        default, **{key: _fraction(raw[key], name=f"{name}.{key}") for key in raw}
+        default,
+        **{key: parse_threshold(Kind.FRACTION, raw[key], name=f"{name}.{key}") for key in raw},
     )
     if ratio and levels.severe > levels.mild:
         raise InputError(
@@ -280,55 +206,67 @@ def _levels(value: object, default: Levels, *, name: str, ratio: bool) -> Levels
     return levels
 
 
-_DRIFT_KEYS = ("error_rate", "empty_output", "output_length", "tool_silence", "max_p")
+def _by_key(value: object, *, name: str) -> tuple[tuple[str, float], ...]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and k for k in value):
+        raise InputError(f"{name}: must map feedback keys to numbers; got {value!r}")
+    return tuple((key, _non_negative(value[key], name=f"{name}.{key}")) for key in sorted(value))
 
 
-def parse_drift(value: object, base: DriftThresholds, *, name: str = "drift") -> DriftThresholds:
-    """The ``drift`` mapping: ``{signal: {mild, severe}}`` and ``max_p``, over ``base``."""
-    raw = _mapping(value, name=name, allowed=dict.fromkeys(_DRIFT_KEYS))
-    updates: dict[str, Any] = {}
-    for key in raw:
-        if key == "max_p":
-            updates[key] = _probability(raw[key], name=f"{name}.max_p")
-        else:
-            updates[key] = _levels(
-                raw[key], getattr(base, key), name=f"{name}.{key}", ratio=key == "output_length"
+# (low, high, low end open) of each numeric kind of threshold.
+_RANGES: Mapping[Kind, tuple[float, float, bool]] = {
+    Kind.PROBABILITY: (0.0, 1.0, True),
+    Kind.FRACTION: (0.0, 1.0, False),
+    Kind.ALPHA: (0.0, 0.5, True),
+    Kind.COUNT: (0.0, 1e9, False),
+    # 0.5 means +50%; at most 100 (+10,000%).
+    Kind.INCREASE: (0.0, 100.0, True),
+}
+
+
+def parse_threshold(kind: Kind, value: object, current: Any = None, *, name: str) -> Any:
+    """One threshold value of ``kind`` (``current``: the value it refines, for levels)."""
+    if kind in _RANGES:
+        low, high, low_open = _RANGES[kind]
+        return _number(value, name=name, low=low, high=high, low_open=low_open)
+    if kind is Kind.NON_NEGATIVE:
+        return _non_negative(value, name=name)
+    if kind is Kind.CORRECTION:
+        return parse_enum(Correction, value, name=name)
+    if kind is Kind.SENSITIVITY:
+        return parse_enum(Sensitivity, value, name=name)
+    if kind is Kind.BY_KEY:
+        return _by_key(value, name=name)
+    return _levels(value, current, name=name, ratio=kind is Kind.RATIO_LEVELS)
+
+
+def _set(thresholds: Any, attr: tuple[str, ...], value: Any) -> Any:
+    """``thresholds`` with the value at ``attr`` (a path of attributes) replaced."""
+    head, *rest = attr
+    if rest:
+        value = _set(getattr(thresholds, head), tuple(rest), value)
+    return dataclasses.replace(thresholds, **{head: value})
+
+
+def _apply(
+    value: object, tree: Mapping[str, Any], thresholds: Thresholds, *, name: str
+) -> Thresholds:
+    """``thresholds`` with the keys of ``value`` (shaped like ``tree``) applied, in tree order.
+
+    ``name``: where ``value`` is in the file ("thresholds.hard"; "" at the top level).
+    """
+    raw = _mapping(value, name=name, allowed=tree)
+    for key, node in tree.items():
+        if key not in raw:
+            continue
+        where = f"{name}.{key}" if name else key
+        if isinstance(node, ThresholdKey):
+            current = value_of(thresholds, node.attr)
+            thresholds = _set(
+                thresholds, node.attr, parse_threshold(node.kind, raw[key], current, name=where)
             )
-    return dataclasses.replace(base, **updates)
-
-
-def parse_metrics(
-    value: object, base: MetricThresholds, *, name: str = "metrics"
-) -> MetricThresholds:
-    """The ``metrics`` mapping: ``min_effect``, ``min_effect_by_key``, ``max_p``, over ``base``."""
-    allowed = {"min_effect": 0, "min_effect_by_key": 0, "max_p": 0}
-    raw = _mapping(value, name=name, allowed=allowed)
-    updates: dict[str, Any] = {}
-    if "min_effect" in raw:
-        updates["min_effect"] = _non_negative(raw["min_effect"], name=f"{name}.min_effect")
-    if "max_p" in raw:
-        updates["max_p"] = _probability(raw["max_p"], name=f"{name}.max_p")
-    if "min_effect_by_key" in raw:
-        by_key = raw["min_effect_by_key"]
-        where = f"{name}.min_effect_by_key"
-        if not isinstance(by_key, Mapping) or not all(isinstance(k, str) and k for k in by_key):
-            raise InputError(f"{where}: must map feedback keys to numbers; got {by_key!r}")
-        updates["by_key"] = tuple(
-            (key, _non_negative(by_key[key], name=f"{where}.{key}")) for key in sorted(by_key)
-        )
-    return dataclasses.replace(base, **updates)
-
-
-def parse_costs(value: object, base: CostThresholds, *, name: str = "costs") -> CostThresholds:
-    """The ``costs`` mapping: relative increases that are notable, over ``base``."""
-    raw = _mapping(value, name=name, allowed={"latency": 0, "tokens": 0, "cost": 0})
-    updates = {key: _relative_increase(raw[key], name=f"{name}.{key}") for key in raw}
-    return dataclasses.replace(base, **updates)
-
-
-def parse_fail_on_increase(value: object, *, name: str) -> float:
-    """A ``fail_on_*_increase`` setting: the relative increase that fails the check."""
-    return _relative_increase(value, name=name)
+        else:
+            thresholds = _apply(raw[key], node, thresholds, name=where)
+    return thresholds
 
 
 def parse_history(value: object, *, name: str = "history") -> int:
@@ -352,14 +290,22 @@ def parse_fetch_deadline(value: object, *, name: str = "fetch_deadline") -> floa
     return float(value)
 
 
-def parse_alpha(value: object, *, name: str = "alpha") -> float:
-    """The false-alarm budget: a probability in (0, 0.5]."""
-    return _number(value, name=name, low=0.0, high=0.5, low_open=True)
+# Keys of the config file that are not thresholds (core.thresholds lists those).
+_SETTING_KEYS = (
+    *("fail_on", "on_fetch_failure", "thresholds", "comment_key", "comment_when", "template"),
+    *("history", "fetch_deadline", "allow_dataset_mismatch"),
+)
+_IN_THRESHOLDS = key_tree(Section.THRESHOLDS)
+_AT_TOP = key_tree(Section.TOP)
+TOP_KEYS: tuple[str, ...] = (*_SETTING_KEYS, *_AT_TOP)
+"""Every key the top level of a config file may have."""
 
 
-def parse_trend_threshold(value: object, *, name: str = "trend_threshold") -> float:
-    """Slope per run (pass-rate units) beyond which a trend counts: 0 to 1."""
-    return _fraction(value, name=name)
+def parse_flag(value: object, *, name: str) -> bool:
+    """A yes/no setting: YAML true or false."""
+    if not isinstance(value, bool):
+        raise InputError(f"{name}: must be true or false; got {value!r}")
+    return value
 
 
 def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None = None) -> Settings:
@@ -375,13 +321,13 @@ def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None =
     if data is None:
         data = {}
     try:
-        raw = _mapping(data, name="top level", allowed=dict.fromkeys(_TOP_KEYS))
+        raw = _mapping(data, name="top level", allowed=dict.fromkeys(TOP_KEYS))
         if "sensitivity" in raw:
             # Validated even when a flag overrides it: a typo is never silently ignored.
             in_file = parse_enum(Sensitivity, raw["sensitivity"], name="sensitivity")
             sensitivity = sensitivity or in_file
-        base = sensitivity_preset(sensitivity or Sensitivity.NORMAL)
-        updates: dict[str, Any] = {"thresholds": base}
+        thresholds = sensitivity_preset(sensitivity or Sensitivity.NORMAL)
+        updates: dict[str, Any] = {}
         if "fail_on" in raw:
             updates["fail_on"] = parse_enum(FailOn, raw["fail_on"], name="fail_on")
         if "on_fetch_failure" in raw:
@@ -389,43 +335,25 @@ def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None =
                 OnFetchFailure, raw["on_fetch_failure"], name="on_fetch_failure"
             )
         if "thresholds" in raw:
-            updates["thresholds"] = parse_thresholds(raw["thresholds"], base=base)
+            thresholds = _apply(raw["thresholds"], _IN_THRESHOLDS, thresholds, name="thresholds")
         if "comment_key" in raw:
             updates["comment_key"] = parse_comment_key(raw["comment_key"])
         if "comment_when" in raw:
             updates["comment_when"] = parse_enum(
                 CommentWhen, raw["comment_when"], name="comment_when"
             )
-        threshold_updates: dict[str, Any] = {}
-        if "alpha" in raw:
-            threshold_updates["alpha"] = parse_alpha(raw["alpha"])
-        if "correction" in raw:
-            threshold_updates["correction"] = parse_enum(
-                Correction, raw["correction"], name="correction"
-            )
-        if "trend_threshold" in raw:
-            threshold_updates["trend_threshold"] = parse_trend_threshold(raw["trend_threshold"])
-        if "metrics" in raw:
-            threshold_updates["metrics"] = parse_metrics(raw["metrics"], base.metrics)
-        if "drift" in raw:
-            threshold_updates["drift"] = parse_drift(raw["drift"], base.drift)
-        costs = base.costs
-        if "costs" in raw:
-            costs = parse_costs(raw["costs"], costs)
-        for what in ("latency", "tokens", "cost"):
-            key = f"fail_on_{what}_increase"
-            if key in raw:
-                costs = dataclasses.replace(
-                    costs, **{key: parse_fail_on_increase(raw[key], name=key)}
-                )
-        if costs is not base.costs:
-            threshold_updates["costs"] = costs
-        if threshold_updates:
-            updates["thresholds"] = dataclasses.replace(updates["thresholds"], **threshold_updates)
+        # The sensitivity preset is the base, applied above; the rest of the top-level keys.
+        top = {key: raw[key] for key in _AT_TOP if key in raw and key != "sensitivity"}
+        thresholds = _apply(top, _AT_TOP, thresholds, name="")
+        updates["thresholds"] = thresholds
         if "history" in raw:
             updates["history"] = parse_history(raw["history"])
         if "fetch_deadline" in raw:
             updates["fetch_deadline"] = parse_fetch_deadline(raw["fetch_deadline"])
+        if "allow_dataset_mismatch" in raw:
+            updates["allow_dataset_mismatch"] = parse_flag(
+                raw["allow_dataset_mismatch"], name="allow_dataset_mismatch"
+            )
         if "template" in raw:
             if not isinstance(raw["template"], str) or not raw["template"]:
                 raise InputError(f"template: must be a file path; got {raw['template']!r}")
@@ -433,11 +361,6 @@ def parse_config(data: object, *, source: str, sensitivity: Sensitivity | None =
     except InputError as exc:
         raise InputError(f"{source}: {exc}") from None
     return Settings(**updates)
-
-
-# A config file is a few hundred bytes of thresholds; 1 MiB is generous, and a
-# bound keeps a mistaken path (a log, a dataset) from being read into memory.
-MAX_CONFIG_BYTES = 2**20
 
 
 def load_config(path: Path | None, *, sensitivity: Sensitivity | None = None) -> Settings:
@@ -483,35 +406,6 @@ def _values_over(data: object, limit: int) -> bool:
         elif isinstance(value, list):
             stack.extend(value)
     return False
-
-
-def override_statistics(
-    settings: Settings,
-    *,
-    alpha: float | None,
-    correction: str | None,
-    trend_threshold: float | None,
-    name: Callable[[str], str],
-) -> Settings:
-    """Settings with the statistics flags (or action inputs) applied over the thresholds.
-
-    Validated like the config keys; ``name`` turns a key into how the user
-    wrote it ("--trend-threshold" on the command line), for error messages.
-    """
-    updates: dict[str, Any] = {}
-    if alpha is not None:
-        updates["alpha"] = parse_alpha(alpha, name=name("alpha"))
-    if correction is not None:
-        updates["correction"] = parse_enum(Correction, correction, name=name("correction"))
-    if trend_threshold is not None:
-        updates["trend_threshold"] = parse_trend_threshold(
-            trend_threshold, name=name("trend_threshold")
-        )
-    if not updates:
-        return settings
-    return dataclasses.replace(
-        settings, thresholds=dataclasses.replace(settings.thresholds, **updates)
-    )
 
 
 def override(settings: Settings, **changes: Any) -> Settings:

@@ -23,7 +23,7 @@ from evalbot.github.api import (
     StatusUpdate,
 )
 from evalbot.output.render import RunLinks
-from evalbot.pipeline import LiveConfig, run_live
+from evalbot.pipeline import run_live
 from evalbot.publish import (
     ERROR_OUTPUTS,
     Delivery,
@@ -32,6 +32,7 @@ from evalbot.publish import (
     publish_result,
     report_input_error,
 )
+from evalbot.settings import LiveConfig
 from evalbot.text import comment_marker as marker
 
 

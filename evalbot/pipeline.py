@@ -1,21 +1,19 @@
-"""The imperative shell's one pipeline: inputs -> outcome -> gate -> report.
+"""The imperative shell's one pipeline: validated settings -> outcome -> gate -> report.
 
-``evalbot compare`` (files or LangSmith) and, later, ``evalbot action`` call
-the same functions here, so a maintainer running the CLI locally gets the
-Action's answer. Validation of live options happens once, up front, in
-:func:`parse_live` — before any network call.
+``evalbot compare`` (files or LangSmith), ``evalbot action`` and ``evalbot
+publish`` call the same functions here, so a maintainer running the CLI
+locally gets the Action's answer. Settings are validated before, once, by
+:mod:`evalbot.settings` — before any file is read or request made.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from evalbot.config import MAX_FETCH_DEADLINE, Settings, parse_fetch_deadline, parse_secret
+from evalbot.config import Settings
 from evalbot.core.compare import compare_buckets, decide_gate, settle
 from evalbot.core.models import (
     Bucket,
@@ -25,30 +23,12 @@ from evalbot.core.models import (
     Outcome,
     SelfBaseline,
 )
+from evalbot.core.trend import Trend, compute_trend, points_from_buckets
 from evalbot.errors import FetchError, InputError
 from evalbot.output.report import build_report, dumps, json_chunks
+from evalbot.settings import LiveConfig, TrendConfig
 from evalbot.sources.experiment_file import load_experiment
-from evalbot.sources.langsmith.bucket import BucketRules, ScenarioKey
-from evalbot.sources.langsmith.source import (
-    DEFAULT_ENDPOINT,
-    BaselineQuery,
-    Connection,
-    PrQuery,
-    Strategy,
-    validate_endpoint,
-)
-
-DEFAULT_BASELINE_METADATA: Mapping[str, Any] = {"branch": "main"}
-
-
-@dataclass(frozen=True, slots=True)
-class LiveConfig:
-    """Validated LangSmith options: where, what, and how runs become trials."""
-
-    connection: Connection
-    pr: PrQuery
-    baseline: BaselineQuery
-    rules: BucketRules
+from evalbot.sources.langsmith.source import BaselineQuery, Fetched, Strategy
 
 
 @dataclass(frozen=True, slots=True, init=False)
@@ -96,120 +76,6 @@ class Result:
         if self._report_json is not None and callable(self._report[0]):
             return self._report_json()
         return (dumps(self.report),)
-
-
-def parse_json_object(text: str, *, name: str) -> dict[str, Any]:
-    """A JSON object given on the command line; InputError naming ``name``."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{name}: not valid JSON ({exc.msg}); got {text!r}") from None
-    except RecursionError:  # e.g. 100,000 nested arrays: bad input, not a crash
-        raise InputError(f"{name}: not valid JSON (nested too deeply)") from None
-    if not isinstance(value, dict) or not value:
-        raise InputError(f'{name}: must be a non-empty JSON object like {{"branch": "main"}}')
-    return value
-
-
-# Seconds. The SDK takes its timeout in whole milliseconds (below 1 ms it becomes
-# 0, which urllib3 refuses); past GitHub's 6-hour job limit a wait never ends in a
-# job, and 1e308 s overflowed the conversion to milliseconds (an internal error).
-_MIN_TIMEOUT_S = 0.001
-
-
-def _positive(value: float | None, *, name: str, default: float, zero_ok: bool = False) -> float:
-    if value is None:
-        return default
-    low = 0.0 if zero_ok else _MIN_TIMEOUT_S
-    if not math.isfinite(value) or not low <= value <= MAX_FETCH_DEADLINE:
-        raise InputError(
-            f"{name}: must be a {'non-negative' if zero_ok else 'positive'} number of seconds "
-            f"from {low:g} to {MAX_FETCH_DEADLINE:g}; got {value:g}"
-        )
-    return value
-
-
-def parse_live(
-    *,
-    langsmith_api_key: str | None,
-    langsmith_endpoint: str | None,
-    pr: str | None,
-    pr_metadata: str | None,
-    dataset: str | None,
-    baseline: str | None,
-    baseline_prefix: str | None,
-    baseline_metadata: str | None,
-    allow_dataset_mismatch: bool,
-    pass_keys: Sequence[str],
-    pass_threshold: float | None,
-    scenario_key: str | None,
-    category_key: str | None,
-    timeout: float | None = None,
-    retry_budget: float | None = None,
-    fetch_deadline: float | None = None,
-) -> LiveConfig:
-    """Validate every LangSmith option at once, before any request is made."""
-    if (pr is None) == (pr_metadata is None):
-        raise InputError("--pr / --pr-metadata: give exactly one to name the PR experiment")
-    if pr_metadata is not None and not dataset:
-        raise InputError("--dataset: required with --pr-metadata (the dataset to search)")
-    pr_query = PrQuery(
-        ref=pr,
-        metadata=None
-        if pr_metadata is None
-        else parse_json_object(pr_metadata, name="--pr-metadata"),
-        dataset=dataset,
-    )
-    strategies = [
-        (Strategy.EXPLICIT, "--baseline", baseline),
-        (Strategy.PREFIX, "--baseline-prefix", baseline_prefix),
-        (Strategy.METADATA, "--baseline-metadata", baseline_metadata),
-    ]
-    given = [(s, n, v) for s, n, v in strategies if v is not None]
-    if len(given) > 1:
-        names = " and ".join(n for _, n, _ in given)
-        raise InputError(f"{names}: choose one baseline strategy, not several")
-    value: str | Mapping[str, Any]
-    if not given:
-        strategy, value = Strategy.METADATA, DEFAULT_BASELINE_METADATA
-    else:
-        strategy, name, text = given[0]
-        if not text:
-            raise InputError(f"{name}: must not be empty")
-        value = parse_json_object(text, name=name) if strategy is Strategy.METADATA else text
-    if not langsmith_api_key:
-        raise InputError("--langsmith-api-key: required (or set LANGSMITH_API_KEY)")
-    parse_secret(langsmith_api_key, name="--langsmith-api-key")
-    endpoint = validate_endpoint(
-        langsmith_endpoint or DEFAULT_ENDPOINT, name="--langsmith-endpoint"
-    )
-    if any(not key for key in pass_keys):
-        raise InputError("--pass-key: must not be empty")
-    if pass_threshold is not None and not math.isfinite(pass_threshold):
-        raise InputError("--pass-threshold: must be a finite number")
-    if category_key is not None and not category_key:
-        raise InputError("--category-key: must not be empty")
-    return LiveConfig(
-        connection=Connection(
-            api_key=langsmith_api_key,
-            endpoint=endpoint,
-            timeout_s=_positive(timeout, name="--timeout", default=30.0),
-            retry_budget_s=_positive(
-                retry_budget, name="--retry-budget", default=60.0, zero_ok=True
-            ),
-            fetch_deadline_s=None
-            if fetch_deadline is None
-            else parse_fetch_deadline(fetch_deadline, name="--fetch-deadline"),
-        ),
-        pr=pr_query,
-        baseline=BaselineQuery(strategy, value, allow_other_dataset=allow_dataset_mismatch),
-        rules=BucketRules(
-            pass_keys=tuple(pass_keys),
-            pass_threshold=1.0 if pass_threshold is None else pass_threshold,
-            scenario_key=ScenarioKey.parse(scenario_key or "example"),
-            category_key=category_key,
-        ),
-    )
 
 
 def _finish(
@@ -352,12 +218,13 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
             config.pr,
             config.baseline,
             rules=config.rules,
+            name=config.name,
             history=1 if config.baseline.strategy is Strategy.EXPLICIT else settings.history,
         )
     except FetchError as exc:
         section = {"source": "langsmith", "error": str(exc)}
         return _finish(FetchFailed(error=str(exc)), settings, fetch=section)
-    section = fetched.fetch_section()
+    section = _fetch_section(fetched)
     selection = _selection_text(config.baseline, fetched.skipped_incomplete)
     outcome: Outcome
     if fetched.baseline is None:
@@ -370,8 +237,71 @@ def run_live(config: LiveConfig, settings: Settings, *, client: Any | None = Non
     return _finish(outcome, settings, fetch=section, selection=selection)
 
 
+def _fetch_section(fetched: Fetched) -> dict[str, Any]:
+    """The JSON report's ``fetch`` section, from what the source recorded."""
+    query = fetched.query
+    return {
+        "source": "langsmith",
+        "baseline_selection": {
+            "strategy": query.strategy.value,
+            "filter": query.value if isinstance(query.value, str) else dict(query.value),
+            "description": query.describe(),
+            "skipped_incomplete": fetched.skipped_incomplete,
+        },
+        "requests": fetched.requests,
+        "seconds": round(fetched.total_seconds, 3),
+        "parts": {
+            name: {"requests": s.requests, "seconds": round(s.seconds, 3), "runs": s.runs}
+            for name, s in fetched.stats.items()
+        },
+    }
+
+
 def _selection_text(query: BaselineQuery, skipped: int) -> str:
     text = f"chosen as {query.describe()}"
     if skipped:
-        text += f"; {skipped} incomplete experiment{'s' if skipped != 1 else ''} skipped"
+        text += f"; {_skipped_text(skipped)}"
     return text
+
+
+@dataclass(frozen=True, slots=True)
+class TrendResult:
+    """``evalbot trend``'s answer: the trend, and how many incomplete runs were skipped."""
+
+    trend: Trend
+    skipped_incomplete: int = 0
+
+
+def run_trend(config: TrendConfig, *, client: Any | None = None) -> TrendResult:
+    """Read the runs (files, oldest first, or the newest on a LangSmith dataset) and trend them.
+
+    Fewer than 2 runs is an InputError: there is no series to gate on. A
+    LangSmith failure propagates (a FetchError: the CLI exits 1 with a message).
+    """
+    skipped = 0
+    if config.live is None:
+        # Files are given oldest first, so the newest window is the tail.
+        buckets = tuple(load_experiment(path) for path in config.files[-config.window :])
+        found = len(buckets)
+    else:
+        from evalbot.sources.langsmith.source import LangSmithSource, history_buckets
+
+        assert config.dataset is not None  # parse_trend: a dataset whenever live
+        history = history_buckets(
+            LangSmithSource(config.live.connection, client=client),
+            config.dataset,
+            config.live.baseline,
+            limit=config.window,
+            rules=config.live.rules,
+            name=config.live.name,
+        )
+        buckets, found, skipped = history.buckets, history.found, history.skipped_incomplete
+    if found < 2:
+        detail = f" ({_skipped_text(skipped)})" if skipped else ""
+        raise InputError(f"trend: need at least 2 runs, found {found}{detail}")
+    trend = compute_trend(points_from_buckets(buckets), threshold=config.threshold)
+    return TrendResult(trend, skipped)
+
+
+def _skipped_text(skipped: int) -> str:
+    return f"{skipped} incomplete experiment{'s' if skipped != 1 else ''} skipped"

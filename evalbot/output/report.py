@@ -25,7 +25,6 @@ from evalbot.core.models import (
     DriftSignal,
     FetchFailed,
     Gate,
-    Levels,
     MeanSummary,
     MetricComparison,
     NoBaseline,
@@ -39,6 +38,7 @@ from evalbot.core.models import (
     Thresholds,
     Verdict,
 )
+from evalbot.core.thresholds import thresholds_document
 from evalbot.core.trend import trend_report
 from evalbot.output import power_text
 from evalbot.sources.experiment_file import measures_document
@@ -288,51 +288,9 @@ def _signal(signal: DriftSignal) -> dict[str, Any]:
     }
 
 
-def _levels(levels: Levels) -> dict[str, float]:
-    return {"mild": levels.mild, "severe": levels.severe}
-
-
 def thresholds_dict(thresholds: Thresholds) -> dict[str, Any]:
-    """Thresholds in the config file's shape."""
-    costs = thresholds.costs
-    drift = thresholds.drift
-    return {
-        "hard": {
-            "max_p": thresholds.hard.max_p,
-            "min_delta": thresholds.hard.min_delta,
-            "min_baseline_rate": thresholds.hard.min_baseline_rate,
-        },
-        "soft": {
-            "max_p": thresholds.soft.max_p,
-            "min_delta": thresholds.soft.min_delta,
-            "min_baseline_rate": thresholds.soft.min_baseline_rate,
-        },
-        "watch_delta": thresholds.watch_delta,
-        "category": {
-            "min_rate_gap": thresholds.category_min_rate_gap,
-            "min_count_gap": thresholds.category_min_count_gap,
-        },
-        "alpha": thresholds.alpha,
-        "correction": thresholds.correction.value,
-        "aggregate_alpha": thresholds.aggregate_alpha,
-        "sensitivity": thresholds.sensitivity.value,
-        "metrics": {
-            "min_effect": thresholds.metrics.min_effect,
-            "min_effect_by_key": dict(thresholds.metrics.by_key),
-            "max_p": thresholds.metrics.max_p,
-        },
-        "costs": {"latency": costs.latency, "tokens": costs.tokens, "cost": costs.cost},
-        "fail_on_latency_increase": costs.fail_on_latency_increase,
-        "fail_on_tokens_increase": costs.fail_on_tokens_increase,
-        "fail_on_cost_increase": costs.fail_on_cost_increase,
-        "drift": {
-            "error_rate": _levels(drift.error_rate),
-            "empty_output": _levels(drift.empty_output),
-            "output_length": _levels(drift.output_length),
-            "tool_silence": _levels(drift.tool_silence),
-            "max_p": drift.max_p,
-        },
-    }
+    """Thresholds in the config file's shape (the one mapping: core.thresholds)."""
+    return thresholds_document(thresholds)
 
 
 def build_report(

@@ -275,13 +275,13 @@ def test_a_significant_drop_from_a_weak_baseline_does_not_gate() -> None:
 
 
 def test_readme_benchmark_table_meets_the_targets() -> None:
-    # The README's tables are bench/bench_stats.py's output; its claims must hold (issue 5
-    # §5, issue 11 §3): every false-fail cell within the budget, the power targets met.
+    # docs/statistics.md's tables are bench/bench_stats.py's output; its claims must hold
+    # (issue 5 §5, issue 11 §3): every false-fail cell within the budget, the power targets met.
     # Cells the resumable 2,000-per-cell run has not reached yet read "—".
     from pathlib import Path
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("### What the budget buys") :]
+    doc = (Path(__file__).parents[2] / "docs" / "statistics.md").read_text(encoding="utf-8")
+    section = doc[doc.index("### What the budget buys") :]
     header: list[str] = []
     false_fail: dict[tuple[str, int, str], tuple[float, float]] = {}
     power: dict[tuple[str, str], float] = {}
@@ -306,7 +306,7 @@ def test_readme_benchmark_table_meets_the_targets() -> None:
     assert rows == {(c, s) for c in conditions for s in (20, 100, 500)}
     assert {c for _, _, c in false_fail} <= {f"N={n} K={k}" for n in (3, 5, 10) for k in (0, 3, 10)}
     assert false_fail, "no measured cell"
-    # Each cell is a rate over the README's stated number of simulated PRs: it must not
+    # Each cell is a rate over the document's stated number of simulated PRs: it must not
     # exceed the 0.05 target by more than its 95% sampling error, and almost every cell
     # must be at or below the target itself.
     sims = int(re.search(r"`--sims (\d+)` \((\d+) simulated PRs per", section)[1])  # type: ignore[index]
@@ -316,8 +316,8 @@ def test_readme_benchmark_table_meets_the_targets() -> None:
     assert max(rates) <= 0.05 + tolerance
     assert sum(r > 0.05 for r in rates) <= 2
     assert power[("(a) one scenario 97% → 10%", "N=5 K=10")] >= 0.9
-    # Issue 11's (b) target, >= 0.8 at N = 3, is not met, and the README says so with the
-    # numbers (the old 0.85 came from pooling 10 runs as one sample); at N = 5 it is.
+    # Issue 11's (b) target, >= 0.8 at N = 3, is not met, and docs/statistics.md says so
+    # with the numbers (the old 0.85 came from pooling 10 runs as one sample); at N = 5 it is.
     assert power[("(b) 20 scenarios 90% → 60%", "N=5 K=10")] >= 0.8
     assert "One target the budget does not allow: (b) at 3 trials" in section
     assert power[("(b) after main drifted up 10 pp", "N=5 K=10")] >= 0.8

@@ -70,3 +70,8 @@ def live_args(url: str, key: str) -> list[str]:
         "--retry-budget",
         "0.5",
     ]
+
+
+def flag(key: str) -> str:
+    """A setting key as the CLI spells it (``pass_key`` -> ``--pass-key``), for ``name=``."""
+    return "--" + key.replace("_", "-")

@@ -45,7 +45,7 @@ from action_harness import (
 )
 from fake_github import FakeGitHub
 from fake_langsmith import FakeRun
-from helpers import assert_golden, live_args, make_bucket, run_cli
+from helpers import assert_golden, flag, live_args, make_bucket, run_cli
 
 # --- experiment files through the CLI --------------------------------------------------------
 
@@ -510,16 +510,16 @@ def test_check_pass_keys_names_the_missing_one_of_several() -> None:
     from evalbot.sources.langsmith.bucket import check_pass_keys
 
     runs = [run_json("r1", "e1", {"correctness": {"avg": 1}, "helpful": {"avg": 0.5}})]
-    check_pass_keys(["correctness", "helpful"], runs)
+    check_pass_keys(["correctness", "helpful"], runs, name=flag)
     with pytest.raises(InputError) as caught:
-        check_pass_keys(["correctness", "typo"], runs)
+        check_pass_keys(["correctness", "typo"], runs, name=flag)
     assert str(caught.value) == (
         "--pass-key: no run carries the feedback key 'typo'; keys seen: correctness, helpful"
     )
     # Without any feedback at all nothing shows the key is wrong: those runs are failed
     # (target errors) or unscored, never a green comparison.
-    check_pass_keys(["correctness"], [run_json("r1", "e1", None)])
-    check_pass_keys(["correctness"], [])
+    check_pass_keys(["correctness"], [run_json("r1", "e1", None)], name=flag)
+    check_pass_keys(["correctness"], [], name=flag)
 
 
 def test_runs_without_ids_are_never_merged() -> None:

@@ -1,4 +1,4 @@
-"""action.yml, the Dockerfile, requirements-action.txt and the README agree with the code."""
+"""action.yml, the Dockerfile and requirements-action.txt agree with the code (docs: test_docs)."""
 
 from __future__ import annotations
 
@@ -48,35 +48,6 @@ def dockerfile() -> list[tuple[str, str]]:
 
 def canonical(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def markdown_table(heading: str) -> list[list[str]]:
-    """Rows (cells stripped) of the first table under ``heading`` in README.md."""
-    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
-    assert heading in lines, f"README.md has no {heading!r} heading"
-    start = lines.index(heading) + 1
-    rows: list[list[str]] = []
-    for line in lines[start:]:
-        if line.startswith("#"):
-            break
-        if line.strip().startswith("|"):
-            cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
-            rows.append(cells)
-        elif rows:
-            break  # the first table has ended
-    assert len(rows) >= 2, f"no table under {heading!r}"
-    _header, separator, *body = rows
-    assert all(re.fullmatch(r":?-{3,}:?", cell) for cell in separator), separator
-    return body
-
-
-def first_column_names(rows: list[list[str]]) -> list[str]:
-    names = []
-    for row in rows:
-        match = re.fullmatch(r"`([^`]+)`", row[0])
-        assert match, f"first cell must be `name` in backticks: {row[0]!r}"
-        names.append(match.group(1))
-    return names
 
 
 # --- action.yml -----------------------------------------------------------------------------
@@ -377,19 +348,3 @@ def test_build_lock_satisfies_the_build_system() -> None:
         name = canonical(requirement.name)
         assert name in entries, f"requirements-build.txt does not pin {name}"
         assert requirement.specifier.contains(entries[name][0]), (spec, entries[name][0])
-
-
-# --- README ---------------------------------------------------------------------------------
-
-
-def test_readme_inputs_table_matches_action_yml() -> None:
-    rows = markdown_table("### Inputs")
-    names = first_column_names(rows)
-    assert len(set(names)) == len(names), "an input is listed twice"
-    assert set(names) == set(action()["inputs"])
-
-
-def test_readme_outputs_table_matches_action_yml() -> None:
-    names = first_column_names(markdown_table("### Outputs"))
-    assert len(set(names)) == len(names), "an output is listed twice"
-    assert set(names) == set(action()["outputs"])

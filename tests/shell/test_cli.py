@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 
 from evalbot.cli import cli
@@ -244,7 +245,7 @@ def test_invalid_config(tmp_path: Path, config: str, needle: str) -> None:
     [
         (("--fail-on", "maybe"), "--fail-on: must be one of"),
         (("--comment-key", "<!--"), "--comment-key: must be 1-64"),
-        (("--format", "html"), "'--format'"),
+        (("--format", "html"), "--format: must be one of markdown, json, text, csv; got 'html'"),
         (("--template", "/nonexistent/t.md.j2"), "template: file not found"),
         (("--config", "/nonexistent/c.yml"), "cannot read config file"),
         (("--alpha", "0.9"), "--alpha: must be in (0, 0.5]; got 0.9"),
@@ -257,6 +258,80 @@ def test_invalid_config(tmp_path: Path, config: str, needle: str) -> None:
 def test_invalid_options(args: tuple[str, ...], needle: str) -> None:
     code, _, err = run("compare", "--pr-file", PR, "--baseline-file", BASE, *args)
     assert_usage_error(code, err, needle)
+
+
+# --- click's own errors: one line naming the option, exit 2 (not Usage/Try/Error) ---------
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("compare", "--pr-file", PR, "--baseline-file", BASE, "--format", "yaml"),
+            "--format: must be one of markdown, json, text, csv; got 'yaml'",
+        ),
+        (
+            ("compare", "--pr-file", PR, "--baseline-file", BASE, "--alpha", "abc"),
+            "--alpha: must be a number; got 'abc'",
+        ),
+        (
+            ("compare", "--pr-file", str(EXAMPLES), "--baseline-file", BASE),
+            f"--pr-file: must be a file, not a directory; got {str(EXAMPLES)!r}",
+        ),
+        (
+            ("compare", "--pr-file", PR, "--baseline-file", BASE, "--history", "ten"),
+            "--history: must be a whole number from 0 to 100; got 'ten'",
+        ),
+        (
+            ("compare", "--verbos"),
+            "--verbos: no such option for evalbot compare (did you mean --verbose?); "
+            "see evalbot compare --help",
+        ),
+        (("trend", "--window", "many"), "--window: must be a whole number; got 'many'"),
+        (("export", "--format", "xml"), "--format: must be one of json, csv; got 'xml'"),
+        (("nope",), "No such command 'nope'; see evalbot --help"),
+    ],
+)
+def test_click_usage_errors_are_one_line(args: tuple[str, ...], line: str) -> None:
+    assert run(*args) == (2, "", f"evalbot: error: {line}\n")
+
+
+# --- EVALBOT_<OPTION>: every option reads its environment variable --------------------
+
+
+def test_every_option_reads_its_evalbot_variable() -> None:
+    own = {"LANGSMITH_API_KEY", "LANGSMITH_ENDPOINT", "GITHUB_TOKEN", "GITHUB_REPOSITORY"}
+    own |= {"GITHUB_API_URL"}
+    for command in cli.commands.values():
+        for param in command.params:
+            if not isinstance(param, click.Option) or param.name == "help":
+                continue
+            long = next(opt for opt in param.opts if opt.startswith("--"))
+            expected = "EVALBOT_" + long[2:].replace("-", "_").upper()
+            assert param.envvar in (expected, *own), (command.name, long, param.envvar)
+            assert param.show_envvar, (command.name, long)
+
+
+def test_files_and_format_from_the_environment(tmp_path: Path) -> None:
+    out = tmp_path / "out.txt"
+    env = {
+        "EVALBOT_PR_FILE": PR,
+        "EVALBOT_BASELINE_FILE": BASE,
+        "EVALBOT_FORMAT": "text",
+        "EVALBOT_OUTPUT": str(out),
+        "EVALBOT_FAIL_ON": "never",
+    }
+    assert run("compare", env=env) == (0, "", "")
+    assert "gate: passed" in out.read_text("utf-8")
+
+
+def test_a_bad_value_from_the_environment_names_the_option() -> None:
+    env = {"EVALBOT_PR_FILE": PR, "EVALBOT_BASELINE_FILE": BASE, "EVALBOT_ALPHA": "lots"}
+    assert run("compare", env=env) == (
+        2,
+        "",
+        "evalbot: error: --alpha: must be a number; got 'lots'\n",
+    )
 
 
 def test_missing_required_option() -> None:

@@ -18,6 +18,7 @@ from evalbot.errors import InputError
 from evalbot.sources.langsmith.source import BaselineQuery, Connection, LangSmithSource, Strategy
 
 from fake_langsmith import FakeLangSmith
+from helpers import flag
 from helpers import run_cli as run
 
 KEY = "lsv2_sk_SECRET_abc123"
@@ -427,19 +428,24 @@ MAIN = BaselineQuery(Strategy.METADATA, {"branch": "main"})
 def test_history_is_newest_first_and_skips_incomplete(
     world: World, source: LangSmithSource
 ) -> None:
-    found, skipped = source.history(world.ds, MAIN, limit=10, example_count=lambda: 5)
+    found, skipped = source.history(world.ds, MAIN, name=flag, limit=10, example_count=lambda: 5)
     assert [e.name for e in found] == ["main-3", "main-2", "main-1", "main-0"]
     assert skipped == 2  # running (no end time) and partial (14 < 5 x 3)
     # Without the example count, a short run cannot be told apart: only the running one is.
-    found, skipped = source.history(world.ds, MAIN, limit=10)
+    found, skipped = source.history(world.ds, MAIN, name=flag, limit=10)
     assert [e.name for e in found][:2] == ["main-3", "main-partial"] and skipped == 1
 
 
 def test_history_limit_and_started_before(world: World, source: LangSmithSource) -> None:
-    found, skipped = source.history(world.ds, MAIN, limit=2, example_count=lambda: 5)
+    found, skipped = source.history(world.ds, MAIN, name=flag, limit=2, example_count=lambda: 5)
     assert [e.name for e in found] == ["main-3", "main-2"] and skipped == 2
     found, skipped = source.history(
-        world.ds, MAIN, limit=2, started_before=T0 - timedelta(days=3), example_count=lambda: 5
+        world.ds,
+        MAIN,
+        name=flag,
+        limit=2,
+        started_before=T0 - timedelta(days=3),
+        example_count=lambda: 5,
     )
     # Started no later than the cut-off: main-2 started exactly at it.
     assert [e.name for e in found] == ["main-2", "main-1"] and skipped == 0
@@ -448,7 +454,11 @@ def test_history_limit_and_started_before(world: World, source: LangSmithSource)
 def test_history_rechecks_the_prefix(world: World, source: LangSmithSource) -> None:
     world.add("xmain-9", days=-0.5)  # LangSmith's name filter is a substring match
     found, skipped = source.history(
-        world.ds, BaselineQuery(Strategy.PREFIX, "main-"), limit=3, example_count=lambda: 5
+        world.ds,
+        BaselineQuery(Strategy.PREFIX, "main-"),
+        name=flag,
+        limit=3,
+        example_count=lambda: 5,
     )
     assert [e.name for e in found] == ["main-3", "main-2", "main-1"]
     assert skipped == 2  # xmain-9 is not counted as incomplete: it does not match at all
@@ -458,5 +468,5 @@ def test_history_rechecks_the_prefix(world: World, source: LangSmithSource) -> N
 
 def test_an_explicit_baseline_has_no_history(world: World, source: LangSmithSource) -> None:
     with pytest.raises(InputError, match=r"^--history: needs --baseline-prefix or"):
-        source.history(world.ds, BaselineQuery(Strategy.EXPLICIT, "main-1"), limit=5)
+        source.history(world.ds, BaselineQuery(Strategy.EXPLICIT, "main-1"), name=flag, limit=5)
     assert world.fake.requests == []

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from evalbot.config import MAX_CONFIG_BYTES
 from evalbot.errors import InputError
-from evalbot.sources import experiment_file
+from evalbot.sources import experiment_file, file_fields, file_quick, json_file
 from evalbot.sources.experiment_file import MAX_FILE_BYTES, load_experiment, read_json_file
 
 from helpers import EXAMPLES
@@ -217,7 +217,7 @@ _JSON = st.recursive(
 
 def _reference(raw: bytes) -> tuple[str, Any]:
     try:
-        return "ok", experiment_file._decode_exactly(raw, "f")
+        return "ok", json_file.decode_exactly(raw, "f")
     except InputError as exc:
         return "error", str(exc)
 
@@ -238,7 +238,7 @@ def test_fast_decoding_agrees_with_the_reference(
         first = json.dumps(dict([next(iter(value.items()))]), ensure_ascii=ensure_ascii)
         text = text.rstrip().removesuffix("}") + ", " + first[1:]
     raw = text.encode("utf-8")
-    fast = experiment_file._fast_decode(raw)
+    fast = json_file.fast_decode(raw)
     kind, reference = _reference(raw)
     if fast is not None:
         assert kind == "ok", reference
@@ -288,7 +288,7 @@ def _entries(draw: st.DrawFn) -> dict[str, Any]:
         keys = st.text(min_size=1, max_size=3)
         entry["scores"] = draw(st.dictionaries(keys, st.lists(finite, max_size=limit), max_size=2))
     if draw(st.booleans()):
-        field = draw(st.sampled_from([*experiment_file._SCENARIO_FIELDS, "passd"]))
+        field = draw(st.sampled_from([*file_fields.SCENARIO_FIELDS, "passd"]))
         entry[field] = draw(_ODD_VALUES)
     return entry
 
@@ -296,10 +296,10 @@ def _entries(draw: st.DrawFn) -> dict[str, Any]:
 @settings(max_examples=500, deadline=None)
 @given(key=st.one_of(st.just(""), st.text(min_size=1, max_size=3)), entry=_entries())
 def test_quick_scenario_agrees_with_the_checked_path(key: str, entry: dict[str, Any]) -> None:
-    quick = experiment_file._quick_scenario(key, entry)
+    quick = file_quick.quick_scenario(key, entry)
     try:
         checked = experiment_file._checked_scenario(key, entry)
-    except experiment_file._Invalid:
+    except file_fields.Invalid:
         assert quick is None  # the quick path never accepts what the checked one rejects
         return
     assert quick is None or quick == checked

@@ -10,7 +10,6 @@ import pytest
 from evalbot.core.models import NO_MEASURES, Bucket, Measures
 from evalbot.errors import InputError
 from evalbot.sources.langsmith.bucket import (
-    OUTPUT_KEYS,
     TARGET_ERROR,
     BucketRules,
     ExperimentInfo,
@@ -19,6 +18,9 @@ from evalbot.sources.langsmith.bucket import (
     bucket_runs,
     infer_pass_keys,
 )
+from evalbot.sources.langsmith.run_facts import OUTPUT_KEYS
+
+from helpers import flag
 
 PASS = "correct"
 CATEGORY = "failure_mode"
@@ -160,7 +162,7 @@ def test_run_of_unknown_example_is_still_keyed_by_its_id() -> None:
 def test_scenario_key_parse_valid(
     text: str, source: KeySource, field: str | None, shown: str
 ) -> None:
-    key = ScenarioKey.parse(text)
+    key = ScenarioKey.parse(text, name="--scenario-key")
     assert key.source is source
     assert key.field == field
     assert str(key) == shown
@@ -171,7 +173,7 @@ def test_scenario_key_parse_valid(
 )
 def test_scenario_key_parse_invalid(text: str) -> None:
     with pytest.raises(InputError) as info:
-        ScenarioKey.parse(text)
+        ScenarioKey.parse(text, name="--scenario-key")
     message = str(info.value)
     assert message.startswith("--scenario-key:")
     assert "\n" not in message
@@ -193,7 +195,9 @@ def test_metadata_field_merges_examples_sharing_the_value() -> None:
         example("ex-3", metadata={"scenario": "billing"}),
     )
     runs = [run("ex-1", 1.0), run("ex-1", 0.0), run("ex-2", 1.0), run("ex-3", 0.0)]
-    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.scenario"))
+    b = bucket(
+        runs, exs, scenario_key=ScenarioKey.parse("metadata.scenario", name="--scenario-key")
+    )
     assert set(b.scenarios) == {"refunds", "billing"}
     refunds = b.scenarios["refunds"]
     assert (refunds.key, refunds.passed, refunds.total) == ("refunds", 2, 3)
@@ -210,7 +214,7 @@ def test_inputs_field_merges_examples_sharing_the_value() -> None:
         example("ex-3", inputs={"question": "Capital of France?"}),
     )
     runs = [run("ex-1", 1.0), run("ex-2", 1.0), run("ex-3", 0.0)]
-    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("inputs.question"))
+    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("inputs.question", name="--scenario-key"))
     assert set(b.scenarios) == {"What is 2+2?", "Capital of France?"}
     merged = b.scenarios["What is 2+2?"]
     assert (merged.passed, merged.total) == (2, 2)
@@ -224,7 +228,11 @@ def test_non_string_field_value_becomes_string_key() -> None:
         example("ex-1", metadata={"group": 7}),
         example("ex-2", metadata={"group": 7}),
     )
-    b = bucket([run("ex-1"), run("ex-2")], exs, scenario_key=ScenarioKey.parse("metadata.group"))
+    b = bucket(
+        [run("ex-1"), run("ex-2")],
+        exs,
+        scenario_key=ScenarioKey.parse("metadata.group", name="--scenario-key"),
+    )
     assert set(b.scenarios) == {"7"}
     assert b.scenarios["7"].total == 2
 
@@ -236,7 +244,9 @@ def test_run_whose_example_lacks_the_field_is_keyed_by_example_id_with_note() ->
         example("ex-3", metadata={"scenario": ""}),
     )
     runs = [run("ex-1"), run("ex-2"), run("ex-2", 0.0), run("ex-3")]
-    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.scenario"))
+    b = bucket(
+        runs, exs, scenario_key=ScenarioKey.parse("metadata.scenario", name="--scenario-key")
+    )
     assert set(b.scenarios) == {"refunds", "ex-2", "ex-3"}
     fallback = b.scenarios["ex-2"]
     assert (fallback.passed, fallback.total) == (1, 2)
@@ -247,7 +257,9 @@ def test_run_whose_example_lacks_the_field_is_keyed_by_example_id_with_note() ->
 
 def test_missing_inputs_field_note_names_the_inputs_key() -> None:
     exs = examples_of(example("ex-1", inputs={"other": "x"}))
-    b = bucket([run("ex-1")], exs, scenario_key=ScenarioKey.parse("inputs.question"))
+    b = bucket(
+        [run("ex-1")], exs, scenario_key=ScenarioKey.parse("inputs.question", name="--scenario-key")
+    )
     assert set(b.scenarios) == {"ex-1"}
     assert b.notes == ("1 runs had no inputs.question and were keyed by example id",)
 
@@ -469,13 +481,13 @@ def test_no_categories_without_category_key() -> None:
 def test_infer_pass_keys_returns_explicit_keys_as_is() -> None:
     runs = [run("ex-1", stats={"a": fb(1.0), "b": fb(1.0)})]
     rules = BucketRules(pass_keys=("zz", "b"))
-    assert infer_pass_keys(runs, rules) == ("zz", "b")
+    assert infer_pass_keys(runs, rules, name=flag) == ("zz", "b")
 
 
 def test_infer_pass_keys_single_feedback_key() -> None:
     runs = [run("ex-1", stats={"accuracy": fb(1.0)}), run("ex-2", stats={}), run("ex-3")]
     runs[2]["feedback_stats"] = {"accuracy": fb(0.0)}
-    assert infer_pass_keys(runs, BucketRules()) == ("accuracy",)
+    assert infer_pass_keys(runs, BucketRules(), name=flag) == ("accuracy",)
 
 
 def test_infer_pass_keys_excludes_category_key() -> None:
@@ -483,9 +495,9 @@ def test_infer_pass_keys_excludes_category_key() -> None:
         run("ex-1", stats={"accuracy": fb(1.0)}),
         run("ex-2", stats={"accuracy": fb(0.0), CATEGORY: cat({"x": 1})}),
     ]
-    assert infer_pass_keys(runs, BucketRules(category_key=CATEGORY)) == ("accuracy",)
+    assert infer_pass_keys(runs, BucketRules(category_key=CATEGORY), name=flag) == ("accuracy",)
     with pytest.raises(InputError):
-        infer_pass_keys(runs, BucketRules())
+        infer_pass_keys(runs, BucketRules(), name=flag)
 
 
 def test_infer_pass_keys_several_keys_is_an_error_listing_them_sorted() -> None:
@@ -494,7 +506,7 @@ def test_infer_pass_keys_several_keys_is_an_error_listing_them_sorted() -> None:
         run("ex-2", stats={"mid": fb(1.0)}),
     ]
     with pytest.raises(InputError) as info:
-        infer_pass_keys(runs, BucketRules())
+        infer_pass_keys(runs, BucketRules(), name=flag)
     message = str(info.value)
     assert message.startswith("--pass-key:")
     assert "(alpha, mid, zeta)" in message
@@ -512,7 +524,7 @@ def test_infer_pass_keys_several_keys_is_an_error_listing_them_sorted() -> None:
 )
 def test_infer_pass_keys_none_is_an_error(runs: list[dict[str, Any]]) -> None:
     with pytest.raises(InputError, match=r"^--pass-key:"):
-        infer_pass_keys(runs, BucketRules(category_key=CATEGORY))
+        infer_pass_keys(runs, BucketRules(category_key=CATEGORY), name=flag)
 
 
 # --- notes ---
@@ -596,7 +608,9 @@ def test_notes_order() -> None:
     exs = examples_of(example("ex-0", metadata={"s": "x"}), example("ex-1"))
     runs = [run("ex-0"), run("ex-0"), run("ex-1"), run(None)]
     info = ExperimentInfo(name="exp", example_count=3)
-    b = bucket(runs, exs, info=info, scenario_key=ScenarioKey.parse("metadata.s"))
+    b = bucket(
+        runs, exs, info=info, scenario_key=ScenarioKey.parse("metadata.s", name="--scenario-key")
+    )
     # expected = 3 examples * 2 observed repetitions = 6 > 3 runs with an example.
     assert b.notes == (
         "partial: 3 of 6 runs",
@@ -919,7 +933,7 @@ def test_measures_keep_run_order_within_each_scenario() -> None:
             outputs={"output": "", "tool_calls": [CALL]},
         ),
     ]
-    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.s"))
+    b = bucket(runs, exs, scenario_key=ScenarioKey.parse("metadata.s", name="--scenario-key"))
     one, two = b.scenarios["one"].measures, b.scenarios["two"].measures
     assert one == Measures(
         scores={"style": (0.9, 0.3)},

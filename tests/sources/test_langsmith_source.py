@@ -29,8 +29,9 @@ import responses
 
 from evalbot.config import Settings
 from evalbot.errors import FetchError, InputError
-from evalbot.pipeline import Result, parse_live, run_live
-from evalbot.sources.langsmith import source as langsmith_source
+from evalbot.pipeline import Result, run_live
+from evalbot.settings import Raw, parse_live
+from evalbot.sources.langsmith import paging
 from evalbot.sources.langsmith.source import (
     RUN_FIELDS,
     BaselineQuery,
@@ -44,6 +45,7 @@ from evalbot.sources.langsmith.source import (
 )
 
 from fake_langsmith import FakeLangSmith
+from helpers import flag
 from helpers import run_cli as run
 
 ENDPOINT = "https://ls.test"
@@ -55,6 +57,14 @@ KEY = "lsv2_sk_SECRET_abc123"
 WRONG_KEY = "lsv2_sk_SECRET_wrong987"
 
 Outcome = Callable[[int, int], dict[str, Any]]
+
+
+def resolve(
+    source: LangSmithSource, pr: Experiment, query: BaselineQuery, **kwargs: Any
+) -> tuple[Experiment | None, int]:
+    """The baseline and how many incomplete candidates were skipped (CLI spelling)."""
+    found = source.resolve_baseline(pr, query, name=flag, **kwargs)
+    return found.baseline, found.skipped_incomplete
 
 
 # =====================================================================================
@@ -227,7 +237,7 @@ def test_query_runs_stops_after_more_pages_than_the_run_count_allows(
         source.query_runs(experiment(run_count=150))
     assert len(api.calls) == 14
     # Without a run count, the hard cap (1,000 pages; 40 here to keep the test fast).
-    monkeypatch.setattr(langsmith_source, "MAX_RUN_PAGES", 40)
+    monkeypatch.setattr(paging, "MAX_RUN_PAGES", 40)
     fresh = LangSmithSource(Connection(api_key=KEY, endpoint=ENDPOINT, retry_budget_s=0))
     with pytest.raises(FetchError, match="more pages than the cap of 40 pages"):
         fresh.query_runs(experiment(run_count=None))
@@ -356,8 +366,8 @@ def test_metadata_strategy_filters_on_the_server_and_takes_the_newest_complete(
         session_payload("older", start=T0 - timedelta(days=3), metadata=main),
     ]
     log = mock_sessions(api, sessions)
-    chosen, skipped = source.resolve_baseline(
-        experiment(), BaselineQuery(Strategy.METADATA, main), example_count=lambda: 5
+    chosen, skipped = resolve(
+        source, experiment(), BaselineQuery(Strategy.METADATA, main), example_count=lambda: 5
     )
     assert chosen is not None and chosen.name == "good"
     assert skipped == 2  # running (no end time) and short (14 < 5 examples x 3)
@@ -373,8 +383,8 @@ def test_completeness_uses_run_count_only_when_the_example_count_is_known(
 ) -> None:
     mock_sessions(api, [session_payload("tiny", start=T0 - timedelta(hours=1), run_count=1)])
     query_ = BaselineQuery(Strategy.METADATA, {"branch": "main"})
-    assert source.resolve_baseline(experiment(), query_, example_count=lambda: 5) == (None, 1)
-    chosen, skipped = source.resolve_baseline(experiment(), query_, example_count=lambda: None)
+    assert resolve(source, experiment(), query_, example_count=lambda: 5) == (None, 1)
+    chosen, skipped = resolve(source, experiment(), query_, example_count=lambda: None)
     assert chosen is not None and chosen.name == "tiny" and skipped == 0
 
 
@@ -387,8 +397,8 @@ def test_prefix_strategy_rechecks_the_server_substring_match(
         session_payload("main-1", start=T0 - timedelta(days=1)),
     ]
     log = mock_sessions(api, sessions)
-    chosen, skipped = source.resolve_baseline(
-        experiment(), BaselineQuery(Strategy.PREFIX, "main-"), example_count=lambda: 5
+    chosen, skipped = resolve(
+        source, experiment(), BaselineQuery(Strategy.PREFIX, "main-"), example_count=lambda: 5
     )
     assert chosen is not None and chosen.name == "main-1"
     assert skipped == 0  # a name that does not match is not an incomplete experiment
@@ -400,8 +410,8 @@ def test_no_candidate_gives_no_baseline(
     api: responses.RequestsMock, source: LangSmithSource
 ) -> None:
     mock_sessions(api, [session_payload("not-main-1", start=T0 - timedelta(hours=1))])
-    assert source.resolve_baseline(
-        experiment(), BaselineQuery(Strategy.PREFIX, "main-"), example_count=lambda: 5
+    assert resolve(
+        source, experiment(), BaselineQuery(Strategy.PREFIX, "main-"), example_count=lambda: 5
     ) == (None, 0)
 
 
@@ -410,10 +420,11 @@ def test_explicit_baseline_on_another_dataset_needs_the_mismatch_flag(
 ) -> None:
     mock_sessions(api, [session_payload("other", dataset_id=OTHER_DS)])
     with pytest.raises(InputError, match=r"^--baseline: .*--allow-dataset-mismatch"):
-        source.resolve_baseline(
-            experiment(), BaselineQuery(Strategy.EXPLICIT, "other"), example_count=lambda: 5
+        resolve(
+            source, experiment(), BaselineQuery(Strategy.EXPLICIT, "other"), example_count=lambda: 5
         )
-    chosen, skipped = source.resolve_baseline(
+    chosen, skipped = resolve(
+        source,
         experiment(),
         BaselineQuery(Strategy.EXPLICIT, "other", allow_other_dataset=True),
         example_count=lambda: 5,
@@ -423,7 +434,8 @@ def test_explicit_baseline_on_another_dataset_needs_the_mismatch_flag(
 
 def test_search_strategies_need_the_pr_dataset(source: LangSmithSource) -> None:
     with pytest.raises(InputError, match=r"^--pr: .*no dataset.*--baseline"):
-        source.resolve_baseline(
+        resolve(
+            source,
             experiment(dataset_id=None),
             BaselineQuery(Strategy.METADATA, {"branch": "main"}),
             example_count=lambda: None,
@@ -695,20 +707,10 @@ def live(fake: FakeLangSmith, **options: Any) -> Result:
         "langsmith_api_key": KEY,
         "langsmith_endpoint": fake.url,
         "pr": "pr-7",
-        "pr_metadata": None,
-        "dataset": None,
-        "baseline": None,
-        "baseline_prefix": None,
-        "baseline_metadata": None,
-        "allow_dataset_mismatch": False,
-        "pass_keys": (),
-        "pass_threshold": None,
-        "scenario_key": None,
-        "category_key": None,
-        "timeout": 2.0,
-        "retry_budget": 0.5,
+        "timeout": "2",
+        "retry_budget": "0.5",
     }
-    return run_live(parse_live(**{**defaults, **options}), Settings())
+    return run_live(parse_live(Raw(**{**defaults, **options})), Settings())
 
 
 def by_label(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -1009,8 +1011,8 @@ def test_a_bug_is_not_an_outage(world: World, monkeypatch: pytest.MonkeyPatch) -
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("injected")
 
-    # langsmith_source imports bucket_runs by name: patch the name it calls.
-    monkeypatch.setattr("evalbot.sources.langsmith.source.bucket_runs", broken)
+    # Counting runs raises, while the pages arrive (in a paging thread).
+    monkeypatch.setattr("evalbot.sources.langsmith.bucket.Tallies.add", broken)
     world.main()
     world.pr()
     code, out, err = run(*live_args(world.fake, "--format", "json"))
@@ -1256,7 +1258,7 @@ def test_experiment_knows_its_workspace_in_the_web_app(api_url: str, web: str) -
     from langsmith import Client
     from langsmith.schemas import TracerSession
 
-    from evalbot.sources.langsmith.source import _experiment
+    from evalbot.sources.langsmith.resolve import experiment_of as _experiment
 
     client = Client(api_url=api_url, api_key="k", auto_batch_tracing=False)
     tenant, dataset = "00000000-0000-4000-8000-0000000000aa", "00000000-0000-4000-8000-0000000000bb"
@@ -1279,7 +1281,7 @@ def test_experiment_links_never_carry_the_endpoint_password() -> None:
     from langsmith import Client
     from langsmith.schemas import TracerSession
 
-    from evalbot.sources.langsmith.source import _experiment
+    from evalbot.sources.langsmith.resolve import experiment_of as _experiment
 
     client = Client(
         api_url="https://bot:s3cret@langsmith.corp.example/api",

@@ -64,81 +64,51 @@ missing or invalid is left out for that run, never guessed:
 
 from __future__ import annotations
 
-import enum
-import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
 from evalbot.core.models import TARGET_ERROR, Bucket, Measures, Scenario
 from evalbot.errors import InputError
+from evalbot.sources.langsmith.rules import (
+    BucketRules,
+    ExperimentInfo,
+    KeySource,
+    ScenarioKey,
+)
+from evalbot.sources.langsmith.run_facts import (
+    RunFacts,
+    digest,
+    invalid_score,
+    label,
+)
 from evalbot.text import truncate
 
 PREVIEW_CHARS = 60
 # At most this many feedback keys are listed in an error message.
 MAX_KEYS_LISTED = 20
-# Where a run's output text is looked for, in order (rule 7).
-OUTPUT_KEYS = ("output", "answer", "response", "content", "text", "result")
-_MILLISECOND = timedelta(milliseconds=1)
-_T = TypeVar("_T")
+Name = Callable[[str], str]
+# Re-exported: the rules are part of this module's contract.
+__all__ = [
+    "TARGET_ERROR",
+    "BucketRules",
+    "ExperimentInfo",
+    "KeySource",
+    "ScenarioKey",
+    "Tallies",
+    "bucket_facts",
+    "bucket_runs",
+    "check_keys_seen",
+    "check_pass_keys",
+    "choose_pass_keys",
+    "feedback_keys",
+    "infer_pass_keys",
+]
 
 
-class KeySource(enum.StrEnum):
-    EXAMPLE = "example"
-    METADATA = "metadata"
-    INPUTS = "inputs"
-
-
-@dataclass(frozen=True, slots=True)
-class ScenarioKey:
-    """How runs are grouped into scenarios: ``example``, ``metadata.F`` or ``inputs.F``."""
-
-    source: KeySource = KeySource.EXAMPLE
-    field: str | None = None
-
-    @classmethod
-    def parse(cls, text: str, *, name: str = "--scenario-key") -> ScenarioKey:
-        """Parse the option text; an InputError names ``name`` when it is malformed."""
-        if text == "example":
-            return cls()
-        source, _, field = text.partition(".")
-        if source in (KeySource.METADATA, KeySource.INPUTS) and field:
-            return cls(KeySource(source), field)
-        raise InputError(
-            f"{name}: must be 'example', 'metadata.<field>' or 'inputs.<field>'; got {text!r}"
-        )
-
-    def __str__(self) -> str:
-        return self.source.value if self.field is None else f"{self.source}.{self.field}"
-
-
-@dataclass(frozen=True, slots=True)
-class BucketRules:
-    """Everything that decides how runs become trials."""
-
-    pass_keys: tuple[str, ...] = ()
-    pass_threshold: float = 1.0
-    scenario_key: ScenarioKey = ScenarioKey()
-    category_key: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ExperimentInfo:
-    """What the bucket needs to know about the experiment itself."""
-
-    name: str
-    id: str | None = None
-    url: str | None = None
-    metadata: Mapping[str, Any] | None = None
-    started_at: str | None = None
-    example_count: int | None = None
-    # For links into LangSmith's web app (see Bucket.web_url).
-    dataset_id: str | None = None
-    web_url: str | None = None
-
-
-def check_pass_keys(pass_keys: Sequence[str], runs: Iterable[Mapping[str, Any]]) -> None:
+def check_pass_keys(
+    pass_keys: Sequence[str], runs: Iterable[Mapping[str, Any]], *, name: Name
+) -> None:
     """InputError when a configured pass key is carried by none of ``runs``.
 
     ``runs`` are every run fetched (PR, baseline, history): a key that no run
@@ -147,7 +117,11 @@ def check_pass_keys(pass_keys: Sequence[str], runs: Iterable[Mapping[str, Any]])
     baseline only is not an error here (the PR's evaluator may have failed);
     that comparison ends as ``nothing_compared``.
     """
-    seen = feedback_keys(runs)
+    check_keys_seen(pass_keys, feedback_keys(runs), name=name)
+
+
+def check_keys_seen(pass_keys: Sequence[str], seen: Sequence[str], *, name: Name) -> None:
+    """:func:`check_pass_keys` given the feedback keys ``seen`` (sorted) on every run."""
     if not seen:
         # No feedback at all (no runs, or every target raised before any
         # evaluator ran): nothing shows the key is wrong. Such runs are failed
@@ -160,7 +134,7 @@ def check_pass_keys(pass_keys: Sequence[str], runs: Iterable[Mapping[str, Any]])
             if len(seen) > MAX_KEYS_LISTED:
                 listed += f" …and {len(seen) - MAX_KEYS_LISTED} more"
             raise InputError(
-                f"--pass-key: no run carries the feedback key {key!r}; keys seen: {listed}"
+                f"{name('pass_key')}: no run carries the feedback key {key!r}; keys seen: {listed}"
             )
 
 
@@ -172,57 +146,32 @@ def feedback_keys(runs: Iterable[Mapping[str, Any]]) -> list[str]:
     return sorted(keys)
 
 
-def infer_pass_keys(runs: Sequence[Mapping[str, Any]], rules: BucketRules) -> tuple[str, ...]:
-    """The configured pass keys, or the only feedback key present (issue 3 §3).
+def infer_pass_keys(
+    runs: Sequence[Mapping[str, Any]], rules: BucketRules, *, name: Name
+) -> tuple[str, ...]:
+    """The configured pass keys, or the only feedback key present (issue 3 §3)."""
+    return choose_pass_keys(feedback_keys(runs), rules, name=name)
+
+
+def choose_pass_keys(seen: Sequence[str], rules: BucketRules, *, name: Name) -> tuple[str, ...]:
+    """:func:`infer_pass_keys` given the feedback keys ``seen`` (sorted) on the PR's runs.
 
     With several candidate keys the choice would be a guess, so it is an
     input error that lists them.
     """
     if rules.pass_keys:
         return rules.pass_keys
-    keys = [k for k in feedback_keys(runs) if k != rules.category_key]
+    keys = [k for k in seen if k != rules.category_key]
     if len(keys) == 1:
         return (keys[0],)
     if not keys:
-        raise InputError("--pass-key: the experiment has no feedback keys to judge runs by")
+        raise InputError(
+            f"{name('pass_key')}: the experiment has no feedback keys to judge runs by"
+        )
     raise InputError(
-        f"--pass-key: the experiment has several feedback keys ({', '.join(keys)}); "
+        f"{name('pass_key')}: the experiment has several feedback keys ({', '.join(keys)}); "
         "choose the one(s) that decide pass/fail"
     )
-
-
-def _score(stats: Any) -> float | None:
-    """The finite numeric ``avg`` of a feedback key, else None (rules 3 and 6)."""
-    if not isinstance(stats, Mapping):
-        return None
-    avg = stats.get("avg")
-    if isinstance(avg, bool) or not isinstance(avg, int | float):
-        return None
-    # float() of a huge int overflows; such a score is as meaningless as inf.
-    try:
-        value = float(avg)
-    except OverflowError:
-        return None
-    return value if math.isfinite(value) else None
-
-
-def _invalid_score(stats: Any) -> bool:
-    """A pass-key score that is present but not a finite number (rule 3)."""
-    return isinstance(stats, Mapping) and stats.get("avg") is not None and _score(stats) is None
-
-
-def _label(stats: Any) -> str | None:
-    """The most frequent categorical value of a feedback key (ties by name)."""
-    if not isinstance(stats, Mapping):
-        return None
-    values = stats.get("values")
-    if not isinstance(values, Mapping) or not values:
-        return None
-    return str(min(values.items(), key=lambda item: (-_int(item[1]), str(item[0])))[0])
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def _preview(inputs: Any) -> str:
@@ -245,117 +194,6 @@ def _example_label(example: Mapping[str, Any]) -> str:
     return _preview(example.get("inputs"))
 
 
-# --- measures (rules 5-8): small pure helpers over one run's JSON ---
-
-
-def _number(value: Any) -> float | None:
-    """A finite non-negative number (not a bool) as a float, else None."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return float(value) if math.isfinite(value) and value >= 0 else None
-
-
-def _cost(value: Any) -> float | None:
-    """``total_cost``: a number or a decimal string (rule 5)."""
-    if isinstance(value, str):
-        try:
-            value = float(value)
-        except ValueError:
-            return None
-    return _number(value)
-
-
-def _timestamp(value: Any) -> datetime | None:
-    """An ISO 8601 time; a trailing Z is UTC and so is a naive time."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    if text.endswith(("Z", "z")):
-        text = text[:-1] + "+00:00"
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _latency_ms(run: Mapping[str, Any]) -> float | None:
-    """``end_time`` − ``start_time`` in milliseconds; None if unknown or negative."""
-    start, end = _timestamp(run.get("start_time")), _timestamp(run.get("end_time"))
-    if start is None or end is None or end < start:
-        return None
-    return (end - start) / _MILLISECOND
-
-
-def _extra_scores(stats: Mapping[str, Any], excluded: Iterable[str]) -> dict[str, float]:
-    """The numeric feedback scores other than ``excluded`` keys (rule 6)."""
-    skip = set(excluded)
-    scores = {}
-    for key, entry in stats.items():
-        score = _score(entry)
-        if key not in skip and score is not None and math.isfinite(score):
-            scores[str(key)] = score
-    return scores
-
-
-def _last_message(outputs: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    messages = outputs.get("messages")
-    if isinstance(messages, list) and messages and isinstance(messages[-1], Mapping):
-        return messages[-1]
-    return None
-
-
-def _output_text(outputs: Any) -> str | None:
-    """The output text by rule 7, or None when there is none to find."""
-    if outputs is None:
-        return ""
-    if isinstance(outputs, str):
-        return outputs
-    if not isinstance(outputs, Mapping):
-        return None
-    if not outputs:
-        return ""
-    for key in OUTPUT_KEYS:
-        if isinstance(outputs.get(key), str):
-            return str(outputs[key])
-    for key in OUTPUT_KEYS:
-        message = outputs.get(key)
-        if isinstance(message, Mapping) and isinstance(message.get("content"), str):
-            return str(message["content"])
-    last = _last_message(outputs)
-    if last is not None and isinstance(last.get("content"), str):
-        return str(last["content"])
-    return next((value for value in outputs.values() if isinstance(value, str)), None)
-
-
-def _message_tool_calls(message: Any) -> int | None:
-    """The length of a message's tool-call list, or None when it has none (rule 8)."""
-    if not isinstance(message, Mapping):
-        return None
-    calls = message.get("tool_calls")
-    if isinstance(calls, list):
-        return len(calls)
-    extra = message.get("additional_kwargs")
-    if isinstance(extra, Mapping) and isinstance(extra.get("tool_calls"), list):
-        return len(extra["tool_calls"])
-    return None
-
-
-def _tool_calls(outputs: Any) -> int | None:
-    """How many tool calls the outputs carry (rule 8); None when they say nothing."""
-    if not isinstance(outputs, Mapping):
-        return None
-    for message in (outputs, *(outputs.get(key) for key in OUTPUT_KEYS)):
-        count = _message_tool_calls(message)
-        if count is not None:
-            return count
-    messages = outputs.get("messages")
-    if not isinstance(messages, list):
-        return None
-    counts = [c for c in map(_message_tool_calls, messages) if c is not None]
-    return sum(counts) if counts else None
-
-
 @dataclass
 class _Tally:
     passed: int = 0
@@ -373,18 +211,20 @@ class _Tally:
     def add_category(self, name: str) -> None:
         self.categories[name] = self.categories.get(name, 0) + 1
 
-    def add_measures(self, run: Mapping[str, Any], scores: Mapping[str, float]) -> None:
+    def add_measures(self, run: RunFacts, scores: Mapping[str, float]) -> None:
         """Rules 5-8 for one run that reached this scenario."""
-        for key, score in scores.items():
-            self.scores.setdefault(key, []).append(score)
-        _append(self.latency_ms, _latency_ms(run))
-        _append(self.tokens, _number(run.get("total_tokens")))
-        _append(self.cost, _cost(run.get("total_cost")))
-        if run.get("error") or "outputs" not in run:
-            return
-        text = _output_text(run["outputs"])
-        _append(self.output_chars, None if text is None else len(text))
-        _append(self.tool_calls, _tool_calls(run["outputs"]))
+        for key, value in scores.items():
+            self.scores.setdefault(key, []).append(value)
+        if run.latency_ms is not None:
+            self.latency_ms.append(run.latency_ms)
+        if run.tokens is not None:
+            self.tokens.append(run.tokens)
+        if run.cost is not None:
+            self.cost.append(run.cost)
+        if run.output_chars is not None:
+            self.output_chars.append(run.output_chars)
+        if run.tool_calls is not None:
+            self.tool_calls.append(run.tool_calls)
 
     def measures(self) -> Measures:
         return Measures(
@@ -397,11 +237,6 @@ class _Tally:
         )
 
 
-def _append(values: list[_T], value: _T | None) -> None:
-    if value is not None:
-        values.append(value)
-
-
 def bucket_runs(
     experiment: ExperimentInfo,
     runs: Sequence[Mapping[str, Any]],
@@ -411,98 +246,142 @@ def bucket_runs(
     pass_keys: tuple[str, ...],
 ) -> Bucket:
     """Group root runs into scenarios and count passes (see the module docstring)."""
-    key_rule = rules.scenario_key
-    tallies: dict[str, _Tally] = {}
-    no_example = no_field = 0
-    runs_per_example: dict[str, int] = {}
-    seen_ids: set[str] = set()
-    repeated = invalid = 0
-    for run in runs:
-        run_id = run.get("id")
-        if run_id is not None:
-            if str(run_id) in seen_ids:
-                repeated += 1
+    return bucket_facts(experiment, digest(runs), examples, rules=rules, pass_keys=pass_keys)
+
+
+def bucket_facts(
+    experiment: ExperimentInfo,
+    runs: Sequence[RunFacts],
+    examples: Mapping[str, Mapping[str, Any]],
+    *,
+    rules: BucketRules,
+    pass_keys: tuple[str, ...],
+) -> Bucket:
+    """:func:`bucket_runs` for runs already digested (:func:`.run_facts.digest`)."""
+    tallies = Tallies(examples, rules=rules, pass_keys=pass_keys)
+    tallies.add(runs)
+    return tallies.bucket(experiment)
+
+
+class Tallies:
+    """An experiment's scenarios counted so far: runs are added a page at a time,
+    in run order, and :meth:`bucket` gives what :func:`bucket_facts` gives for them all."""
+
+    def __init__(
+        self,
+        examples: Mapping[str, Mapping[str, Any]],
+        *,
+        rules: BucketRules,
+        pass_keys: tuple[str, ...],
+    ) -> None:
+        self.examples = examples
+        self.rules = rules
+        self.pass_keys = pass_keys
+        self.excluded = (*pass_keys, rules.category_key) if rules.category_key else pass_keys
+        self.tallies: dict[str, _Tally] = {}
+        self.no_example = self.no_field = self.repeated = self.invalid = 0
+        self.runs_per_example: dict[str, int] = {}
+        self.seen_ids: set[str] = set()
+
+    def add(self, runs: Iterable[RunFacts]) -> None:
+        """Count ``runs`` (the rules of the module docstring)."""
+        key_rule, rules, pass_keys, excluded = (
+            self.rules.scenario_key,
+            self.rules,
+            self.pass_keys,
+            self.excluded,
+        )
+        tallies, seen_ids, runs_per_example = self.tallies, self.seen_ids, self.runs_per_example
+        for run in runs:
+            if run.run_id is not None:
+                if run.run_id in seen_ids:
+                    self.repeated += 1
+                    continue
+                seen_ids.add(run.run_id)
+            example_id = run.example_id
+            if example_id is None:
+                self.no_example += 1
                 continue
-            seen_ids.add(str(run_id))
-        example_id = run.get("reference_example_id")
-        if not example_id:
-            no_example += 1
-            continue
-        example_id = str(example_id)
-        runs_per_example[example_id] = runs_per_example.get(example_id, 0) + 1
-        example = examples.get(example_id, {})
-        key, label = example_id, _example_label(example)
-        if key_rule.field is not None:
-            value = (example.get(key_rule.source.value) or {}).get(key_rule.field)
-            if value is None or value == "":
-                no_field += 1
-            else:
-                key = label = str(value)
-        tally = tallies.setdefault(key, _Tally(label=label))
-        stats = run.get("feedback_stats") or {}
-        excluded = (*pass_keys, rules.category_key) if rules.category_key else pass_keys
-        tally.add_measures(run, _extra_scores(stats, excluded))
-        category = _label(stats.get(rules.category_key)) if rules.category_key else None
-        if run.get("error"):
+            runs_per_example[example_id] = runs_per_example.get(example_id, 0) + 1
+            example = self.examples.get(example_id, {})
+            key, keyed_by_field = example_id, False
+            if key_rule.field is not None:
+                value = (example.get(key_rule.source.value) or {}).get(key_rule.field)
+                if value is None or value == "":
+                    self.no_field += 1
+                else:
+                    key, keyed_by_field = str(value), True
+            tally = tallies.get(key)
+            if tally is None:  # the label of a scenario's first run names it
+                name = key if keyed_by_field else _example_label(example)
+                tally = tallies[key] = _Tally(label=name)
+            stats = run.feedback
+            tally.add_measures(run, {k: v for k, v in run.scores.items() if k not in excluded})
+            category = label(stats.get(rules.category_key)) if rules.category_key else None
+            if run.error:
+                tally.total += 1
+                tally.add_category(TARGET_ERROR)
+                if category:
+                    tally.add_category(category)
+                continue
+            scores = [run.scores.get(k) for k in pass_keys]  # score(stats.get(k)), read once
+            if any(s is None for s in scores):
+                tally.unscored += 1
+                self.invalid += any(invalid_score(stats.get(k)) for k in pass_keys)
+                continue
             tally.total += 1
-            tally.add_category(TARGET_ERROR)
-            if category:
+            if all(s is not None and s >= rules.pass_threshold for s in scores):
+                tally.passed += 1
+            elif category:
                 tally.add_category(category)
-            continue
-        scores = [_score(stats.get(k)) for k in pass_keys]
-        if any(score is None for score in scores):
-            tally.unscored += 1
-            invalid += any(_invalid_score(stats.get(k)) for k in pass_keys)
-            continue
-        tally.total += 1
-        if all(score is not None and score >= rules.pass_threshold for score in scores):
-            tally.passed += 1
-        elif category:
-            tally.add_category(category)
-    scenarios = {
-        key: Scenario(
-            key=key,
-            passed=t.passed,
-            total=t.total,
-            label=t.label if t.label != key else "",
-            categories=t.categories,
-            unscored=t.unscored,
-            measures=t.measures(),
+
+    def bucket(self, experiment: ExperimentInfo) -> Bucket:
+        """The Bucket of every run added."""
+        key_rule = self.rules.scenario_key
+        scenarios = {
+            key: Scenario(
+                key=key,
+                passed=t.passed,
+                total=t.total,
+                label=t.label if t.label != key else "",
+                categories=t.categories,
+                unscored=t.unscored,
+                measures=t.measures(),
+            )
+            for key, t in self.tallies.items()
+        }
+        notes = _notes(
+            experiment,
+            # Only runs that reached a scenario count towards completeness.
+            runs=sum(self.runs_per_example.values()),
+            runs_per_example=self.runs_per_example,
+            scenarios=scenarios.values(),
+            no_example=self.no_example,
+            no_field=self.no_field,
+            key_rule=key_rule,
         )
-        for key, t in tallies.items()
-    }
-    notes = _notes(
-        experiment,
-        # Only runs that reached a scenario count towards completeness.
-        runs=sum(runs_per_example.values()),
-        runs_per_example=runs_per_example,
-        scenarios=scenarios.values(),
-        no_example=no_example,
-        no_field=no_field,
-        key_rule=key_rule,
-    )
-    if repeated:
-        notes += (
-            f"{_runs(repeated)} repeated an earlier run id and "
-            f"{'was' if repeated == 1 else 'were'} counted once",
+        if self.repeated:
+            notes += (
+                f"{_runs(self.repeated)} repeated an earlier run id and "
+                f"{'was' if self.repeated == 1 else 'were'} counted once",
+            )
+        if self.invalid:
+            notes += (
+                f"{_runs(self.invalid)} had a NaN, infinite or non-numeric pass-key score and "
+                f"{'was' if self.invalid == 1 else 'were'} left unscored",
+            )
+        return Bucket(
+            name=experiment.name,
+            scenarios=scenarios,
+            url=experiment.url,
+            id=experiment.id,
+            metadata=experiment.metadata or {},
+            started_at=experiment.started_at,
+            notes=notes,
+            web_url=experiment.web_url,
+            dataset_id=experiment.dataset_id,
+            example_links=key_rule.field is None,
         )
-    if invalid:
-        notes += (
-            f"{_runs(invalid)} had a NaN, infinite or non-numeric pass-key score and "
-            f"{'was' if invalid == 1 else 'were'} left unscored",
-        )
-    return Bucket(
-        name=experiment.name,
-        scenarios=scenarios,
-        url=experiment.url,
-        id=experiment.id,
-        metadata=experiment.metadata or {},
-        started_at=experiment.started_at,
-        notes=notes,
-        web_url=experiment.web_url,
-        dataset_id=experiment.dataset_id,
-        example_links=key_rule.field is None,
-    )
 
 
 def _runs(n: int) -> str:
