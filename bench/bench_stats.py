@@ -1,10 +1,14 @@
 """Benchmark: false-fail rate and power of the regression gate on simulated suites.
 
-Not a test: run it by hand, ``nice python bench/bench_stats.py`` (2,000 simulated PRs
-per cell, the full grid takes a long while on 2 cores; ``--quick`` runs 200 per cell
-on a reduced grid for iteration, ``--workers`` sets the process count, default 2). It
-is seeded and deterministic: the same ``--seed`` and ``--sims`` print the same tables
-whatever the number of workers (each simulated PR has its own derived seed).
+Not a test: run it by hand, ``nice python bench/bench_stats.py --save grid.jsonl``
+(2,000 simulated PRs per cell; the full grid takes about half an hour on 2 cores;
+``--save`` keeps every finished chunk, so an interrupted run resumes where it stopped;
+``--quick`` runs 200 per cell on a reduced grid for iteration; ``--cases``, ``--trials``
+and ``--histories`` run part of the grid; ``--workers`` sets the process count,
+default 2). It is seeded and deterministic: the same ``--seed`` and ``--sims`` print the
+same tables whatever the number of workers (each simulated PR has its own derived seed).
+Each scenario's passes in a run are one Binomial(N, rate) draw (by inversion, one
+uniform per scenario).
 
 Suites (issue 5, issue 11 §3): S scenarios (20, 100 or 500) whose true pass rates are
 97% (60% of them), 80% (25%) and 50% (15%). K baseline runs form the window (K = 0:
@@ -57,12 +61,14 @@ part of the gate the fails went (the aggregate test or a per-scenario verdict).
 from __future__ import annotations
 
 import argparse
+import bisect
+import json
 import math
 import multiprocessing
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from random import Random
 from typing import NamedTuple
@@ -200,7 +206,29 @@ def _scenario(key: str, passed: int, total: int) -> Scenario:
     return found
 
 
+_CDFS: dict[tuple[float, int], list[float]] = {}
+
+
+def _cdf(p: float, n: int) -> list[float]:
+    """P(X <= k) for k = 0..n-1, X ~ Binomial(n, p); cached for the suites' fixed rates."""
+    found = _CDFS.get((p, n))
+    if found is None:
+        out, total = [], 0.0
+        for k in range(n):
+            total += math.comb(n, k) * p**k * (1 - p) ** (n - k)
+            out.append(total)
+        found = out
+        if len(_CDFS) < 4096:  # shocked or beta-drawn rates are all distinct: not cached
+            _CDFS[(p, n)] = found
+    return found
+
+
 def draw(name: str, rates: Sequence[float], n: int, shock: float, rng: Random) -> Bucket:
+    """One run: each scenario's passes drawn from Binomial(n, rate) by inversion.
+
+    One uniform per scenario (the binomial CDF inverted by bisection) rather than
+    one per trial: the same distribution at a tenth of the random draws.
+    """
     if shock:
         offset = rng.gauss(0.0, shock)
         rates = [
@@ -208,8 +236,14 @@ def draw(name: str, rates: Sequence[float], n: int, shock: float, rng: Random) -
             for p in rates  # a rate of exactly 0 or 1 stays put
         ]
     scenarios = {}
+    uniform = rng.random
     for key, p in zip(KEYS, rates, strict=False):
-        passed = sum(1 for _ in range(n) if rng.random() < p)
+        if p <= 0.0:
+            passed = 0
+        elif p >= 1.0:
+            passed = n
+        else:
+            passed = bisect.bisect_right(_cdf(p, n), uniform())
         scenarios[key] = _scenario(key, passed, n)
     return Bucket(name=name, scenarios=scenarios)
 
@@ -427,7 +461,10 @@ def print_false_fail(results: Results, nulls: Sequence[Cell]) -> None:
     for case, s in rows:
         cells = []
         for n, k in columns:
-            recs = results[Cell(case, s, n, k)]
+            recs = results.get(Cell(case, s, n, k), [])
+            if not recs:
+                cells.append("—")
+                continue
             cells.append(
                 f"{rate(recs, 'failed_hard').value:.3f} / {rate(recs, 'failed_soft').value:.3f}"
             )
@@ -461,6 +498,8 @@ def print_routes(results: Results, nulls: Sequence[Cell]) -> None:
     print("|---|--:|--:|--:|--:|---|")
     for case in CONDITIONS:
         recs = [r for c in nulls if c.case == case for r in results[c]]
+        if not recs:
+            continue
         worst_hard = max(
             (c for c in nulls if c.case == case),
             key=lambda c: rate(results[c], "failed_hard").value,
@@ -482,7 +521,24 @@ def _cell(cell: Cell) -> str:
 
 
 def check_targets(results: Results, nulls: Sequence[Cell]) -> list[tuple[bool, str]]:
-    checks = []
+    checks: list[tuple[bool, str]] = []
+    if nulls:
+        checks.append(_false_fail_check(results, nulls))
+    for case, n, k, target in POWER_TARGETS:
+        if Cell(case, 100, n, k) not in results:
+            continue
+        got = rate(results[Cell(case, 100, n, k)], "failed_hard")
+        checks.append(
+            (
+                got.value >= target,
+                f"power {POWER_TITLES[case]} >= {target} at N = {n}, K = {k} "
+                f"(got {got.value:.3f} ± {got.half_width:.3f})",
+            )
+        )
+    return checks
+
+
+def _false_fail_check(results: Results, nulls: Sequence[Cell]) -> tuple[bool, str]:
     worst = max(
         ((c, f) for c in nulls for f in ("failed_hard", "failed_soft")),
         key=lambda cf: rate(results[cf[0]], cf[1]).value,
@@ -494,29 +550,17 @@ def check_targets(results: Results, nulls: Sequence[Cell]) -> list[tuple[bool, s
         for f in ("failed_hard", "failed_soft")
         if rate(results[c], f).value > FALSE_FAIL_TARGET
     ]
-    checks.append(
-        (
-            not over,
-            f"false-fail <= {FALSE_FAIL_TARGET} in every cell ("
-            + (
-                "over it at " + "; ".join(over)
-                if over
-                else f"worst {worst_rate.value:.3f} ± {worst_rate.half_width:.3f} at "
-                f"{worst[0].case} {_cell(worst[0])}, fail_on {worst[1].removeprefix('failed_')}"
-            )
-            + ")",
+    return (
+        not over,
+        f"false-fail <= {FALSE_FAIL_TARGET} in every cell ("
+        + (
+            "over it at " + "; ".join(over)
+            if over
+            else f"worst {worst_rate.value:.3f} ± {worst_rate.half_width:.3f} at "
+            f"{worst[0].case} {_cell(worst[0])}, fail_on {worst[1].removeprefix('failed_')}"
         )
+        + ")",
     )
-    for case, n, k, target in POWER_TARGETS:
-        got = rate(results[Cell(case, 100, n, k)], "failed_hard")
-        checks.append(
-            (
-                got.value >= target,
-                f"power {POWER_TITLES[case]} >= {target} at N = {n}, K = {k} "
-                f"(got {got.value:.3f} ± {got.half_width:.3f})",
-            )
-        )
-    return checks
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -537,32 +581,59 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="unchanged PRs under non-stationary patterns of main the grid does not list",
     )
+    parser.add_argument(
+        "--cases", nargs="+", default=None, help="only these conditions / patterns / power cases"
+    )
+    parser.add_argument("--trials", type=int, nargs="+", default=None, help="only these N")
+    parser.add_argument("--histories", type=int, nargs="+", default=None, help="only these K")
+    parser.add_argument(
+        "--save",
+        default=None,
+        help="append each finished chunk to this JSON-lines file, and skip the chunks it "
+        "already holds for the same seed (a long grid survives an interruption)",
+    )
     args = parser.parse_args(argv)
+
+    def wanted(cell: Cell) -> bool:
+        return (
+            (args.cases is None or cell.case in args.cases)
+            and (args.trials is None or cell.n in args.trials)
+            and (args.histories is None or cell.k in args.histories)
+        )
+
     sims = args.sims if args.sims is not None else QUICK_SIMS if args.quick else DEFAULT_SIMS
     if sims < 1 or args.workers < 1:
         parser.error("need --sims >= 1 and --workers >= 1")
     if args.patterns:
-        return main_patterns(sims, args.seed, args.workers)
+        return main_patterns(sims, args.seed, args.workers, wanted)
     nulls, powers = grid(args.quick, args.suites)
+    nulls = [c for c in nulls if wanted(c)]
+    powers = [c for c in powers if wanted(c)]
     tasks = [
         Task(cell, start, min(start + CHUNK, sims), args.seed)
         for cell in (*nulls, *powers)
         for start in range(0, sims, CHUNK)
     ]
-    # Heaviest first (bigger suites, longer windows), for a balanced pool.
-    tasks.sort(key=lambda t: -t.cell.scenarios * t.cell.n * max(1, t.cell.k))
-    chunks: dict[tuple[Cell, int], list[Record]] = {}
+    # The false-fail grid first, then power; heaviest first within each (bigger suites,
+    # longer windows), for a balanced pool.
+    power_set = set(powers)
+    tasks.sort(key=lambda t: (t.cell in power_set, -t.cell.scenarios * t.cell.n * max(1, t.cell.k)))
+    chunks = _load_chunks(args.save, args.seed, sims)
+    tasks = [t for t in tasks if (t.cell, t.start) not in chunks]
     start_time = time.perf_counter()
     with multiprocessing.get_context("fork").Pool(args.workers) as pool:
         for done, (task, out) in enumerate(pool.imap_unordered(run_task, tasks), start=1):
             chunks[(task.cell, task.start)] = out
+            _save_chunk(args.save, task, out, sims)
             if done % 20 == 0 or done == len(tasks):
                 elapsed = time.perf_counter() - start_time
                 print(f"  {done}/{len(tasks)} tasks, {elapsed:.0f} s", file=sys.stderr)
     runtime = time.perf_counter() - start_time
     results: Results = {}
     for (cell, _), out in sorted(chunks.items(), key=lambda item: (item[0][0], item[0][1])):
-        results.setdefault(cell, []).extend(out)
+        if cell in nulls or cell in power_set:
+            results.setdefault(cell, []).extend(out)
+    nulls = [c for c in nulls if c in results]
 
     print(
         f"Simulated suites of S scenarios (97% × 60%, 80% × 25%, 50% × 15%); {sims} simulated "
@@ -586,13 +657,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if all(ok for ok, _ in check_targets(results, nulls)) else 1
 
 
-def main_patterns(sims: int, seed: int, workers: int) -> int:
+def _load_chunks(path: str | None, seed: int, sims: int) -> dict[tuple[Cell, int], list[Record]]:
+    """Chunks a previous run with the same seed and --sims saved (see --save)."""
+    chunks: dict[tuple[Cell, int], list[Record]] = {}
+    if path is None or not os.path.exists(path):
+        return chunks
+    with open(path, encoding="utf-8") as lines:
+        for line in lines:
+            item = json.loads(line)
+            if item["seed"] == seed and item["sims"] == sims:
+                cell = Cell(*item["cell"])
+                chunks[(cell, item["start"])] = [Record(*r) for r in item["records"]]
+    return chunks
+
+
+def _save_chunk(path: str | None, task: Task, out: Sequence[Record], sims: int) -> None:
+    if path is None:
+        return
+    item = {
+        "seed": task.seed,
+        "sims": sims,
+        "cell": list(task.cell),
+        "start": task.start,
+        "records": [
+            [r.failed_hard, r.failed_soft, r.by_scenario, r.by_soft, r.by_aggregate, r.improvements]
+            for r in out
+        ],
+    }
+    with open(path, "a", encoding="utf-8") as lines:
+        lines.write(json.dumps(item) + "\n")
+
+
+def main_patterns(sims: int, seed: int, workers: int, wanted: Callable[[Cell], bool]) -> int:
     """The ``--patterns`` tables (no target: a measurement)."""
     cells = [
         Cell(p, PATTERN_SUITE, n, k)
         for p in PATTERNS
         for n in PATTERN_TRIALS
         for k in PATTERN_HISTORIES
+        if wanted(Cell(p, PATTERN_SUITE, n, k))
     ]
     tasks = [
         Task(cell, start, min(start + CHUNK, sims), seed)

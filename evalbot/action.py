@@ -35,7 +35,7 @@ from evalbot.publish import (
     report_internal_error,
 )
 
-# Every input of action.yml; tests keep this, action.yml and the README in sync.
+# Every input of action.yml; tests keep this, action.yml and docs/action.md in sync.
 INPUTS = (
     "langsmith_api_key",
     "langsmith_endpoint",

@@ -65,7 +65,7 @@ def _cancel_on_sigterm() -> Callable[[], None]:
     A cancelled GitHub Actions job gets SIGINT, then SIGTERM 7.5 s later (the
     runner's cancellation); without a handler SIGTERM kills Python silently.
     A cancelled run sets no status: the required check stays unreported (never
-    green) and the workflow run shows "cancelled" (README "Failure handling").
+    green) and the workflow run shows "cancelled" (docs/action.md, "Failure handling").
     """
     import signal
     import threading

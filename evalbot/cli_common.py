@@ -27,7 +27,7 @@ def env_name(option: str) -> str:
 
 
 class EnvOption(click.Option):
-    """An option that also reads ``EVALBOT_<OPTION>`` (README: every option does), shown in --help.
+    """An option that also reads ``EVALBOT_<OPTION>`` (every option does), shown in --help.
 
     Options with a variable of their own (``LANGSMITH_API_KEY``, ``GITHUB_TOKEN``)
     name it explicitly; click's ``auto_envvar_prefix`` would add the command's

@@ -152,7 +152,7 @@ def reproduce_command(argv: Sequence[str]) -> str:
 )
 @option(
     "--sensitivity",
-    help="low | normal (default) | high: the effect sizes that count (see README).",
+    help="low | normal (default) | high: the effect sizes that count (see docs/statistics.md).",
 )
 def compare(**params: Any) -> int:
     """Compare a PR experiment with a baseline and report regressions.

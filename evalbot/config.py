@@ -133,7 +133,7 @@ def _mapping(value: object, *, name: str, allowed: Mapping[str, object]) -> Mapp
 
 # --- Issue 6: sensitivity presets, metric / cost / drift thresholds -------------------------
 
-# What each sensitivity word sets (README "Sensitivity presets" shows this table).
+# What each sensitivity word sets (docs/statistics.md, "Sensitivity presets", shows this table).
 # Only effect sizes move: the false-alarm budget (alpha, correction) and the
 # tiers' significance levels stay put, so "high" finds smaller changes, never
 # more noise than alpha allows.

@@ -1,7 +1,7 @@
 """The one publish flow: render -> comment -> status -> summary, outputs and report.
 
 ``evalbot action`` and ``evalbot publish`` both end here, so a result reaches GitHub
-one way. Nothing is lost (README "Failure handling"): the report and the job summary
+one way. Nothing is lost (docs/action.md, "Failure handling"): the report and the job summary
 are written before GitHub is asked, the outputs after it (they carry the comment's
 URL), and a file that cannot be written is a warning that loses none of the others.
 GitHub's refusals (a fork PR's read-only token answers 403) are warnings too. A run

@@ -197,7 +197,7 @@ def _notable_at(measure: CostMeasure, thresholds: CostThresholds) -> float:
 
 
 def _gating_at(measure: CostMeasure, thresholds: CostThresholds) -> float | None:
-    # One figure per setting, the one teams budget by (README "Latency, tokens and cost").
+    # One figure per setting, the one teams budget by (docs/statistics.md, "Latency, tokens ...").
     return {
         CostMeasure.LATENCY_P95: thresholds.fail_on_latency_increase,
         CostMeasure.TOKENS: thresholds.fail_on_tokens_increase,

@@ -144,7 +144,6 @@ class AggregateTest:
 class PowerDrop:
     """The chance that the check fails for one named drop, with this comparison's design."""
 
-    label: str
     scope: str  # "scenario" (one scenario drops) or "suite" (every scenario drops)
     from_rate: float
     to_rate: float
@@ -162,8 +161,6 @@ class Power:
     baseline_trials: int
     threshold: float
     family_size: int
-    statement: str
-    suggestion: str | None
     baseline_runs: int = 1
     # The over-dispersion factor applied to per-scenario tests (1 = binomial).
     dispersion: float = 1.0
@@ -174,6 +171,14 @@ class Power:
     # scenario (None when already reached or out of range).
     suggested_repetitions: int | None = None
     suggested_history: int | None = None
+    # What the sentences (output.power_text) read besides the above: scenarios that
+    # already fail the check, the p-value of the most extreme table (0/n against m/m;
+    # None without trials on both sides), whether one scenario can fail the check only
+    # through the suite-wide test, and the rate the suggestion's drop goes to.
+    rejected: int = 0
+    extreme_p: float | None = None
+    only_through_suite: bool = False
+    target_rate: float = 0.6
 
 
 @dataclass(frozen=True, slots=True)

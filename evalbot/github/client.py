@@ -17,7 +17,7 @@ from urllib3.util.retry import Retry
 
 from evalbot.github.values import GitHubTarget
 
-# How long evalbot may spend on GitHub, documented in the README ("Failure handling").
+# How long evalbot may spend on GitHub, documented in docs/action.md ("Failure handling").
 RETRY_BUDGET_S = 10.0
 """Seconds of retry back-off, in total, for one client (one run)."""
 REQUEST_TIMEOUT_S = 10

@@ -24,6 +24,7 @@ from evalbot.core.models import (
     Scenario,
     ScenarioComparison,
 )
+from evalbot.output import power_text
 from evalbot.output.tally import tally
 
 
@@ -274,7 +275,7 @@ def power(power: Power) -> dict[str, Any]:
         "can_fail_alone": power.can_fail_alone,
         "drops": [
             {
-                "label": drop.label,
+                "label": power_text.drop_label(drop),
                 "scope": drop.scope,
                 "from_rate": drop.from_rate,
                 "to_rate": drop.to_rate,
@@ -283,8 +284,8 @@ def power(power: Power) -> dict[str, Any]:
             }
             for drop in power.drops
         ],
-        "statement": power.statement,
-        "suggestion": power.suggestion,
+        "statement": power_text.statement(power),
+        "suggestion": power_text.suggestion(power),
         "suggested_repetitions": power.suggested_repetitions,
         "suggested_history": power.suggested_history,
     }

@@ -10,6 +10,7 @@ from evalbot.core.models import (
     Correction,
 )
 from evalbot.core.trend import points_from_buckets
+from evalbot.output import power_text
 from evalbot.output.formatting import count, p_is, pct, plural, pp
 from evalbot.output.provenance import trials_per_scenario
 
@@ -21,9 +22,10 @@ def power_lines(comparison: Comparison) -> list[str]:
     power = comparison.power
     if power is None:
         return []
-    text = f"Power: {power.statement}"
-    if power.suggestion:
-        text += f"; {power.suggestion}"
+    text = f"Power: {power_text.statement(power)}"
+    advice = power_text.suggestion(power)
+    if advice:
+        text += f"; {advice}"
     return [text + "."]
 
 

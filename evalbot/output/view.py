@@ -331,7 +331,7 @@ def comment_context(
     row_budget: int | None = None,
     size: Callable[[str], int] = len,
 ) -> dict[str, Any]:
-    """The variables every comment template receives (documented in the README).
+    """The variables every comment template receives (documented in docs/comment.md).
 
     ``row_budget`` and ``size``: see ``build_sections``.
     """

@@ -22,6 +22,7 @@ from evalbot.core.models import (
 )
 from evalbot.core.stats import min_attainable_worse, tarone_bh
 from evalbot.errors import InputError
+from evalbot.output import power_text
 
 from helpers import make_bucket
 
@@ -170,7 +171,7 @@ def test_power_statement_with_history() -> None:
     # (a <= 2 of 3) and p(2) = C(32, 2) / C(33, 3) = 0.091 is too large, p(1) =
     # 31/5456 and p(0) = 1/5456 pass: P = P(a <= 1) = 0.3^3 + 3 * 0.7 * 0.3^2 = 0.216.
     assert power.drops[0].probability == pytest.approx(0.216)
-    assert power.statement.startswith(
+    assert power_text.statement(power).startswith(
         "with 3 PR trials and 30 baseline trials over 10 runs per scenario, one scenario "
         "dropping 100% → 70%: 22%, 97% → 10%: "
     )
@@ -183,8 +184,10 @@ def test_power_says_when_nothing_can_fail_and_suggests_more_data() -> None:
     pr, base = bucket("pr", **suite), bucket("main", **suite)
     power = compare_buckets(pr, base, Thresholds()).power
     assert power is not None
-    assert "no single scenario can fail the check on its own" in power.statement
-    assert power.suggestion is not None and "repetitions" in power.suggestion
+    assert "no single scenario can fail the check on its own" in power_text.statement(power)
+    assert power_text.suggestion(power) is not None and "repetitions" in power_text.suggestion(
+        power
+    )
 
 
 # --- configuration ---------------------------------------------------------------------------
@@ -274,6 +277,7 @@ def test_a_significant_drop_from_a_weak_baseline_does_not_gate() -> None:
 def test_readme_benchmark_table_meets_the_targets() -> None:
     # docs/statistics.md's tables are bench/bench_stats.py's output; its claims must hold
     # (issue 5 §5, issue 11 §3): every false-fail cell within the budget, the power targets met.
+    # Cells the resumable 2,000-per-cell run has not reached yet read "—".
     from pathlib import Path
 
     doc = (Path(__file__).parents[2] / "docs" / "statistics.md").read_text(encoding="utf-8")
@@ -282,34 +286,38 @@ def test_readme_benchmark_table_meets_the_targets() -> None:
     false_fail: dict[tuple[str, int, str], tuple[float, float]] = {}
     power: dict[tuple[str, str], float] = {}
     conditions = ("iid", "drift-down", "drift-up", "shock-0.1", "shock-0.25")
+    rows: set[tuple[str, int]] = set()
     for line in section.splitlines():
         if not line.startswith("|"):
             continue
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if cells[0] in ("main", "case"):
+        if cells[0] in ("main", "case", "pattern"):
             header = cells
-        elif cells[0] in conditions:
+        elif cells[0] in conditions and header[0] == "main":
+            rows.add((cells[0], int(cells[1])))
             for column, cell in zip(header[2:], cells[2:], strict=True):
-                hard, soft = (float(v) for v in cell.split("/"))
-                false_fail[(cells[0], int(cells[1]), column)] = (hard, soft)
+                if cell != "—":
+                    hard, soft = (float(v) for v in cell.split("/"))
+                    false_fail[(cells[0], int(cells[1]), column)] = (hard, soft)
         elif cells[0].startswith("("):
             for column, cell in zip(header[1:], cells[1:], strict=True):
                 if cell != "—":
                     power[(cells[0], column)] = float(cell)
-    assert {c for c, _, _ in false_fail} == set(conditions)
-    assert {s for _, s, _ in false_fail} == {20, 100, 500}
-    assert {c for _, _, c in false_fail} == {f"N={n} K={k}" for n in (3, 5, 10) for k in (0, 3, 10)}
+    assert rows == {(c, s) for c in conditions for s in (20, 100, 500)}
+    assert {c for _, _, c in false_fail} <= {f"N={n} K={k}" for n in (3, 5, 10) for k in (0, 3, 10)}
+    assert false_fail, "no measured cell"
     # Each cell is a rate over the document's stated number of simulated PRs: it must not
     # exceed the 0.05 target by more than its 95% sampling error, and almost every cell
     # must be at or below the target itself.
-    sims = int(re.search(r"`--sims (\d+)` \((\d+) simulated PRs per cell", section)[1])  # type: ignore[index]
+    sims = int(re.search(r"`--sims (\d+)` \((\d+) simulated PRs per", section)[1])  # type: ignore[index]
+    assert sims >= 2000
     tolerance = 1.96 * math.sqrt(0.05 * 0.95 / sims)
     rates = [r for pair in false_fail.values() for r in pair]
     assert max(rates) <= 0.05 + tolerance
     assert sum(r > 0.05 for r in rates) <= 2
     assert power[("(a) one scenario 97% → 10%", "N=5 K=10")] >= 0.9
-    # Issue 11's (b) target, >= 0.8 at N = 3, is not met (0.72, stated in docs/statistics.md: the
-    # old 0.85 came from pooling 10 runs as one sample); at N = 5 it is.
+    # Issue 11's (b) target, >= 0.8 at N = 3, is not met, and docs/statistics.md says so
+    # with the numbers (the old 0.85 came from pooling 10 runs as one sample); at N = 5 it is.
     assert power[("(b) 20 scenarios 90% → 60%", "N=5 K=10")] >= 0.8
-    assert "caught 72% of the time instead of 85%" in section
+    assert "One target the budget does not allow: (b) at 3 trials" in section
     assert power[("(b) after main drifted up 10 pp", "N=5 K=10")] >= 0.8

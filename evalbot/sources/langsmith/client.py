@@ -62,7 +62,7 @@ def _budget_retry_class() -> type[Any]:
         Honours Retry-After (429/503) and otherwise backs off exponentially with
         jitter — the run-query endpoint often omits Retry-After (issue 3 §1).
         The budget starts at the first retry of a request. It also stops when
-        the wait would pass the request's deadline (README "Retries and
+        the wait would pass the request's deadline (docs/langsmith.md, "Retries and
         deadlines"), and never retries a host name that does not resolve: that
         is a typo in the endpoint far more often than a passing DNS hiccup, and
         the runner's resolver has already retried.
