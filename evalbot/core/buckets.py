@@ -13,7 +13,7 @@ from typing import Any
 
 from evalbot.core.measures import NO_MEASURES, Measures
 
-__all__ = ["TARGET_ERROR", "Bucket", "Scenario"]
+__all__ = ["TARGET_ERROR", "Bucket", "Scenario", "checked_scenario"]
 
 
 # The failure category of a trial whose target raised (langsmith_bucket rule 2;
@@ -21,8 +21,14 @@ __all__ = ["TARGET_ERROR", "Bucket", "Scenario"]
 TARGET_ERROR = "target_error"
 
 
+# One read-only empty mapping for every value without categories, metadata or
+# scenarios: most scenarios have no failure category, and a fresh proxy and
+# dict each would be about 100 bytes a scenario (issue 14: peak memory).
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
 def _frozen_map(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value or {}))
+    return MappingProxyType(dict(value)) if value else _EMPTY
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,3 +100,41 @@ class Bucket:
     def unscored(self) -> int:
         """Trials left out of every scenario because they were not scored."""
         return sum(s.unscored for s in self.scenarios.values())
+
+
+# Scenario's slots, written directly by checked_scenario: a frozen dataclass's
+# __init__ goes through object.__setattr__ field by field and then
+# __post_init__, 2-3 times the cost of this at 200,000 scenarios a comparison
+# (issue 14: most of an experiment file's loading time).
+_new_scenario = object.__new__
+_set_key, _set_passed, _set_total, _set_label, _set_categories, _set_unscored, _set_measures = (
+    vars(Scenario)[name].__set__
+    for name in ("key", "passed", "total", "label", "categories", "unscored", "measures")
+)
+
+
+def checked_scenario(
+    key: str,
+    passed: int,
+    total: int,
+    label: str,
+    categories: Mapping[str, int],
+    unscored: int,
+    measures: Measures,
+) -> Scenario:
+    """``Scenario(key, passed, total, label, categories, unscored, measures)``, without its check.
+
+    For a loader that has already checked ``0 <= passed <= total`` (an
+    experiment file's fast path): the same value, equal to what the
+    constructor gives, built without the constructor's overhead. ``categories``
+    is copied into a read-only mapping as the constructor does.
+    """
+    scenario: Scenario = _new_scenario(Scenario)
+    _set_key(scenario, key)
+    _set_passed(scenario, passed)
+    _set_total(scenario, total)
+    _set_label(scenario, label)
+    _set_categories(scenario, MappingProxyType(dict(categories)) if categories else _EMPTY)
+    _set_unscored(scenario, unscored)
+    _set_measures(scenario, measures)
+    return scenario

@@ -11,7 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-__all__ = ["COUNT_MEASURES", "NO_MEASURES", "NUMBER_MEASURES", "Measures", "measures_document"]
+__all__ = [
+    "COUNT_MEASURES",
+    "NO_MEASURES",
+    "NUMBER_MEASURES",
+    "Measures",
+    "checked_measures",
+    "measures_document",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,42 @@ class Measures:
 
 
 NO_MEASURES = Measures()
+
+
+# Measures' slots, written directly by checked_measures (see there).
+_new_measures = object.__new__
+_set_scores, _set_latency, _set_tokens, _set_cost, _set_chars, _set_tools = (
+    vars(Measures)[name].__set__
+    for name in ("scores", "latency_ms", "tokens", "cost", "output_chars", "tool_calls")
+)
+_NO_SCORES: Mapping[str, tuple[float, ...]] = MappingProxyType({})
+
+
+def checked_measures(
+    scores: Mapping[str, tuple[float, ...]],
+    latency_ms: tuple[float, ...],
+    tokens: tuple[float, ...],
+    cost: tuple[float, ...],
+    output_chars: tuple[int, ...],
+    tool_calls: tuple[int, ...],
+) -> Measures:
+    """``Measures(...)`` of these values, without the dataclass's per-field overhead.
+
+    For a loader building one per scenario (issue 14): a frozen dataclass's
+    __init__ sets each field through object.__setattr__ and then runs
+    __post_init__. The same value as the constructor gives (``scores`` copied
+    into a read-only mapping), or NO_MEASURES when every field is empty.
+    """
+    if not (scores or latency_ms or tokens or cost or output_chars or tool_calls):
+        return NO_MEASURES
+    measures: Measures = _new_measures(Measures)
+    _set_scores(measures, MappingProxyType(dict(scores)) if scores else _NO_SCORES)
+    _set_latency(measures, latency_ms)
+    _set_tokens(measures, tokens)
+    _set_cost(measures, cost)
+    _set_chars(measures, output_chars)
+    _set_tools(measures, tool_calls)
+    return measures
 
 
 # The measurement arrays of the document form besides ``scores``, by value type.

@@ -101,6 +101,7 @@ import copy
 import os
 from collections.abc import Mapping
 
+from evalbot.core.buckets import checked_scenario
 from evalbot.core.measures import measures_document
 from evalbot.core.models import NO_MEASURES, Bucket, Measures, Scenario
 from evalbot.errors import InputError
@@ -341,14 +342,16 @@ def _parse_trials(value: object) -> dict[str, Scenario]:
             labels[key] = label
         if quick is None:
             measures.setdefault(key, _TrialMeasures()).add(trial, path)
+    # Counted above, so 0 <= passed <= total holds: no constructor check needed.
     return {
-        key: Scenario(
+        key: checked_scenario(
             key,
             passed[key],
             total[key],
             labels.get(key, ""),
             categories[key],
-            measures=measures[key].build() if key in measures else NO_MEASURES,
+            0,
+            measures[key].build() if key in measures else NO_MEASURES,
         )
         for key in total
     }

@@ -12,10 +12,39 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
+from evalbot.core.measures import COUNT_MEASURES, NUMBER_MEASURES
+
+__all__ = [
+    "COUNT_MEASURES",
+    "MEASURE_FIELDS",
+    "NUMBER_MEASURES",
+    "SCENARIO_FIELDS",
+    "TRIAL_FIELDS",
+    "Check",
+    "Invalid",
+    "check_array_of",
+    "check_boolean",
+    "check_categories_of",
+    "check_count",
+    "check_fields",
+    "check_key",
+    "check_non_empty_string",
+    "check_number",
+    "check_object",
+    "check_passed_of",
+    "check_score_arrays_of",
+    "check_scores",
+    "check_string",
+    "check_strings",
+    "index_path",
+    "optional",
+    "required",
+    "show",
+]
+
 # Per-trial measurements (issue 6), in Measures' field order: the same names in
-# both forms, a value per trial in the trial form, an array in the scenario form.
-NUMBER_MEASURES = ("latency_ms", "tokens", "cost")
-COUNT_MEASURES = ("output_chars", "tool_calls")
+# both forms, a value per trial in the trial form, an array in the scenario form
+# (the measurement names themselves are core's, shared with the report).
 MEASURE_FIELDS = ("scores", *NUMBER_MEASURES, *COUNT_MEASURES)
 SCENARIO_FIELDS = ("passed", "total", "categories", "unscored", "label", *MEASURE_FIELDS)
 TRIAL_FIELDS = ("scenario", "passed", "category", "label", *MEASURE_FIELDS)

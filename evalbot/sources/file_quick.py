@@ -13,61 +13,57 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+from evalbot.core.buckets import checked_scenario
+from evalbot.core.measures import checked_measures
 from evalbot.core.models import NO_MEASURES, Measures, Scenario
 from evalbot.sources.file_fields import (
-    COUNT_MEASURES,
     MEASURE_FIELDS,
-    NUMBER_MEASURES,
     SCENARIO_FIELDS,
 )
 
 _SCENARIO_FIELD_SET = frozenset(SCENARIO_FIELDS)
-_MEASURE_FIELD_SET = frozenset(MEASURE_FIELDS)
+_PLAIN_SCENARIO_FIELD_SET = _SCENARIO_FIELD_SET - frozenset(MEASURE_FIELDS)
+_NO_CATEGORIES: dict[str, int] = {}
 _PLAIN_TRIAL_FIELD_SET = frozenset(("scenario", "passed", "category", "label"))
 _NUMBER_TYPES = frozenset((int, float))
 _INT_TYPE = frozenset((int,))
+_NO_VALUES: list[object] = []
 
 
 def quick_scenario(key: object, entry: object) -> Scenario | None:
     """The Scenario for a well-formed scenario-form entry, or None (see above)."""
     if type(key) is not str or not key or type(entry) is not dict:
         return None
-    if not entry.keys() <= _SCENARIO_FIELD_SET:
-        return None
+    fields = entry.keys()
     total = entry.get("total")
     passed = entry.get("passed")
     if type(total) is not int or type(passed) is not int or not 0 <= passed <= total:
         return None
-    categories: dict[str, int] = {}
-    if "categories" in entry:
-        given = entry["categories"]
-        if type(given) is not dict:
+    categories = entry.get("categories", _NO_CATEGORIES)
+    if categories:
+        if type(categories) is not dict:
             return None
-        for name, count in given.items():
+        for name, count in categories.items():
             if type(name) is not str or not name or type(count) is not int:
                 return None
             if not 0 <= count <= total:
                 return None
-        categories = given
+    elif type(categories) is not dict:
+        return None
     unscored = entry.get("unscored", 0)
     label = entry.get("label", "")
     if type(unscored) is not int or unscored < 0 or type(label) is not str:
         return None
     measures = NO_MEASURES
-    if not entry.keys().isdisjoint(_MEASURE_FIELD_SET):
+    # One set operation for the common entry, which has no measurements.
+    if not fields <= _PLAIN_SCENARIO_FIELD_SET:
+        if not fields <= _SCENARIO_FIELD_SET:
+            return None
         quick = _quick_measures(entry, total + unscored)
         if quick is None:
             return None
         measures = quick
-    return Scenario(
-        key,
-        passed,
-        total,
-        label=label,
-        categories=categories,
-        unscored=unscored,
-        measures=measures,
-    )
+    return checked_scenario(key, passed, total, label, categories, unscored, measures)
 
 
 def _quick_measures(entry: Mapping[str, object], limit: int) -> Measures | None:
@@ -82,42 +78,36 @@ def _quick_measures(entry: Mapping[str, object], limit: int) -> Measures | None:
             if type(feedback) is not str or not feedback or per_trial is None:
                 return None
             scores[feedback] = per_trial
-    numbers: dict[str, tuple[float, ...]] = {}
-    for name in NUMBER_MEASURES:
-        array = _quick_numbers(entry.get(name, []), limit, non_negative=True)
-        if array is None:
-            return None
-        numbers[name] = array
-    counts: dict[str, tuple[int, ...]] = {}
-    for name in COUNT_MEASURES:
-        whole = _quick_counts(entry.get(name, []), limit)
-        if whole is None:
-            return None
-        counts[name] = whole
-    measures = Measures(
-        scores=scores,
-        latency_ms=numbers["latency_ms"],
-        tokens=numbers["tokens"],
-        cost=numbers["cost"],
-        output_chars=counts["output_chars"],
-        tool_calls=counts["tool_calls"],
-    )
-    return measures if measures else NO_MEASURES
+    latency_ms = _quick_numbers(entry.get("latency_ms", _NO_VALUES), limit, non_negative=True)
+    tokens = _quick_numbers(entry.get("tokens", _NO_VALUES), limit, non_negative=True)
+    cost = _quick_numbers(entry.get("cost", _NO_VALUES), limit, non_negative=True)
+    output_chars = _quick_counts(entry.get("output_chars", _NO_VALUES), limit)
+    tool_calls = _quick_counts(entry.get("tool_calls", _NO_VALUES), limit)
+    if latency_ms is None or tokens is None or cost is None:
+        return None
+    if output_chars is None or tool_calls is None:
+        return None
+    return checked_measures(scores, latency_ms, tokens, cost, output_chars, tool_calls)
 
 
 def _quick_numbers(value: object, limit: int, *, non_negative: bool) -> tuple[float, ...] | None:
     """An array of finite JSON numbers (``>= 0`` if asked) as floats, or None."""
     if type(value) is not list or len(value) > limit:
         return None
+    if not value:
+        return ()
     if not _NUMBER_TYPES.issuperset(map(type, value)):  # bool is not a number here
         return None
     try:
         numbers = tuple(map(float, value))
     except OverflowError:  # an integer too large for a float
         return None
-    if not all(map(math.isfinite, numbers)):
+    # A finite sum means every value is finite (an inf or NaN makes it inf or
+    # NaN); a sum that overflows although every value is finite only sends the
+    # entry to the checked path, which accepts it.
+    if not math.isfinite(sum(numbers)):
         return None
-    if non_negative and numbers and min(numbers) < 0:
+    if non_negative and min(numbers) < 0:
         return None
     return numbers
 
