@@ -291,7 +291,7 @@ def test_readme_benchmark_table_meets_the_targets() -> None:
         if not line.startswith("|"):
             continue
         cells = [c.strip() for c in line.strip("|").split("|")]
-        if cells[0] in ("main", "case", "pattern"):
+        if cells[0] in ("main", "case", "pattern", "condition"):
             header = cells
         elif cells[0] in conditions and header[0] == "main":
             rows.add((cells[0], int(cells[1])))
