@@ -7,12 +7,14 @@ every run and example, fetched page by page with the source's own paging.
 from __future__ import annotations
 
 import datetime as dt
+import gc
+import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from evalbot.errors import InputError
+from evalbot.errors import FetchError, InputError
 from evalbot.sources.langsmith.bucket import (
     BucketRules,
     ExperimentInfo,
@@ -160,3 +162,31 @@ def test_a_baseline_judged_by_the_pr_keys_is_counted_again(fake: FakeLangSmith) 
     base, _ = _reference(fake, "main-1", rules, ("correct",))
     assert fetched.baseline == base
     assert fetched.baseline is not None and fetched.baseline.unscored > 0
+
+
+def test_a_fetch_restores_the_interpreters_gc_thresholds_and_switch_interval(
+    fake: FakeLangSmith,
+) -> None:
+    # The fetch collects cycles less often and switches threads sooner while it runs
+    # (issue 14 §4); the process is left as it was, after a failure too.
+    _world(fake)
+    before = gc.get_threshold(), sys.getswitchinterval()
+
+    rules = BucketRules(category_key="style")
+    fetch(
+        _source(fake),
+        PrQuery(ref="pr"),
+        BaselineQuery(Strategy.METADATA, {"branch": "main"}),
+        rules=rules,
+        name=flag,
+    )
+    assert (gc.get_threshold(), sys.getswitchinterval()) == before
+    with pytest.raises(FetchError):
+        fetch(
+            LangSmithSource(Connection(api_key="wrong-key", endpoint=fake.url)),
+            PrQuery(ref="pr"),
+            BaselineQuery(Strategy.METADATA, {"branch": "main"}),
+            rules=rules,
+            name=flag,
+        )
+    assert (gc.get_threshold(), sys.getswitchinterval()) == before

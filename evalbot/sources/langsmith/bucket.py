@@ -68,6 +68,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from evalbot.core.buckets import checked_scenario
+from evalbot.core.measures import checked_measures
 from evalbot.core.models import TARGET_ERROR, Bucket, Measures, Scenario
 from evalbot.errors import InputError
 from evalbot.sources.langsmith.rules import (
@@ -227,13 +229,15 @@ class _Tally:
             self.tool_calls.append(run.tool_calls)
 
     def measures(self) -> Measures:
-        return Measures(
-            scores={key: tuple(values) for key, values in self.scores.items()},
-            latency_ms=tuple(self.latency_ms),
-            tokens=tuple(self.tokens),
-            cost=tuple(self.cost),
-            output_chars=tuple(self.output_chars),
-            tool_calls=tuple(self.tool_calls),
+        # The checked constructor: every value here came through RunFacts already
+        # (issue 14 §4: this runs once per scenario after the last page arrives).
+        return checked_measures(
+            {key: tuple(values) for key, values in self.scores.items()},
+            tuple(self.latency_ms),
+            tuple(self.tokens),
+            tuple(self.cost),
+            tuple(self.output_chars),
+            tuple(self.tool_calls),
         )
 
 
@@ -338,15 +342,17 @@ class Tallies:
     def bucket(self, experiment: ExperimentInfo) -> Bucket:
         """The Bucket of every run added."""
         key_rule = self.rules.scenario_key
+        # Counted here, so 0 <= passed <= total holds: the checked constructor (issue 14 §4:
+        # this runs on the fetch's critical path, after the last page).
         scenarios = {
-            key: Scenario(
-                key=key,
-                passed=t.passed,
-                total=t.total,
-                label=t.label if t.label != key else "",
-                categories=t.categories,
-                unscored=t.unscored,
-                measures=t.measures(),
+            key: checked_scenario(
+                key,
+                t.passed,
+                t.total,
+                t.label if t.label != key else "",
+                t.categories,
+                t.unscored,
+                t.measures(),
             )
             for key, t in self.tallies.items()
         }
