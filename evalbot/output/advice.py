@@ -36,8 +36,8 @@ def what_next(outcome: Outcome, gate: Gate, compare: str | None = None) -> str:
         return "nothing to do; pull requests will compare against this run."
     if isinstance(outcome, NothingCompared):
         return (
-            "fix what *Check that* points to (scenario key, dataset, pass key), then re-run "
-            "the evals; until then this check says nothing about regressions."
+            "fix the scenario key, dataset or pass key (see the checks listed here), then "
+            "re-run the evals; until then this check says nothing about regressions."
         )
     comparison = outcome.comparison
     flagged = any(

@@ -12,7 +12,7 @@ from evalbot.core.models import (
     SelfBaseline,
     Verdict,
 )
-from evalbot.output.advice import nothing_compared_causes, what_next
+from evalbot.output.advice import NOTHING_COMPARED_CHECKS, nothing_compared_causes, what_next
 from evalbot.output.cells import MAX_METRIC_NAME, shown_p
 from evalbot.output.formatting import plain, pp, pvalue
 from evalbot.output.headline import TEXT, beyond_parts, headline, summary_line
@@ -60,6 +60,8 @@ def _text_nothing(comparison: Comparison) -> list[str]:
     ]
     causes = nothing_compared_causes(comparison)
     lines.extend(f"likely: {cause.replace('`', '')}" for cause in causes)
+    # The advice line names these checks, in the text form too.
+    lines.extend(f"check that: {check.replace('`', '')}" for check in NOTHING_COMPARED_CHECKS)
     lines.extend(_text_notes(comparison))
     lines.extend(_text_one_sided(comparison))
     return lines

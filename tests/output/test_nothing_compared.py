@@ -157,6 +157,10 @@ def test_empty_pr_experiment_is_nothing_compared(files: Path) -> None:
     code, out, _ = run_cli("compare", "--pr-file", pr, "--baseline-file", base, "--format", "text")
     assert code == 0
     assert "likely: the PR experiment has no scenarios" in out
+    # The advice names the checks, so the text form lists them too.
+    advice = "fix the scenario key, dataset or pass key (see the checks listed here)"
+    assert f"what next: {advice}" in out
+    assert "check that: scenario_key is the same for both experiments" in out
     assert "gate: passed — nothing could be compared" in out
 
 
@@ -452,7 +456,8 @@ def test_action_nothing_compared_outputs_status_and_comment(
     assert "(5 shared, 0 only in the PR, 0 only in the baseline)" in comment.body
     assert "every trial of the shared scenarios is unscored on the PR side" in comment.body
     assert "PR: 25 trials unscored" in comment.body
-    assert "**What next:** fix what *Check that* points to" in comment.body
+    advice = "fix the scenario key, dataset or pass key (see the checks listed here)"
+    assert f"**What next:** {advice}" in comment.body
     summary = runner.summary.read_text("utf-8")
     assert summary.startswith(f"<!-- evalbot:default -->\n{first}")
     report = json.loads(Path(outputs["report_path"]).read_text("utf-8"))
