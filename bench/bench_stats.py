@@ -51,7 +51,9 @@ from main's current state (the rates the latest run was drawn from, unless named
   beta with the scenario's mean and intra-class correlation 0.1 (a + b = 9);
 - oscillation: runs alternate 5 pp above and below (logit shift), at a random phase;
   the PR is the next run of the alternation;
-- drift-shock: drift-down of 5 pp over the window plus shared run shocks, logit SD 0.15.
+- drift-shock: drift-down of 5 pp over the window plus shared run shocks, logit SD 0.15;
+- near-perfect: every scenario at 99%, main's logit drifted down linearly from 99.99%
+  over the window (a suite that used to pass everything, slipping).
 
 It prints false-fail rates (hard and soft) with Wilson 95% intervals, the share of
 PRs with at least one scenario falsely labelled an improvement, and through which
@@ -297,6 +299,7 @@ PATTERNS = (
     "overdispersed",
     "oscillation",
     "drift-shock",
+    "near-perfect",
 )
 PATTERN_TRIALS = (3, 5)
 PATTERN_HISTORIES = (3, 10)
@@ -339,6 +342,13 @@ def pattern_rates(
         phase = rng.randrange(2)
         runs = [list(up) if (j + phase) % 2 else list(down) for j in range(k + 1)]
         pr = runs.pop()
+    elif pattern == "near-perfect":
+        # A suite that used to pass everything: every scenario at 99% now, main's logit
+        # drifted down linearly from 99.99% over the window (most old runs fail nothing).
+        now = [0.99] * PATTERN_SUITE
+        start = _logit(0.9999) - _logit(0.99)
+        runs = [_shifted([_logit(p) for p in now], start * (k - 1 - j) / (k - 1)) for j in range(k)]
+        pr = list(now)
     elif pattern == "drift-shock":
         shift = drift_shift(base, 0.05)
         runs = [_shifted(logits, shift * (k - 1 - j) / (k - 1)) for j in range(k)]

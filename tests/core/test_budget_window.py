@@ -386,6 +386,26 @@ def test_a_window_leaning_down_is_judged_at_its_lower_level() -> None:
     assert low.aggregate_test is not None and low.aggregate_test.significant
 
 
+def test_a_near_perfect_suite_slipping_at_its_latest_run_is_judged_at_that_run() -> None:
+    # Nine runs pass all 1,000 trials; the latest fails 7 (99.3%), and main stays there:
+    # the PR fails 13 (98.7%), an unchanged PR's share. The older runs vary no more than
+    # binomial noise (not at all), so the latest run is judged against that known variance
+    # with the normal tail; with the t's (8 degrees of freedom, two-sided p 0.014 > 0.01)
+    # it did not stand apart, the PR was judged at the old 99.9% level, and failed
+    # (p = 0.01). Unchanged near-perfect suites drifting down failed 7-10% of the time.
+    def run(name: str, failures: int) -> Bucket:
+        return make_bucket(name, {f"s{i:03d}": (10 - (i < failures), 10) for i in range(100)})
+
+    history = [run(f"m{j}", 0) for j in range(9)]
+    comparison = compare_buckets(run("pr", 13), run("latest", 7), Thresholds(), history=history)
+    test = comparison.aggregate_test
+    assert test is not None and test.latest_outlier and not test.significant
+    assert not _fails(comparison)
+    # A real slide below the latest run still fails the check.
+    worse = compare_buckets(run("pr", 45), run("latest", 7), Thresholds(), history=history)
+    assert worse.aggregate_test is not None and worse.aggregate_test.significant
+
+
 def _beta_binomial_windows(icc: float, seed: str) -> list[tuple[tuple[int, int], ...]]:
     """100 scenarios' counts over 10 runs of 5 trials, each run's rate drawn from a beta."""
     rng = Random(seed)
