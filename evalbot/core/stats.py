@@ -26,7 +26,7 @@ from evalbot.core.fisher import (
     min_attainable_worse,
     significant,
 )
-from evalbot.core.multiple_testing import benjamini_hochberg, tarone_bh
+from evalbot.core.multiple_testing import benjamini_hochberg, tarone_bh, tarone_bh_grouped
 from evalbot.core.t_dist import normal_lower_tail, t_lower_tail, t_quantile
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "t_lower_tail",
     "t_quantile",
     "tarone_bh",
+    "tarone_bh_grouped",
     "wilcoxon_signed_rank",
     "wilson_interval",
 ]
