@@ -82,19 +82,6 @@ class _Tally(NamedTuple):
     total: int
 
 
-def _suite_rate(
-    scenarios: Mapping[str, _Counts], keys: Sequence[str], variance: Mapping[str, float]
-) -> tuple[float, float]:
-    passed = total = 0
-    spread = 0.0
-    for key in keys:
-        scenario = scenarios[key]
-        passed += scenario.passed
-        total += scenario.total
-        spread += scenario.total * variance[key]
-    return passed / total, spread / (total * total)
-
-
 def _sample_variance(values: Sequence[float]) -> float:
     mean = math.fsum(values) / len(values)
     return math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
@@ -141,39 +128,51 @@ def _aggregate_test(
     # Plain loops over the runs' scenario maps: this runs twice per comparison over
     # every scenario (issue 14).
     maps = [b.scenarios for b in window]
-    usable = []
+    # Each usable scenario's PR side and its scenario in every run, looked up once.
+    usable: list[tuple[_Counts, list[_Counts]]] = []
     for k in keys:
-        if not pr[k].total:
+        side = pr[k]
+        if not side.total:
             continue
+        found: list[_Counts] = []
         for run in maps:
             scenario = run.get(k)
             if scenario is None or not scenario.total:
                 break
+            found.append(scenario)
         else:
-            usable.append(k)
+            usable.append((side, found))
     if not usable:
         window = (baseline,)
-        maps = [baseline.scenarios]
-        usable = [k for k in keys if pr[k].total and baseline.scenarios[k].total]
+        latest = baseline.scenarios
+        usable = [(pr[k], [latest[k]]) for k in keys if pr[k].total and latest[k].total]
     if not usable:
         return AggregateTest(0.0, 1.0, alpha, False, gating, method="none", runs=0), None
-    variance: dict[str, float] = {}
-    for key in usable:
+    # Each run's suite rate and binomial variance (and the PR's), summed in the pass
+    # that pools each scenario's rate: the same sums in the same order as a pass per run.
+    runs = len(window)
+    passed_by_run, total_by_run, spread_by_run = [0] * runs, [0] * runs, [0.0] * runs
+    pr_passed = pr_total = 0
+    pr_spread = 0.0
+    for side, found in usable:
         # Pooled with the PR: under "no change" it is one more draw of the same rates,
         # and a PR failure keeps an all-pass window from claiming zero variance.
-        side = pr[key]
         c, m = side.passed, side.total
-        for run in maps:
-            scenario = run[key]
-            c += scenario.passed
-            m += scenario.total
+        for counts in found:
+            c += counts.passed
+            m += counts.total
         p = c / m
-        variance[key] = p * (1 - p) * m / (m - 1) if m > 1 else 0.25
-    runs = len(window)
-    rates_and_vars = [_suite_rate(b.scenarios, usable, variance) for b in window]
-    rates = [r for r, _ in rates_and_vars]
-    v_b = math.fsum(v for _, v in rates_and_vars) / runs
-    pr_rate, v_pr = _suite_rate(pr, usable, variance)
+        variance = p * (1 - p) * m / (m - 1) if m > 1 else 0.25
+        for index, counts in enumerate(found):
+            passed_by_run[index] += counts.passed
+            total_by_run[index] += counts.total
+            spread_by_run[index] += counts.total * variance
+        pr_passed += side.passed
+        pr_total += side.total
+        pr_spread += side.total * variance
+    rates = [c / m for c, m in zip(passed_by_run, total_by_run, strict=True)]
+    v_b = math.fsum(v / (m * m) for v, m in zip(spread_by_run, total_by_run, strict=True)) / runs
+    pr_rate, v_pr = pr_passed / pr_total, pr_spread / (pr_total * pr_total)
     if runs < MIN_RUNS_FOR_SPREAD:
         level = math.fsum(rates) / runs
         margin = float(single_run_margin(thresholds))
