@@ -148,7 +148,8 @@ def compare_buckets(
     verdict severity, then key.
     """
     pr_map, base_map = pr.scenarios, baseline.scenarios
-    keys = [key for key in pr_map if key in base_map]
+    shared = [(key, side) for key, side in pr_map.items() if key in base_map]
+    keys: list[str] = [key for key, _ in shared]
     # One pass over the window per scenario: its runs' counts and its rate series
     # (without history, the latest run alone is read directly in the loop below).
     maps = [b.scenarios for b in history]
@@ -176,7 +177,7 @@ def compare_buckets(
     # Every pass over the scenarios below walks them in the files' order, as they lie in
     # memory (in key order each step lands somewhere else: the same passes took twice as
     # long at 100,000 scenarios); the rows are sorted once, at the end.
-    sides = list(map(pr_map.__getitem__, keys))
+    sides: list[Scenario] = [side for _, side in shared]
     bases = list(map(base_map.__getitem__, keys))
     if history:
         tables, pooled, most_runs = pool_window(
@@ -234,11 +235,10 @@ def compare_buckets(
     order = sorted(range(len(keys)), key=keys.__getitem__)
     order.sort(key=list(map(severity_of.__getitem__, table_ids)).__getitem__)
     rows = list(map(built.__getitem__, order))
-    pr_only = tuple(
-        sorted((s for k, s in pr.scenarios.items() if k not in baseline.scenarios), key=_key)
-    )
+    # The one-sided scenarios by set difference of the keys (in C), then sorted by key.
+    pr_only = tuple(sorted(map(pr_map.__getitem__, pr_map.keys() - base_map.keys()), key=_key))
     baseline_only = tuple(
-        sorted((s for k, s in baseline.scenarios.items() if k not in pr.scenarios), key=_key)
+        sorted(map(base_map.__getitem__, base_map.keys() - pr_map.keys()), key=_key)
     )
     # Sums and counts over the rows, in any order: the unsorted ones lie in memory in order.
     aggregate = _aggregate(built)

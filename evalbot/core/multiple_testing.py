@@ -112,7 +112,7 @@ def tarone_bh_grouped(
     groups = len(pvalues)
     m = sum(counts)
     limit = _exact_alpha(alpha)
-    by_min = sorted(range(groups), key=min_pvalues.__getitem__)
+    by_min = sorted(range(groups), key=lambda i: _order(min_pvalues[i]))
     sorted_mins = [min_pvalues[i] for i in by_min]
     cumulative = list(itertools.accumulate(counts[i] for i in by_min))
 
@@ -142,7 +142,7 @@ def tarone_bh_grouped(
     if not size:
         return rejected, q_out, 0
     ratios = {i: _as_ratio(pvalues[i]) for i in family}
-    family.sort(key=pvalues.__getitem__)
+    family.sort(key=lambda i: _order(pvalues[i]))
     ranks = list(itertools.accumulate(counts[i] for i in family))
     # q: the running minimum of p * size / rank from the top, as an integer pair
     # num/den (cross-multiplying ints is exact, and faster than Fraction arithmetic).
@@ -166,6 +166,16 @@ def tarone_bh_grouped(
     for i in family[:count]:
         rejected[i] = True
     return rejected, q_out, size
+
+
+def _order(p: Fraction) -> tuple[float, Fraction]:
+    """A sort key with the exact order of ``p``, cheaper to compare than the Fraction.
+
+    Rounding to float never reverses an order (p <= p' gives float(p) <= float(p')),
+    so unequal floats decide exactly, and equal ones fall back to the Fractions.
+    Comparing Fractions is Python code; the floats are compared in C.
+    """
+    return float(p), p
 
 
 def _ranks(values: Sequence[_P]) -> tuple[list[int], list[_P]]:

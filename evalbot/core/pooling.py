@@ -25,18 +25,12 @@ def latest_only(
 
     Nothing to pool and nothing to inflate (what _recent_pool and _effective
     return then, without their calls): the table of the PR's counts against
-    the baseline's, computed once per distinct set of counts.
+    the baseline's (``_table_stats`` is cached: one object per distinct table).
     """
-    counts = list(
-        zip(
-            map(_passed, sides),
-            map(_total, sides),
-            map(_passed, bases),
-            map(_total, bases),
-            strict=True,
-        )
-    )
-    table_of = {four: _table_stats(*four, None, None) for four in set(counts)}
+    tables = [
+        _table_stats(side.passed, side.total, base.passed, base.total, None, None)
+        for side, base in zip(sides, bases, strict=True)
+    ]
     pooled = [
         # Nothing but counts on it: the very Scenario a fresh one would equal (a new
         # object per row cost more than its tests).
@@ -45,7 +39,7 @@ def latest_only(
         else _pooled_side(key, base.passed, base.total, base)
         for key, base in zip(keys, bases, strict=True)
     ]
-    return list(map(table_of.__getitem__, counts)), pooled
+    return tables, pooled
 
 
 def pool_window(
