@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
-from itertools import repeat
-from operator import attrgetter
 
 from evalbot.core import drift, metrics, stats
 from evalbot.core.aggregate import _aggregate_test, single_run_margin
@@ -207,28 +205,33 @@ def compare_buckets(
         severity_of[table_id] = verdict.severity
         delta_of[table_id] = None if table.delta is None else float(table.delta)
         q_of[table_id] = q
-    # The rows, a column at a time: map() walks the scenarios in C, and the per-row
-    # Python work is the row's construction alone (issue 14: 100,000 rows).
-    pooled_counts = list(zip(map(_passed, pooled), map(_total, pooled), strict=True))
-    flakiness_of = {pair: flakiness(*pair) for pair in set(pooled_counts)}
+    # Per row, only what differs between scenarios with the same table; a plain loop
+    # over the columns, the row built by scenario_row (issue 14: 100,000 rows).
     no_series: tuple[float | None, ...] = ()
-    built = list(
-        map(
-            scenario_row,
-            keys,
-            [side.label or base.label for side, base in zip(sides, bases, strict=True)],
-            map(verdict_of.__getitem__, table_ids),
-            sides,
-            bases,
-            map(delta_of.__getitem__, table_ids),
-            map(_p_worse, tables),
-            map(_p_better, tables),
-            pooled,
-            map(q_of.__getitem__, table_ids),
-            map(series.__getitem__, keys) if history else repeat(no_series),
-            map(flakiness_of.__getitem__, pooled_counts),
+    flakiness_of: dict[tuple[int, int], float | None] = {}
+    built: list[ScenarioComparison] = []
+    columns = zip(keys, sides, bases, tables, table_ids, pooled, strict=True)
+    for key, side, base, table, table_id, pooled_side in columns:
+        pair = (pooled_side.passed, pooled_side.total)
+        flaky = flakiness_of.get(pair, _UNSEEN)
+        if flaky is _UNSEEN:
+            flaky = flakiness_of[pair] = flakiness(*pair)
+        built.append(
+            scenario_row(
+                key,
+                side.label or base.label,
+                verdict_of[table_id],
+                side,
+                base,
+                delta_of[table_id],
+                table.p_worse,
+                table.p_better,
+                pooled_side,
+                q_of[table_id],
+                series[key] if history else no_series,
+                flaky,
+            )
         )
-    )
     # By verdict severity, then key (keys are unique): positions sorted by key, then
     # stably by severity — the order of sorting on (severity, key), without a tuple or
     # a Python call per row.
@@ -271,7 +274,9 @@ def compare_buckets(
         metrics=metrics.compare_metrics(pr, baseline, thresholds.metrics),
         costs=metrics.compare_costs(pr, baseline, thresholds.costs),
         drift=drift.compare_drift(pr, baseline, thresholds.drift),
-        win_loss=metrics.win_loss(built),
+        win_loss=metrics.win_loss(
+            (delta_of[table_id], count) for table_id, count in counts.items()
+        ),
     )
 
 
@@ -317,10 +322,8 @@ def compare_scenario(
     return one.scenarios[0]
 
 
-_passed = attrgetter("passed")
-_total = attrgetter("total")
-_p_worse = attrgetter("p_worse")
-_p_better = attrgetter("p_better")
+# A flakiness not computed yet (None is a value: no trials).
+_UNSEEN = -1.0
 
 
 def _key(scenario: Scenario) -> str:

@@ -111,6 +111,14 @@ def _error_counts(pr: Bucket, baseline: Bucket) -> tuple[int, int, int, int]:
     return pr_hits, pr_n, base_hits, base_n
 
 
+def _any_error(bucket: Bucket) -> bool:
+    """Whether any trial of the bucket errored (a category mapping holds TARGET_ERROR)."""
+    for scenario in bucket.scenarios.values():
+        if scenario.categories and scenario.categories.get(TARGET_ERROR, 0):
+            return True
+    return False
+
+
 def _empty_counts(pairs: Iterable[tuple[Scenario, Scenario]]) -> tuple[int, int, int, int]:
     counts = [0, 0, 0, 0]
     for pr_s, base_s in pairs:
@@ -172,8 +180,17 @@ def compare_drift(
     no empty output): "0% vs 0%" is not news, and a source that records no
     errors would otherwise fill the comment with zeros.
     """
-    error = _rate_signal(
-        DriftKind.ERROR_RATE, _error_counts(pr, baseline), thresholds.error_rate, thresholds.max_p
+    error = (
+        _rate_signal(
+            DriftKind.ERROR_RATE,
+            _error_counts(pr, baseline),
+            thresholds.error_rate,
+            thresholds.max_p,
+        )
+        # No errored trial anywhere: the signal has no hit to report (see _rate_signal),
+        # found without summing every shared scenario's trials (issue 14).
+        if _any_error(pr) or _any_error(baseline)
+        else None
     )
     if not metrics.measured(pr, baseline):
         # The other signals read measurements only: with none, each has no trials.

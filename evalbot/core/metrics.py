@@ -43,7 +43,7 @@ from evalbot.core.metric_values import (
     ScenarioMetric,
 )
 from evalbot.core.threshold_values import CostThresholds, MetricThresholds
-from evalbot.core.verdicts import ScenarioComparison, WinLoss
+from evalbot.core.verdicts import WinLoss
 
 
 def summarize(values: Sequence[float]) -> MeanSummary:
@@ -250,20 +250,22 @@ def compare_costs(
 # --- win / loss ----------------------------------------------------------------------------
 
 
-def win_loss(rows: Iterable[ScenarioComparison]) -> WinLoss:
+def win_loss(deltas: Iterable[tuple[float | None, int]]) -> WinLoss:
     """Shared scenarios where the PR's pass rate is above / below / equal to the baseline's.
 
-    The baseline side is the one the verdicts used (pooled over the history
-    window when there is one); scenarios without trials on a side are left out.
+    ``deltas`` holds each scenario's delta (PR rate minus the baseline side the
+    verdicts used: pooled over the history window when there is one) with how
+    many scenarios have it, so a suite's few distinct deltas are counted once
+    each (issue 14). Scenarios without trials on a side (delta None) are left out.
     """
     wins = losses = ties = 0
-    for row in rows:
-        if row.delta is None:
+    for delta, count in deltas:
+        if delta is None:
             continue
-        if row.delta > 0:
-            wins += 1
-        elif row.delta < 0:
-            losses += 1
+        if delta > 0:
+            wins += count
+        elif delta < 0:
+            losses += count
         else:
-            ties += 1
+            ties += count
     return WinLoss(wins=wins, losses=losses, ties=ties)
