@@ -7,9 +7,7 @@ or ``--output``. Exits 0 when the gate passes, 1 when it fails, 2 on bad input.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
-import shlex
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -73,6 +71,8 @@ def reproduce_command(argv: Sequence[str]) -> str:
             skip = "=" not in arg
             continue
         kept.append(redact_url(arg))
+    import shlex  # here, not at the top: `evalbot --help` never needs it
+
     return shlex.join(["evalbot", *kept])
 
 
@@ -187,6 +187,8 @@ def compare(**params: Any) -> int:
         live_config = assembled.live
         if params["verbose"]:
             # Each request and each failed attempt as it happens (stderr).
+            import dataclasses
+
             connection = dataclasses.replace(live_config.connection, log=_log_line)
             live_config = dataclasses.replace(live_config, connection=connection)
         result = run_live(live_config, settings)
