@@ -154,10 +154,14 @@ def compare_buckets(
     runs: dict[str, tuple[tuple[int, int], ...]] = {}
     series: dict[str, tuple[float | None, ...]] = {}
     for key in keys if history else ():
-        base = base_map[key]
-        window = [*(found.get(key) for found in maps), base]
-        runs[key] = tuple((s.passed, s.total) for s in window if s is not None and s.total)
-        series[key] = tuple(None if s is None else s.rate for s in window)
+        # List comprehensions, not generators: this runs once per scenario and run.
+        window = [found.get(key) for found in maps]
+        window.append(base_map[key])
+        runs[key] = tuple([(s.passed, s.total) for s in window if s is not None and s.total])
+        # Scenario.rate, inline.
+        series[key] = tuple(
+            [None if s is None else s.passed / s.total if s.total else None for s in window]
+        )
     dispersion = _dispersion(runs.values()) if history else _Dispersion()
     aggregate_test = _aggregate_test(keys, pr_map, baseline, history, thresholds)
     # When the suite as a whole drifted or stepped, every scenario's pool is limited to

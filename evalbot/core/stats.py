@@ -25,6 +25,7 @@ from evalbot.core.fisher import (
     min_attainable_better,
     min_attainable_worse,
     significant,
+    two_sided_at_most,
 )
 from evalbot.core.multiple_testing import benjamini_hochberg, tarone_bh, tarone_bh_grouped
 from evalbot.core.t_dist import normal_lower_tail, t_lower_tail, t_quantile
@@ -47,6 +48,7 @@ __all__ = [
     "t_quantile",
     "tarone_bh",
     "tarone_bh_grouped",
+    "two_sided_at_most",
     "wilcoxon_signed_rank",
     "wilson_interval",
 ]
