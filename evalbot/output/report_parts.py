@@ -184,12 +184,25 @@ class FloatTexts:
         self._seen: dict[int, str] = {}
         self._counts: dict[tuple[int, int, int], str] = {}
         self._pooled: dict[tuple[int, int], str] = {}
+        self._numbers: dict[int, tuple[object, str]] = {}
 
     def __call__(self, value: Any) -> str:
         key = id(value)
         text = self._seen.get(key)
         if text is None:
             text = self._seen[key] = number_json(float(value))
+        return text
+
+    def number(self, value: object) -> str:
+        """``number_json(value)``, kept per object: compare_buckets shares one delta, q
+        and flakiness object among the rows with the same table and counts."""
+        key = id(value)
+        kept = self._numbers.get(key)
+        # The object is kept with its text, so its id cannot be reused meanwhile.
+        if kept is not None and kept[0] is value:
+            return kept[1]
+        text = number_json(value)
+        self._numbers[key] = (value, text)
         return text
 
     def counts(self, scenario: Scenario) -> str:
@@ -234,11 +247,11 @@ def row_json(row: ScenarioComparison, p_text: FloatTexts) -> str:
         f'"label":{_string(label) if label.__class__ is str else _encode(label)},'
         f'"verdict":{_string(str(row.verdict))},'
         f'"pr":{p_text.counts(row.pr)},"baseline":{p_text.counts(row.baseline)},'
-        f'"delta":{"null" if delta is None else number_json(delta)},'
+        f'"delta":{"null" if delta is None else p_text.number(delta)},'
         f'"p_worse":{p_text(row.p_worse)},"p_better":{p_text(row.p_better)},'
         f'"pooled":{"null" if pooled is None else p_text.pooled(pooled)},'
-        f'"q":{"null" if q is None else number_json(q)},'
-        f'"flakiness":{"null" if flakiness is None else number_json(flakiness)},'
+        f'"q":{"null" if q is None else p_text.number(q)},'
+        f'"flakiness":{"null" if flakiness is None else p_text.number(flakiness)},'
         f'"series":{"[]" if not series else "[" + ",".join(map(number_json, series)) + "]"}}}'
     )
 
