@@ -242,14 +242,22 @@ def compare_buckets(
     order = sorted(range(len(keys)), key=keys.__getitem__)
     order.sort(key=list(map(severity_of.__getitem__, table_ids)).__getitem__)
     rows = list(map(built.__getitem__, order))
-    # The one-sided scenarios by set difference of the keys (in C), then sorted by key.
-    pr_only = tuple(sorted(map(pr_map.__getitem__, pr_map.keys() - base_map.keys()), key=_key))
-    baseline_only = tuple(
-        sorted(map(base_map.__getitem__, base_map.keys() - pr_map.keys()), key=_key)
+    # The one-sided scenarios (usually none: no scan then) by set difference of the keys
+    # (in C), then sorted by key.
+    pr_only = (
+        tuple(sorted(map(pr_map.__getitem__, pr_map.keys() - base_map.keys()), key=_key))
+        if len(pr_map) > len(keys)
+        else ()
+    )
+    baseline_only = (
+        tuple(sorted(map(base_map.__getitem__, base_map.keys() - pr_map.keys()), key=_key))
+        if len(base_map) > len(keys)
+        else ()
     )
     # Sums and counts over the rows, in any order: the unsorted ones lie in memory in order.
     aggregate = _aggregate(built)
     series_trend, scenario_trends = _trends(rows, baseline, history, thresholds)
+    has_measures = metrics.measured(pr, baseline)
     return Comparison(
         pr=pr,
         baseline=baseline,
@@ -275,9 +283,13 @@ def compare_buckets(
         family_size=family_size,
         trend=series_trend,
         scenario_trends=scenario_trends,
-        metrics=metrics.compare_metrics(pr, baseline, thresholds.metrics),
-        costs=metrics.compare_costs(pr, baseline, thresholds.costs),
-        drift=drift.compare_drift(pr, baseline, thresholds.drift),
+        # Whether any scenario has a measurement, found once for the three (a scan of
+        # every scenario).
+        metrics=metrics.compare_metrics(
+            pr, baseline, thresholds.metrics, has_measures=has_measures
+        ),
+        costs=metrics.compare_costs(pr, baseline, thresholds.costs, has_measures=has_measures),
+        drift=drift.compare_drift(pr, baseline, thresholds.drift, has_measures=has_measures),
         win_loss=metrics.win_loss(
             (delta_of[table_id], count) for table_id, count in counts.items()
         ),

@@ -172,13 +172,18 @@ def _length_signal(
 
 
 def compare_drift(
-    pr: Bucket, baseline: Bucket, thresholds: DriftThresholds
+    pr: Bucket,
+    baseline: Bucket,
+    thresholds: DriftThresholds,
+    *,
+    has_measures: bool | None = None,
 ) -> tuple[DriftSignal, ...]:
     """The drift signals with something to say, in a fixed order (issue 6 §3).
 
     A rate signal is left out when neither side has a single hit (no error,
     no empty output): "0% vs 0%" is not news, and a source that records no
-    errors would otherwise fill the comment with zeros.
+    errors would otherwise fill the comment with zeros. ``has_measures``:
+    ``metrics.measured(pr, baseline)`` when the caller knows it already.
     """
     error = (
         _rate_signal(
@@ -192,7 +197,7 @@ def compare_drift(
         if _any_error(pr) or _any_error(baseline)
         else None
     )
-    if not metrics.measured(pr, baseline):
+    if not (metrics.measured(pr, baseline) if has_measures is None else has_measures):
         # The other signals read measurements only: with none, each has no trials.
         return () if error is None else (error,)
     pairs = _shared(pr, baseline)

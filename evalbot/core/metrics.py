@@ -78,10 +78,17 @@ def metric_keys(*buckets: Bucket) -> list[str]:
 
 
 def compare_metrics(
-    pr: Bucket, baseline: Bucket, thresholds: MetricThresholds
+    pr: Bucket,
+    baseline: Bucket,
+    thresholds: MetricThresholds,
+    *,
+    has_measures: bool | None = None,
 ) -> tuple[MetricComparison, ...]:
-    """Every score metric on both sides, most severe verdict first (issue 6 §1)."""
-    if not measured(pr, baseline):
+    """Every score metric on both sides, most severe verdict first (issue 6 §1).
+
+    ``has_measures``: ``measured(pr, baseline)`` when the caller knows it already.
+    """
+    if not (measured(pr, baseline) if has_measures is None else has_measures):
         return ()
     results = [_compare_metric(key, pr, baseline, thresholds) for key in metric_keys(pr, baseline)]
     results.sort(key=lambda m: (m.verdict.severity, m.key))
@@ -206,13 +213,18 @@ def _gating_at(measure: CostMeasure, thresholds: CostThresholds) -> float | None
 
 
 def compare_costs(
-    pr: Bucket, baseline: Bucket, thresholds: CostThresholds
+    pr: Bucket,
+    baseline: Bucket,
+    thresholds: CostThresholds,
+    *,
+    has_measures: bool | None = None,
 ) -> tuple[CostDelta, ...]:
     """Latency percentiles, tokens and cost on each side, with their changes (issue 6 §2).
 
-    A figure is listed when either side has data for it.
+    A figure is listed when either side has data for it. ``has_measures``: see
+    ``compare_metrics``.
     """
-    if not measured(pr, baseline):
+    if not (measured(pr, baseline) if has_measures is None else has_measures):
         return ()
     out = []
     for measure, (field, reduce) in _FIGURES.items():
