@@ -1,8 +1,6 @@
 """``python -m evalbot``."""
 
-import sys
-
-from evalbot.cli import main
+from evalbot.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

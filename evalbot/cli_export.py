@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +70,8 @@ def export(
     if fmt == "csv":
         document = experiment_csv(bucket)
     else:
+        import json  # here, not at the top: `evalbot --help` never needs it
+
         document = json.dumps(bucket_to_document(bucket), indent=2, ensure_ascii=False) + "\n"
     write(document, output)
     return EXIT_PASS

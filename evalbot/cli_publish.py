@@ -6,7 +6,6 @@ validates its options here, the Action its inputs in :mod:`evalbot.action_settin
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -143,6 +142,8 @@ def publish_command(
     mode = parse_enum(CommentMode, comment_mode, name="--comment")
     if not status_context or len(status_context) > 100:
         raise InputError("--status-context: must be 1 to 100 characters")
+    import json  # here, not at the top: `evalbot --help` never needs it
+
     head, label, run_url = event_head(os.environ, head_sha)
     target = GitHubTarget(
         token=github_token,

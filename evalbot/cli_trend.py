@@ -6,7 +6,6 @@ Options -> :func:`evalbot.settings.parse_trend` -> :func:`evalbot.pipeline.run_t
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +79,8 @@ def trend_command(
         click.echo(f"evalbot: trend: {skipped} incomplete experiment{plural} skipped", err=True)
     trend = result.trend
     if fmt == "json":
+        import json  # here, not at the top: `evalbot --help` never needs it
+
         text = json.dumps(trend_report(trend), indent=2, ensure_ascii=False) + "\n"
     elif fmt == "markdown":
         text = render_trend_markdown(trend)

@@ -82,17 +82,87 @@ class _Tally(NamedTuple):
     total: int
 
 
-def _suite_rate(
-    scenarios: Mapping[str, _Counts], keys: Sequence[str], variance: Mapping[str, float]
-) -> tuple[float, float]:
-    passed = total = 0
-    spread = 0.0
-    for key in keys:
-        scenario = scenarios[key]
-        passed += scenario.passed
-        total += scenario.total
-        spread += scenario.total * variance[key]
-    return passed / total, spread / (total * total)
+class _Sums(NamedTuple):
+    """Suite sums over the usable scenarios: per run, and the PR's (``_suite_sums``)."""
+
+    passed: list[int]
+    total: list[int]
+    spread: list[float]  # sum of trials × the scenario's pooled binomial variance
+    pr_passed: int
+    pr_total: int
+    pr_spread: float
+
+
+def _suite_sums(
+    keys: Sequence[str], pr: Mapping[str, _Counts], maps: Sequence[Mapping[str, _Counts]]
+) -> _Sums | None:
+    """Each run's and the PR's suite sums over the scenarios with trials in the PR and in
+    every run (None when there is none), in one pass over the scenarios.
+
+    A scenario's variance is its rate pooled over the PR and every run: under "no
+    change" the PR is one more draw of the same rates, and a PR failure keeps an
+    all-pass window from claiming zero variance. Plain loops, in ``keys`` order (the
+    float sums follow it): this runs over every scenario, twice with a small suite
+    (issue 14).
+    """
+    if len(maps) == 1:
+        return _latest_sums(keys, pr, maps[0])
+    runs = len(maps)
+    passed_by_run, total_by_run, spread_by_run = [0] * runs, [0] * runs, [0.0] * runs
+    pr_passed = pr_total = 0
+    pr_spread = 0.0
+    for k in keys:
+        side = pr[k]
+        if not side.total:
+            continue
+        found: list[_Counts] = []
+        for run in maps:
+            scenario = run.get(k)
+            if scenario is None or not scenario.total:
+                break
+            found.append(scenario)
+        else:
+            c, m = side.passed, side.total
+            for counts in found:
+                c += counts.passed
+                m += counts.total
+            p = c / m
+            variance = p * (1 - p) * m / (m - 1) if m > 1 else 0.25
+            for index, counts in enumerate(found):
+                passed_by_run[index] += counts.passed
+                total_by_run[index] += counts.total
+                spread_by_run[index] += counts.total * variance
+            pr_passed += side.passed
+            pr_total += side.total
+            pr_spread += side.total * variance
+    if not pr_total:
+        return None
+    return _Sums(passed_by_run, total_by_run, spread_by_run, pr_passed, pr_total, pr_spread)
+
+
+def _latest_sums(
+    keys: Sequence[str], pr: Mapping[str, _Counts], latest: Mapping[str, _Counts]
+) -> _Sums | None:
+    """``_suite_sums`` for a window of one run, with scalars (no per-run lists)."""
+    passed = total = pr_passed = pr_total = 0
+    spread = pr_spread = 0.0
+    for k in keys:
+        side = pr[k]
+        run = latest.get(k)
+        if not side.total or run is None or not run.total:
+            continue
+        c, m = side.passed + run.passed, side.total + run.total
+        p = c / m
+        variance = p * (1 - p) * m / (m - 1) if m > 1 else 0.25
+        passed += run.passed
+        total += run.total
+        spread += run.total * variance
+        pr_passed += side.passed
+        pr_total += side.total
+        pr_spread += side.total * variance
+    if not pr_total:
+        return None
+    return _Sums([passed], [total], [spread], pr_passed, pr_total, pr_spread)
 
 
 def _sample_variance(values: Sequence[float]) -> float:
@@ -138,42 +208,17 @@ def _aggregate_test(
     alpha = thresholds.aggregate_alpha
     gating = thresholds.correction is Correction.BH
     window: tuple[Bucket, ...] = (*history, baseline)
-    # Plain loops over the runs' scenario maps: this runs twice per comparison over
-    # every scenario (issue 14).
-    maps = [b.scenarios for b in window]
-    usable = []
-    for k in keys:
-        if not pr[k].total:
-            continue
-        for run in maps:
-            scenario = run.get(k)
-            if scenario is None or not scenario.total:
-                break
-        else:
-            usable.append(k)
-    if not usable:
+    sums = _suite_sums(keys, pr, [b.scenarios for b in window])
+    if sums is None:
         window = (baseline,)
-        maps = [baseline.scenarios]
-        usable = [k for k in keys if pr[k].total and baseline.scenarios[k].total]
-    if not usable:
+        sums = _suite_sums(keys, pr, [baseline.scenarios])
+    if sums is None:
         return AggregateTest(0.0, 1.0, alpha, False, gating, method="none", runs=0), None
-    variance: dict[str, float] = {}
-    for key in usable:
-        # Pooled with the PR: under "no change" it is one more draw of the same rates,
-        # and a PR failure keeps an all-pass window from claiming zero variance.
-        side = pr[key]
-        c, m = side.passed, side.total
-        for run in maps:
-            scenario = run[key]
-            c += scenario.passed
-            m += scenario.total
-        p = c / m
-        variance[key] = p * (1 - p) * m / (m - 1) if m > 1 else 0.25
     runs = len(window)
-    rates_and_vars = [_suite_rate(b.scenarios, usable, variance) for b in window]
-    rates = [r for r, _ in rates_and_vars]
-    v_b = math.fsum(v for _, v in rates_and_vars) / runs
-    pr_rate, v_pr = _suite_rate(pr, usable, variance)
+    passed_by_run, total_by_run, spread_by_run, pr_passed, pr_total, pr_spread = sums
+    rates = [c / m for c, m in zip(passed_by_run, total_by_run, strict=True)]
+    v_b = math.fsum(v / (m * m) for v, m in zip(spread_by_run, total_by_run, strict=True)) / runs
+    pr_rate, v_pr = pr_passed / pr_total, pr_spread / (pr_total * pr_total)
     if runs < MIN_RUNS_FOR_SPREAD:
         level = math.fsum(rates) / runs
         margin = float(single_run_margin(thresholds))

@@ -102,15 +102,38 @@ class Bucket:
         return sum(s.unscored for s in self.scenarios.values())
 
 
-# Scenario's slots, written directly by checked_scenario: a frozen dataclass's
-# __init__ goes through object.__setattr__ field by field and then
-# __post_init__, 2-3 times the cost of this at 200,000 scenarios a comparison
-# (issue 14: most of an experiment file's loading time).
-_new_scenario = object.__new__
-_set_key, _set_passed, _set_total, _set_label, _set_categories, _set_unscored, _set_measures = (
-    vars(Scenario)[name].__set__
-    for name in ("key", "passed", "total", "label", "categories", "unscored", "measures")
-)
+class _ScenarioBuilder:
+    """Scenario's slots, assignable: builds a scenario, then becomes one.
+
+    A frozen dataclass's ``__init__`` stores each field through
+    ``object.__setattr__`` and then runs ``__post_init__``: several times the
+    cost of plain attribute stores into the same slot layout followed by one
+    ``__class__`` assignment, at 200,000 scenarios a comparison (issue 14: most
+    of an experiment file's loading time). Python checks at that assignment
+    that the layouts match, so a field added to one class and not the other
+    fails loudly.
+    """
+
+    __slots__ = Scenario.__slots__
+
+    def __init__(
+        self,
+        key: str,
+        passed: int,
+        total: int,
+        label: str,
+        categories: Mapping[str, int],
+        unscored: int,
+        measures: Measures,
+    ) -> None:
+        self.key = key
+        self.passed = passed
+        self.total = total
+        self.label = label
+        self.categories = categories
+        self.unscored = unscored
+        self.measures = measures
+        self.__class__ = Scenario  # type: ignore[assignment]
 
 
 def checked_scenario(
@@ -129,12 +152,14 @@ def checked_scenario(
     constructor gives, built without the constructor's overhead. ``categories``
     is copied into a read-only mapping as the constructor does.
     """
-    scenario: Scenario = _new_scenario(Scenario)
-    _set_key(scenario, key)
-    _set_passed(scenario, passed)
-    _set_total(scenario, total)
-    _set_label(scenario, label)
-    _set_categories(scenario, MappingProxyType(dict(categories)) if categories else _EMPTY)
-    _set_unscored(scenario, unscored)
-    _set_measures(scenario, measures)
+    built: Any = _ScenarioBuilder(
+        key,
+        passed,
+        total,
+        label,
+        MappingProxyType(dict(categories)) if categories else _EMPTY,
+        unscored,
+        measures,
+    )
+    scenario: Scenario = built
     return scenario

@@ -9,6 +9,7 @@ test), power (the power statement); gate decides the required check.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
@@ -18,7 +19,6 @@ from evalbot.core.budget import scenario_alpha
 from evalbot.core.decimals import decimal as _dec
 from evalbot.core.gate import decide_gate, settle
 from evalbot.core.models import (
-    NO_MEASURES,
     Aggregate,
     Bucket,
     CategoryDrift,
@@ -29,17 +29,15 @@ from evalbot.core.models import (
     Thresholds,
     Verdict,
 )
+from evalbot.core.pooling import flakiness, latest_only, pool_window
 from evalbot.core.power import _suite_fails_on_one, power
 from evalbot.core.scenario_tests import (
     _families,
-    _favourable,
-    _table_stats,
-    _TableStats,
     _verdict,
 )
 from evalbot.core.trend import compute_trend, points_from_buckets
-from evalbot.core.verdicts import Trend
-from evalbot.core.window import _Dispersion, _dispersion, _effective, _recent_pool
+from evalbot.core.verdicts import Trend, scenario_row
+from evalbot.core.window import _Dispersion, _dispersion
 
 __all__ = [
     "category_drift",
@@ -78,8 +76,10 @@ def _aggregate(rows: Iterable[ScenarioComparison]) -> Aggregate:
 def _category_counts(scenarios: Iterable[Scenario]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for scenario in scenarios:
-        for name, n in scenario.categories.items():
-            counts[name] = counts.get(name, 0) + n
+        # Most scenarios have no failure category: skip the empty mapping's items().
+        if scenario.categories:
+            for name, n in scenario.categories.items():
+                counts[name] = counts.get(name, 0) + n
     return counts
 
 
@@ -146,21 +146,22 @@ def compare_buckets(
     verdict severity, then key.
     """
     pr_map, base_map = pr.scenarios, baseline.scenarios
-    keys = [key for key in pr_map if key in base_map]
-    # One pass over the window per scenario: its runs' counts and its rate series.
+    shared = [(key, side) for key, side in pr_map.items() if key in base_map]
+    keys: list[str] = [key for key, _ in shared]
+    # One pass over the window per scenario: its runs' counts and its rate series
+    # (without history, the latest run alone is read directly in the loop below).
     maps = [b.scenarios for b in history]
     runs: dict[str, tuple[tuple[int, int], ...]] = {}
     series: dict[str, tuple[float | None, ...]] = {}
-    if not history:
-        # The latest run alone: its counts are the whole window (no generator per key).
-        for key in keys:
-            base = base_map[key]
-            runs[key] = ((base.passed, base.total),) if base.total else ()
     for key in keys if history else ():
-        base = base_map[key]
-        window = [*(found.get(key) for found in maps), base]
-        runs[key] = tuple((s.passed, s.total) for s in window if s is not None and s.total)
-        series[key] = tuple(None if s is None else s.rate for s in window)
+        # List comprehensions, not generators: this runs once per scenario and run.
+        window = [found.get(key) for found in maps]
+        window.append(base_map[key])
+        runs[key] = tuple([(s.passed, s.total) for s in window if s is not None and s.total])
+        # Scenario.rate, inline.
+        series[key] = tuple(
+            [None if s is None else s.passed / s.total if s.total else None for s in window]
+        )
     dispersion = _dispersion(runs.values()) if history else _Dispersion()
     aggregate_test = _aggregate_test(keys, pr_map, baseline, history, thresholds)
     # When the suite as a whole drifted or stepped, every scenario's pool is limited to
@@ -175,97 +176,88 @@ def compare_buckets(
     # run, a bad old one and a real step all look alike), so the PR is compared with
     # both and must be significantly worse than each (_favourable).
     trusted = design is not None and design.trusted_trend
-    pooled: dict[str, Scenario] = {}
-    tables: dict[str, _TableStats] = {}
-    most_runs = 1
-    for key in keys:
-        side = pr_map[key]
-        window_runs = runs[key]
-        if len(window_runs) == 1 and not dispersion.rho:
-            # One run and binomial spread: nothing to pool, nothing to inflate (what
-            # _recent_pool and _effective return then, without their calls).
-            (c, m), used = window_runs[0], 1
-            table = _table_stats(side.passed, side.total, c, m, None, None)
-        else:
-            c, m, used = _recent_pool(window_runs, keep)
-            eff_c, eff_m = _effective(c, m, used, side.total, dispersion)
-            table = _table_stats(side.passed, side.total, c, m, eff_c, eff_m)
-        if not trusted and used < len(window_runs) and table.delta is not None:
-            wc = sum(r[0] for r in window_runs)
-            wm = sum(r[1] for r in window_runs)
-            w_eff_c, w_eff_m = _effective(wc, wm, len(window_runs), side.total, dispersion)
-            whole = _table_stats(side.passed, side.total, wc, wm, w_eff_c, w_eff_m)
-            if whole.delta is not None and whole.delta > table.delta:
-                c, m, used = wc, wm, len(window_runs)  # shown: the level that decided
-            table = _favourable(table, whole)
-        base = base_map[key]
-        if c == base.passed and m == base.total and _bare(base):
-            # The latest run alone, and nothing but counts on it: the very Scenario a
-            # fresh one would equal (a new object per row cost more than its tests).
-            pooled[key] = base
-        else:
-            pooled[key] = Scenario(key=key, passed=c, total=m, label=base.label)
-        if used > most_runs:
-            most_runs = used
-        tables[key] = table
-    flags, qvalues, family_size = _families(keys, tables, thresholds)
-    rows = []
-    # A verdict depends only on the table and its flags, and _table_stats hands
-    # out one object per distinct table: classify each (object, flags) once.
-    # Keyed by identities: tables and flag sets are shared objects, alive in their dicts.
-    verdicts: dict[tuple[int, int], Verdict] = {}
-    # float() of a Fraction is Python code: once per distinct table as well.
-    deltas: dict[int, float | None] = {}
+    # Every pass over the scenarios below walks them in the files' order, as they lie in
+    # memory (in key order each step lands somewhere else: the same passes took twice as
+    # long at 100,000 scenarios); the rows are sorted once, at the end.
+    sides: list[Scenario] = [side for _, side in shared]
+    bases = list(map(base_map.__getitem__, keys))
+    if history:
+        tables, pooled, most_runs = pool_window(
+            keys, sides, bases, runs, dispersion, keep=keep, trusted=trusted
+        )
+    else:
+        tables, pooled = latest_only(keys, sides, bases)
+        most_runs = 1
+    # A scenario's flags, q and verdict depend on its table alone, and _table_stats hands
+    # out one object per distinct table: the families and the verdicts run per distinct
+    # table (a few hundred at 100,000 scenarios), keyed by identity (the tables are alive
+    # in the list).
+    table_ids = list(map(id, tables))
+    counts = Counter(table_ids)
+    distinct = dict(zip(table_ids, tables, strict=True))
+    flags, qvalues, family_size = _families(
+        [distinct[i] for i in counts], list(counts.values()), thresholds
+    )
+    # Per distinct table: its verdict, delta (float() of a Fraction is Python code) and q.
+    verdict_of: dict[int, Verdict] = {}
+    severity_of: dict[int, int] = {}
+    delta_of: dict[int, float | None] = {}
+    q_of: dict[int, float | None] = {}
+    for table_id, flag, q in zip(counts, flags, qvalues, strict=True):
+        table = distinct[table_id]
+        verdict_of[table_id] = verdict = _verdict(table, thresholds, flag)
+        severity_of[table_id] = verdict.severity
+        delta_of[table_id] = None if table.delta is None else float(table.delta)
+        q_of[table_id] = q
+    # Per row, only what differs between scenarios with the same table; a plain loop
+    # over the columns, the row built by scenario_row (issue 14: 100,000 rows).
     no_series: tuple[float | None, ...] = ()
-    for key in keys:
-        table, pooled_side = tables[key], pooled[key]
-        table_id = id(table)
-        flag = flags[key]
-        verdict = verdicts.get((table_id, id(flag)))
-        if verdict is None:
-            verdict = verdicts[table_id, id(flag)] = _verdict(table, thresholds, flag)
-        if table_id in deltas:
-            delta = deltas[table_id]
-        else:
-            delta = deltas[table_id] = None if table.delta is None else float(table.delta)
-        side, base = pr_map[key], base_map[key]
-        total = pooled_side.total
-        rate = pooled_side.passed / total if total else None
-        # Positional (in the field order: key, label, verdict, pr, baseline, delta,
-        # p_worse, p_better, pooled, q, series, flakiness): keywords cost a tenth more
-        # per row, and there is a row per scenario.
-        rows.append(
-            ScenarioComparison(
+    flakiness_of: dict[tuple[int, int], float | None] = {}
+    built: list[ScenarioComparison] = []
+    columns = zip(keys, sides, bases, tables, table_ids, pooled, strict=True)
+    for key, side, base, table, table_id, pooled_side in columns:
+        pair = (pooled_side.passed, pooled_side.total)
+        flaky = flakiness_of.get(pair, _UNSEEN)
+        if flaky is _UNSEEN:
+            flaky = flakiness_of[pair] = flakiness(*pair)
+        built.append(
+            scenario_row(
                 key,
                 side.label or base.label,
-                verdict,
+                verdict_of[table_id],
                 side,
                 base,
-                delta,
+                delta_of[table_id],
                 table.p_worse,
                 table.p_better,
                 pooled_side,
-                qvalues.get(key),
-                series.get(key, no_series) if history else no_series,
-                None if rate is None else 2 * rate * (1 - rate),
+                q_of[table_id],
+                series[key] if history else no_series,
+                flaky,
             )
         )
-    # By verdict severity, then key (keys are unique): grouped by severity and each group
-    # sorted by key — the same order as sorting on (severity, key), without a tuple per row.
-    groups: dict[int, list[ScenarioComparison]] = {}
-    for row in rows:
-        groups.setdefault(row.verdict.severity, []).append(row)
-    rows = []
-    for severity in sorted(groups):
-        rows.extend(sorted(groups[severity], key=_row_key))
-    pr_only = tuple(
-        sorted((s for k, s in pr.scenarios.items() if k not in baseline.scenarios), key=_key)
+    # By verdict severity, then key (keys are unique): positions sorted by key, then
+    # stably by severity — the order of sorting on (severity, key), without a tuple or
+    # a Python call per row.
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    order.sort(key=list(map(severity_of.__getitem__, table_ids)).__getitem__)
+    rows = list(map(built.__getitem__, order))
+    # The one-sided scenarios (usually none: no scan then) by set difference of the keys
+    # (in C), then sorted by key.
+    pr_only = (
+        tuple(sorted(map(pr_map.__getitem__, pr_map.keys() - base_map.keys()), key=_key))
+        if len(pr_map) > len(keys)
+        else ()
     )
-    baseline_only = tuple(
-        sorted((s for k, s in baseline.scenarios.items() if k not in pr.scenarios), key=_key)
+    baseline_only = (
+        tuple(sorted(map(base_map.__getitem__, base_map.keys() - pr_map.keys()), key=_key))
+        if len(base_map) > len(keys)
+        else ()
     )
-    aggregate = _aggregate(rows)
+    # Sums and counts over the rows, in any order: the unsorted ones lie in memory in order.
+    aggregate = _aggregate(built)
     series_trend, scenario_trends = _trends(rows, baseline, history, thresholds)
+    has_measures = metrics.measured(pr, baseline)
     return Comparison(
         pr=pr,
         baseline=baseline,
@@ -277,7 +269,7 @@ def compare_buckets(
         categories=category_drift(pr, baseline, thresholds),
         aggregate_test=aggregate_test[0],
         power=power(
-            rows,
+            built,
             thresholds,
             family_size=family_size,
             runs=most_runs,
@@ -291,10 +283,16 @@ def compare_buckets(
         family_size=family_size,
         trend=series_trend,
         scenario_trends=scenario_trends,
-        metrics=metrics.compare_metrics(pr, baseline, thresholds.metrics),
-        costs=metrics.compare_costs(pr, baseline, thresholds.costs),
-        drift=drift.compare_drift(pr, baseline, thresholds.drift),
-        win_loss=metrics.win_loss(rows),
+        # Whether any scenario has a measurement, found once for the three (a scan of
+        # every scenario).
+        metrics=metrics.compare_metrics(
+            pr, baseline, thresholds.metrics, has_measures=has_measures
+        ),
+        costs=metrics.compare_costs(pr, baseline, thresholds.costs, has_measures=has_measures),
+        drift=drift.compare_drift(pr, baseline, thresholds.drift, has_measures=has_measures),
+        win_loss=metrics.win_loss(
+            (delta_of[table_id], count) for table_id, count in counts.items()
+        ),
     )
 
 
@@ -340,17 +338,8 @@ def compare_scenario(
     return one.scenarios[0]
 
 
-def _bare(scenario: Scenario) -> bool:
-    """Whether the scenario carries counts and a label only (equal to a fresh one)."""
-    return (
-        not scenario.categories
-        and not scenario.unscored
-        and (scenario.measures is NO_MEASURES or scenario.measures == NO_MEASURES)
-    )
-
-
-def _row_key(row: ScenarioComparison) -> str:
-    return row.key
+# A flakiness not computed yet (None is a value: no trials).
+_UNSEEN = -1.0
 
 
 def _key(scenario: Scenario) -> str:

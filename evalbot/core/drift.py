@@ -91,16 +91,32 @@ def _shared(pr: Bucket, baseline: Bucket) -> list[tuple[Scenario, Scenario]]:
     ]
 
 
-def _error_counts(pairs: Iterable[tuple[Scenario, Scenario]]) -> tuple[int, int, int, int]:
-    counts = [0, 0, 0, 0]
-    for pr_s, base_s in pairs:
+def _error_counts(pr: Bucket, baseline: Bucket) -> tuple[int, int, int, int]:
+    # Sums over the shared scenarios in any order (integers): no sorted pairs needed,
+    # and most scenarios have no failure category to look into (issue 14).
+    pr_hits = pr_n = base_hits = base_n = 0
+    base_map = baseline.scenarios
+    for key, pr_s in pr.scenarios.items():
+        base_s = base_map.get(key)
+        if base_s is None:
+            continue
         # Errored trials are failed trials in total (langsmith_bucket rule 2);
         # unscored ones ran without error, so they count as trials too.
-        counts[0] += pr_s.categories.get(TARGET_ERROR, 0)
-        counts[1] += pr_s.total + pr_s.unscored
-        counts[2] += base_s.categories.get(TARGET_ERROR, 0)
-        counts[3] += base_s.total + base_s.unscored
-    return counts[0], counts[1], counts[2], counts[3]
+        if pr_s.categories:
+            pr_hits += pr_s.categories.get(TARGET_ERROR, 0)
+        if base_s.categories:
+            base_hits += base_s.categories.get(TARGET_ERROR, 0)
+        pr_n += pr_s.total + pr_s.unscored
+        base_n += base_s.total + base_s.unscored
+    return pr_hits, pr_n, base_hits, base_n
+
+
+def _any_error(bucket: Bucket) -> bool:
+    """Whether any trial of the bucket errored (a category mapping holds TARGET_ERROR)."""
+    for scenario in bucket.scenarios.values():
+        if scenario.categories and scenario.categories.get(TARGET_ERROR, 0):
+            return True
+    return False
 
 
 def _empty_counts(pairs: Iterable[tuple[Scenario, Scenario]]) -> tuple[int, int, int, int]:
@@ -156,21 +172,35 @@ def _length_signal(
 
 
 def compare_drift(
-    pr: Bucket, baseline: Bucket, thresholds: DriftThresholds
+    pr: Bucket,
+    baseline: Bucket,
+    thresholds: DriftThresholds,
+    *,
+    has_measures: bool | None = None,
 ) -> tuple[DriftSignal, ...]:
     """The drift signals with something to say, in a fixed order (issue 6 §3).
 
     A rate signal is left out when neither side has a single hit (no error,
     no empty output): "0% vs 0%" is not news, and a source that records no
-    errors would otherwise fill the comment with zeros.
+    errors would otherwise fill the comment with zeros. ``has_measures``:
+    ``metrics.measured(pr, baseline)`` when the caller knows it already.
     """
-    pairs = _shared(pr, baseline)
-    error = _rate_signal(
-        DriftKind.ERROR_RATE, _error_counts(pairs), thresholds.error_rate, thresholds.max_p
+    error = (
+        _rate_signal(
+            DriftKind.ERROR_RATE,
+            _error_counts(pr, baseline),
+            thresholds.error_rate,
+            thresholds.max_p,
+        )
+        # No errored trial anywhere: the signal has no hit to report (see _rate_signal),
+        # found without summing every shared scenario's trials (issue 14).
+        if _any_error(pr) or _any_error(baseline)
+        else None
     )
-    if not metrics.measured(pr, baseline):
+    if not (metrics.measured(pr, baseline) if has_measures is None else has_measures):
         # The other signals read measurements only: with none, each has no trials.
         return () if error is None else (error,)
+    pairs = _shared(pr, baseline)
     signals = [
         error,
         _rate_signal(

@@ -92,6 +92,39 @@ def _tail(a: int, b: int, c: int, d: int, *, left: bool) -> Fraction:
     return Fraction(weight, total)
 
 
+def two_sided_at_most(
+    pr_passed: int, pr_total: int, base_passed: int, base_total: int, level: Fraction
+) -> bool:
+    """Whether 2 min(fisher_worse, fisher_better) <= ``level``, decided exactly.
+
+    The same decision as computing both one-sided p-values, from integer tail
+    weights over one common denominator, without building a Fraction (their
+    normalising gcd on large binomial coefficients is most of a tail's cost),
+    and the larger tail from the smaller one: left + right = total + P(A = a)
+    (issue 14: a 10-run window asks this thousands of times).
+
+    Raises:
+        ValueError: if a count is negative or passed exceeds total.
+    """
+    _check_counts("pr", pr_passed, pr_total)
+    _check_counts("baseline", base_passed, base_total)
+    if pr_total == 0 or base_total == 0:
+        return level >= 2  # both p-values are 1
+    a, row1, row2 = pr_passed, pr_total, base_total
+    col1 = pr_passed + base_passed
+    total = math.comb(row1 + row2, col1)
+    k_min, k_max = max(0, col1 - row2), min(row1, col1)
+    at_a = math.comb(row1, a) * math.comb(row2, col1 - a)
+    # Sum the shorter side of the support; the other follows exactly.
+    if a - k_min <= k_max - a:
+        left = _hypergeom_weight_sum(row1, row2, col1, k_min, a)
+        right = total - left + at_a
+    else:
+        right = _hypergeom_weight_sum(row1, row2, col1, a, k_max)
+        left = total - right + at_a
+    return 2 * min(left, right) * level.denominator <= level.numerator * total
+
+
 @lru_cache(maxsize=_CACHE_SIZE)
 def fisher_left_tail(a: int, b: int, c: int, d: int) -> Fraction:
     """Exact left tail P(A <= a) of Fisher's test for the 2x2 table [[a, b], [c, d]].

@@ -43,7 +43,7 @@ from evalbot.core.metric_values import (
     ScenarioMetric,
 )
 from evalbot.core.threshold_values import CostThresholds, MetricThresholds
-from evalbot.core.verdicts import ScenarioComparison, WinLoss
+from evalbot.core.verdicts import WinLoss
 
 
 def summarize(values: Sequence[float]) -> MeanSummary:
@@ -78,10 +78,17 @@ def metric_keys(*buckets: Bucket) -> list[str]:
 
 
 def compare_metrics(
-    pr: Bucket, baseline: Bucket, thresholds: MetricThresholds
+    pr: Bucket,
+    baseline: Bucket,
+    thresholds: MetricThresholds,
+    *,
+    has_measures: bool | None = None,
 ) -> tuple[MetricComparison, ...]:
-    """Every score metric on both sides, most severe verdict first (issue 6 §1)."""
-    if not measured(pr, baseline):
+    """Every score metric on both sides, most severe verdict first (issue 6 §1).
+
+    ``has_measures``: ``measured(pr, baseline)`` when the caller knows it already.
+    """
+    if not (measured(pr, baseline) if has_measures is None else has_measures):
         return ()
     results = [_compare_metric(key, pr, baseline, thresholds) for key in metric_keys(pr, baseline)]
     results.sort(key=lambda m: (m.verdict.severity, m.key))
@@ -206,13 +213,18 @@ def _gating_at(measure: CostMeasure, thresholds: CostThresholds) -> float | None
 
 
 def compare_costs(
-    pr: Bucket, baseline: Bucket, thresholds: CostThresholds
+    pr: Bucket,
+    baseline: Bucket,
+    thresholds: CostThresholds,
+    *,
+    has_measures: bool | None = None,
 ) -> tuple[CostDelta, ...]:
     """Latency percentiles, tokens and cost on each side, with their changes (issue 6 §2).
 
-    A figure is listed when either side has data for it.
+    A figure is listed when either side has data for it. ``has_measures``: see
+    ``compare_metrics``.
     """
-    if not measured(pr, baseline):
+    if not (measured(pr, baseline) if has_measures is None else has_measures):
         return ()
     out = []
     for measure, (field, reduce) in _FIGURES.items():
@@ -250,20 +262,22 @@ def compare_costs(
 # --- win / loss ----------------------------------------------------------------------------
 
 
-def win_loss(rows: Iterable[ScenarioComparison]) -> WinLoss:
+def win_loss(deltas: Iterable[tuple[float | None, int]]) -> WinLoss:
     """Shared scenarios where the PR's pass rate is above / below / equal to the baseline's.
 
-    The baseline side is the one the verdicts used (pooled over the history
-    window when there is one); scenarios without trials on a side are left out.
+    ``deltas`` holds each scenario's delta (PR rate minus the baseline side the
+    verdicts used: pooled over the history window when there is one) with how
+    many scenarios have it, so a suite's few distinct deltas are counted once
+    each (issue 14). Scenarios without trials on a side (delta None) are left out.
     """
     wins = losses = ties = 0
-    for row in rows:
-        if row.delta is None:
+    for delta, count in deltas:
+        if delta is None:
             continue
-        if row.delta > 0:
-            wins += 1
-        elif row.delta < 0:
-            losses += 1
+        if delta > 0:
+            wins += count
+        elif delta < 0:
+            losses += count
         else:
-            ties += 1
+            ties += count
     return WinLoss(wins=wins, losses=losses, ties=ties)

@@ -83,28 +83,47 @@ def tarone_bh(
     Returns the rejections, the q-values (None for tests left out) and the
     family size M(K).
     """
-    m = len(pvalues)
-    limit = _exact_alpha(alpha)
-    # Suites repeat a few distinct tables (and the cached tests hand out one object per
-    # table), so everything below works on distinct values, ranked once: hashing and
-    # comparing Fractions test by test dominated a 500-scenario comparison.
-    min_rank, distinct = _ranks(min_pvalues)
-    counts = [0] * len(distinct)
-    for r in min_rank:
-        counts[r] += 1
-    cumulative = list(itertools.accumulate(counts))
+    return tarone_bh_grouped(pvalues, min_pvalues, [1] * len(pvalues), alpha)
 
-    def at_most(k: int) -> int:
-        """The index past the distinct minimum p-values <= alpha / k."""
-        return _count_at_most(distinct, limit / k)
+
+def tarone_bh_grouped(
+    pvalues: Sequence[Fraction],
+    min_pvalues: Sequence[Fraction],
+    counts: Sequence[int],
+    alpha: float,
+) -> tuple[list[bool], list[float | None], int]:
+    """``tarone_bh`` over groups of identical tests: ``counts[i]`` tests with ``pvalues[i]``
+    and ``min_pvalues[i]`` each.
+
+    The same rejections, q-values and family size as ``tarone_bh`` over the
+    tests one by one, per group: every quantity depends on a test's values
+    only. A family takes a test by its minimum p; BH's step-up rejects every
+    p-value up to the largest p_(i) <= i alpha / M (among tied p-values the
+    last rank is the binding one, so ties are rejected together), and each q
+    is the running minimum of p_(j) M / j from the top, reached for ties at
+    their last rank. So each group is placed at the cumulative count of the
+    tests up to it. Suites repeat a few distinct tables, so 100,000 scenarios
+    are a few hundred groups (issue 14). Exact: Fractions, integer
+    cross-multiplication, each q rounded to float once.
+
+    Raises:
+        ValueError: if a p-value is outside [0, 1] or NaN.
+    """
+    groups = len(pvalues)
+    m = sum(counts)
+    limit = _exact_alpha(alpha)
+    by_min = sorted(range(groups), key=lambda i: _order(min_pvalues[i]))
+    sorted_mins = [min_pvalues[i] for i in by_min]
+    cumulative = list(itertools.accumulate(counts[i] for i in by_min))
 
     def fits(k: int) -> bool:
         # M(k) <= k, with M(k) how many minimum p-values are <= alpha / k.
-        index = at_most(k)
+        index = _count_at_most(sorted_mins, limit / k)
         return (cumulative[index - 1] if index else 0) <= k
 
     # M(k) never grows with k and k does, so "M(k) <= k" turns true once and stays
     # true: the smallest such K by bisection (log m steps instead of up to m).
+    members = 0
     if m and fits(m):
         low, high = 1, m
         while low < high:
@@ -113,33 +132,50 @@ def tarone_bh(
                 high = middle
             else:
                 low = middle + 1
-        cutoff_rank = at_most(low) - 1
-    else:
-        cutoff_rank = _count_at_most(distinct, limit) - 1
-    family = [i for i in range(m) if min_rank[i] <= cutoff_rank]
-    if not family:
-        last = _count_at_most(distinct, limit) - 1
-        family = [i for i in range(m) if min_rank[i] <= last]
-    rejected = [False] * m
-    q_out: list[float | None] = [None] * m
-    if not family:
+        members = _count_at_most(sorted_mins, limit / low)
+    if not members:
+        members = _count_at_most(sorted_mins, limit)
+    rejected = [False] * groups
+    q_out: list[float | None] = [None] * groups
+    family = by_min[:members]
+    size = sum(counts[i] for i in family)
+    if not size:
         return rejected, q_out, 0
-    size = len(family)
-    for i, q in zip(family, benjamini_hochberg([pvalues[i] for i in family]), strict=True):
-        q_out[i] = q
-    # The step-up decision itself is exact: reject the r smallest p-values,
-    # r = max{i : p_(i) <= i * alpha / size}, cross-multiplied in integers.
-    p_rank, values = _ranks([pvalues[i] for i in family])
-    ranked = sorted(range(size), key=p_rank.__getitem__)
+    ratios = {i: _as_ratio(pvalues[i]) for i in family}
+    family.sort(key=lambda i: _order(pvalues[i]))
+    ranks = list(itertools.accumulate(counts[i] for i in family))
+    # q: the running minimum of p * size / rank from the top, as an integer pair
+    # num/den (cross-multiplying ints is exact, and faster than Fraction arithmetic).
+    # Starting at 1 is the cap.
+    best_num, best_den, best_float = 1, 1, 1.0
+    for i, rank in zip(reversed(family), reversed(ranks), strict=True):
+        num, den = ratios[i]
+        num, den = num * size, den * rank
+        if num * best_den < best_num * den:
+            # int / int is correctly rounded, so this is float(exact q).
+            best_num, best_den, best_float = num, den, num / den
+        q_out[i] = best_float
+    # The step-up decision itself is exact: reject every p-value up to the largest
+    # p_(i) <= i * alpha / size, cross-multiplied in integers.
     count = 0
     limit_num, limit_den = limit.numerator, limit.denominator
-    for rank, j in enumerate(ranked, start=1):
-        value = values[p_rank[j]]
-        if value.numerator * limit_den * size <= limit_num * rank * value.denominator:
-            count = rank
-    for j in ranked[:count]:
-        rejected[family[j]] = True
+    for position, (i, rank) in enumerate(zip(family, ranks, strict=True), start=1):
+        num, den = ratios[i]
+        if num * limit_den * size <= limit_num * rank * den:
+            count = position
+    for i in family[:count]:
+        rejected[i] = True
     return rejected, q_out, size
+
+
+def _order(p: Fraction) -> tuple[float, Fraction]:
+    """A sort key with the exact order of ``p``, cheaper to compare than the Fraction.
+
+    Rounding to float never reverses an order (p <= p' gives float(p) <= float(p')),
+    so unequal floats decide exactly, and equal ones fall back to the Fractions.
+    Comparing Fractions is Python code; the floats are compared in C.
+    """
+    return float(p), p
 
 
 def _ranks(values: Sequence[_P]) -> tuple[list[int], list[_P]]:

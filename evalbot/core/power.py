@@ -248,12 +248,22 @@ def power(
     (``_design_power``: design inputs only, so following it settles it).
     """
     dispersion = dispersion or _Dispersion()
-    scored = [r for r in rows if r.pr.total and (r.pooled or r.baseline).total]
-    n = _median([r.pr.total for r in scored])
-    m = _median([(r.pooled or r.baseline).total for r in scored])
+    # One pass over the rows (there is one per scenario, issue 14).
+    pr_totals: list[int] = []
+    base_totals: list[int] = []
+    rejected = 0
+    hard = Verdict.HARD_REGRESSION
+    for r in rows:
+        pr_total, base_total = r.pr.total, (r.pooled or r.baseline).total
+        if pr_total and base_total:
+            pr_totals.append(pr_total)
+            base_totals.append(base_total)
+        if r.verdict is hard:
+            rejected += 1
+    n = _median(pr_totals)
+    m = _median(base_totals)
     if n == 0 or m == 0:
         return Power(n, m, 0.0, family_size)
-    rejected = sum(1 for r in rows if r.verdict is Verdict.HARD_REGRESSION)
     if thresholds.correction is Correction.NONE:
         threshold = _dec(thresholds.hard.max_p)
     else:
@@ -301,7 +311,7 @@ def power(
         suite_fails_on_one() if callable(suite_fails_on_one) else suite_fails_on_one
     )
     can_fail = alone or only_through_suite
-    scenarios = len(scored)
+    scenarios = len(pr_totals)
     window = max(1, runs)
     reps = history = None
     if _design_power(n, per_run, window, scenarios, thresholds) < POWER_TARGET:

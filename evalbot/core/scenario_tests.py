@@ -5,7 +5,7 @@ Pure: counts in, exact p-values and verdicts out (issue 2 §4, issue 11 §2).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -128,10 +128,14 @@ def _verdict(table: _TableStats, thresholds: Thresholds, flags: _Flags) -> Verdi
 
 
 def _families(
-    keys: Sequence[str], tables: Mapping[str, _TableStats], thresholds: Thresholds
-) -> tuple[dict[str, _Flags], dict[str, float], int]:
-    """Each scenario's significance flags, its q-value (gains family for an improvement,
+    tables: Sequence[_TableStats], counts: Sequence[int], thresholds: Thresholds
+) -> tuple[list[_Flags], list[float | None], int]:
+    """Each table's significance flags, its q-value (gains family for an improvement,
     drops family otherwise) and the drop family's size.
+
+    ``tables`` are the distinct tables of the shared scenarios, ``counts[i]``
+    how many scenarios have ``tables[i]``: a scenario's flags and q depend on
+    its table alone, and suites repeat a few tables (issue 14).
 
     correction "none": each tier at its own raw level (hard.max_p, soft.max_p,
     and hard.max_p for improvements) — the core classifier.
@@ -150,34 +154,34 @@ def _families(
     """
     if thresholds.correction is Correction.NONE:
         hard, soft = thresholds.hard, thresholds.soft
-        flags = {
-            k: _Flags(
-                hard=stats.significant(tables[k].p_worse, hard.max_p),
-                soft=stats.significant(tables[k].p_worse, soft.max_p),
-                better=stats.significant(tables[k].p_better, hard.max_p),
+        flags = [
+            _Flags(
+                hard=stats.significant(table.p_worse, hard.max_p),
+                soft=stats.significant(table.p_worse, soft.max_p),
+                better=stats.significant(table.p_better, hard.max_p),
             )
-            for k in keys
-        }
-        return flags, {}, len(keys)
-    eligible = [k for k in keys if tables[k].base_rate is not None]
+            for table in tables
+        ]
+        return flags, [None] * len(tables), sum(counts)
+    eligible = [i for i, table in enumerate(tables) if table.base_rate is not None]
+    chosen = [tables[i] for i in eligible]
+    weights = [counts[i] for i in eligible]
     level = scenario_alpha(thresholds)
-    worse, qvalues, size = stats.tarone_bh(
-        [tables[k].p_worse for k in eligible], [tables[k].min_p for k in eligible], level
+    worse, qvalues, size = stats.tarone_bh_grouped(
+        [t.p_worse for t in chosen], [t.min_p for t in chosen], weights, level
     )
-    better, better_q, _ = stats.tarone_bh(
-        [tables[k].p_better for k in eligible], [tables[k].min_p_better for k in eligible], level
+    better, better_q, _ = stats.tarone_bh_grouped(
+        [t.p_better for t in chosen], [t.min_p_better for t in chosen], weights, level
     )
-    # Four possible flag sets, built once (not one object per scenario).
+    # Four possible flag sets, built once (not one object per table).
     shared = {
         (w, b): _Flags(hard=w, soft=w, better=b) for w in (False, True) for b in (False, True)
     }
-    flags = dict.fromkeys(keys, shared[False, False])
-    q_by_key: dict[str, float] = {}
+    flags = [shared[False, False]] * len(tables)
+    q_out: list[float | None] = [None] * len(tables)
     rows = zip(eligible, worse, better, qvalues, better_q, strict=True)
-    for key, is_worse, is_better, q_worse, q_better in rows:
-        flags[key] = shared[is_worse, is_better]
+    for i, is_worse, is_better, q_worse, q_better in rows:
+        flags[i] = shared[is_worse, is_better]
         # The q of the family that decided: an improvement shows its gains-family q.
-        q = q_better if is_better else q_worse
-        if q is not None:
-            q_by_key[key] = q
-    return flags, q_by_key, size
+        q_out[i] = q_better if is_better else q_worse
+    return flags, q_out, size

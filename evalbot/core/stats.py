@@ -25,8 +25,9 @@ from evalbot.core.fisher import (
     min_attainable_better,
     min_attainable_worse,
     significant,
+    two_sided_at_most,
 )
-from evalbot.core.multiple_testing import benjamini_hochberg, tarone_bh
+from evalbot.core.multiple_testing import benjamini_hochberg, tarone_bh, tarone_bh_grouped
 from evalbot.core.t_dist import normal_lower_tail, t_lower_tail, t_quantile
 
 __all__ = [
@@ -46,6 +47,8 @@ __all__ = [
     "t_lower_tail",
     "t_quantile",
     "tarone_bh",
+    "tarone_bh_grouped",
+    "two_sided_at_most",
     "wilcoxon_signed_rank",
     "wilson_interval",
 ]

@@ -8,8 +8,10 @@ computes it; the value lives here so the Comparison needs no computing module).
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import cast
 
 from evalbot.core.buckets import Bucket, Scenario
 from evalbot.core.metric_values import CostDelta, DriftSignal, MetricComparison
@@ -29,6 +31,7 @@ __all__ = [
     "TrendPoint",
     "Verdict",
     "WinLoss",
+    "scenario_row",
 ]
 
 
@@ -85,6 +88,76 @@ class ScenarioComparison:
     series: tuple[float | None, ...] = ()
     # 2p(1-p) of the pooled rate: the chance two trials disagree.
     flakiness: float | None = None
+
+
+class _RowBuilder:
+    """ScenarioComparison's slots, assignable: builds a row, then becomes one.
+
+    A frozen dataclass's ``__init__`` stores each field through
+    ``object.__setattr__``: 12 calls a row, about 0.4 s at 100,000 scenarios
+    (issue 14). Plain attribute stores into the same slot layout, followed by
+    one ``__class__`` assignment, build the same value 3 times faster. Python
+    checks at that assignment that the layouts match, so a field added to one
+    class and not the other fails loudly rather than silently.
+    """
+
+    __slots__ = ScenarioComparison.__slots__
+
+    def __init__(
+        self,
+        key: str,
+        label: str,
+        verdict: Verdict,
+        pr: Scenario,
+        baseline: Scenario,
+        delta: float | None,
+        p_worse: Fraction,
+        p_better: Fraction,
+        pooled: Scenario | None,
+        q: float | None,
+        series: tuple[float | None, ...],
+        flakiness: float | None,
+    ) -> None:
+        self.key = key
+        self.label = label
+        self.verdict = verdict
+        self.pr = pr
+        self.baseline = baseline
+        self.delta = delta
+        self.p_worse = p_worse
+        self.p_better = p_better
+        self.pooled = pooled
+        self.q = q
+        self.series = series
+        self.flakiness = flakiness
+        self.__class__ = ScenarioComparison  # type: ignore[assignment]
+
+
+#: ``scenario_row(key, label, verdict, pr, baseline, delta, p_worse, p_better, pooled, q,
+#: series, flakiness)``: ``ScenarioComparison(...)`` with every field positional, the same
+#: value (equal, frozen, of the same class) built faster, for compare_buckets, which builds
+#: one per shared scenario. The builder class itself, typed as the factory it is: a wrapper
+#: function would cost a call per row.
+scenario_row = cast(
+    Callable[
+        [
+            str,
+            str,
+            Verdict,
+            Scenario,
+            Scenario,
+            "float | None",
+            Fraction,
+            Fraction,
+            "Scenario | None",
+            "float | None",
+            "tuple[float | None, ...]",
+            "float | None",
+        ],
+        ScenarioComparison,
+    ],
+    _RowBuilder,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,9 +76,7 @@ def _stale(c: int, m: int, passed: int, total: int) -> bool:
     """Whether an older run (c of m) differs from the pooled later runs (two-sided Fisher)."""
     if c * total == passed * m:
         return False  # the same rate: the two-sided p-value is at least 1/2
-    left = stats.fisher_worse(c, m, passed, total)
-    right = stats.fisher_better(c, m, passed, total)
-    return 2 * min(left, right) <= STALE_RUN_LEVEL
+    return stats.two_sided_at_most(c, m, passed, total, STALE_RUN_LEVEL)
 
 
 #: One-sided level of the over-dispersion check, and the one-sided confidence of the upper

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import re
 from fractions import Fraction
 
@@ -20,7 +21,7 @@ from evalbot.core.models import (
     Thresholds,
     Verdict,
 )
-from evalbot.core.stats import min_attainable_worse, tarone_bh
+from evalbot.core.stats import min_attainable_worse, tarone_bh, tarone_bh_grouped
 from evalbot.errors import InputError
 from evalbot.output import power_text
 
@@ -60,6 +61,49 @@ def test_tarone_falls_back_to_every_rejectable_test() -> None:
     p = F(1, 252)
     rejected, _, size = tarone_bh([p] * 5000, [p] * 5000, 0.03)
     assert size == 5000 and all(rejected)
+
+
+def _tarone_by_definition(
+    pvalues: list[Fraction], min_pvalues: list[Fraction], alpha: float
+) -> tuple[list[bool], list[float | None], int]:
+    """Tarone + BH test by test, straight from the definitions (slow, for comparison)."""
+    m, limit = len(pvalues), Fraction(str(alpha))
+    k = next((k for k in range(1, m + 1) if sum(p <= limit / k for p in min_pvalues) <= k), None)
+    family = [i for i in range(m) if k is not None and min_pvalues[i] <= limit / k]
+    family = family or [i for i in range(m) if min_pvalues[i] <= limit]
+    size = len(family)
+    ranked = sorted(family, key=lambda i: pvalues[i])
+    count = max((r for r, i in enumerate(ranked, 1) if pvalues[i] <= r * limit / size), default=0)
+    rejected = [i in ranked[:count] for i in range(m)]
+    q: list[float | None] = [None] * m
+    for r, i in enumerate(ranked, 1):
+        exact = min(min(pvalues[j] * size / s for s, j in enumerate(ranked, 1) if s >= r), F(1))
+        q[i] = float(exact)
+    return rejected, q, size
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_grouped_tarone_equals_the_tests_one_by_one(seed: int) -> None:
+    # Groups of identical tests, and distinct groups sharing p-values (ties across
+    # groups): per group, the same rejections and q-values as every test alone.
+    rng = random.Random(seed)
+    values = [F(rng.randint(1, 40), 400) for _ in range(6)] + [F(1), F(1, 20), F(1, 2000)]
+    groups = rng.randint(1, 12)
+    pvalues = [rng.choice(values) for _ in range(groups)]
+    min_pvalues = [min(p, rng.choice(values)) for p in pvalues]
+    counts = [rng.randint(1, 6) for _ in range(groups)]
+    alpha = rng.choice([0.03, 0.05, 0.2])
+    rejected, q, size = tarone_bh_grouped(pvalues, min_pvalues, counts, alpha)
+    expand = [g for g in range(groups) for _ in range(counts[g])]
+    one_by_one = _tarone_by_definition(
+        [pvalues[g] for g in expand], [min_pvalues[g] for g in expand], alpha
+    )
+    assert size == one_by_one[2]
+    assert [rejected[g] for g in expand] == one_by_one[0]
+    assert [q[g] for g in expand] == one_by_one[1]
+    assert tarone_bh([pvalues[g] for g in expand], [min_pvalues[g] for g in expand], alpha) == (
+        one_by_one
+    )
 
 
 # --- history pooling ----------------------------------------------------------------------

@@ -620,3 +620,30 @@ def test_gate_on_fetch_failure(
     assert gate.failed is expect_fail
     assert gate.warning is True
     assert gate.reason and "\n" not in gate.reason
+
+
+def test_scenario_row_builds_the_constructors_value() -> None:
+    from dataclasses import FrozenInstanceError
+
+    from evalbot.core.verdicts import ScenarioComparison, scenario_row
+
+    pr, base = Scenario("a", 2, 3), Scenario("a", 3, 3, label="A")
+    fields: tuple[Any, ...] = (
+        "a",
+        "A",
+        Verdict.WATCH,
+        pr,
+        base,
+        -1 / 3,
+        Fraction(1, 2),
+        Fraction(1),
+        base,
+        0.25,
+        (1.0,),
+        0.0,
+    )
+    built = scenario_row(*fields)
+    assert type(built) is ScenarioComparison
+    assert built == ScenarioComparison(*fields)
+    with pytest.raises(FrozenInstanceError):
+        built.key = "b"  # type: ignore[misc]

@@ -19,6 +19,7 @@ from evalbot.core.stats import (
     fisher_right_tail,
     fisher_worse,
     significant,
+    two_sided_at_most,
     wilson_interval,
 )
 
@@ -358,3 +359,13 @@ def test_wilson_rejects_invalid_counts(passed: int, total: int, message: str) ->
 def test_bh_rejects_values_outside_unit_interval(bad: float | Fraction) -> None:
     with pytest.raises(ValueError):
         benjamini_hochberg([0.5, bad])
+
+
+def test_two_sided_decision_equals_both_one_sided_p_values() -> None:
+    # Every table up to 7 trials a side, at levels that land exactly on attainable values.
+    levels = [Fraction(1, 20), Fraction(1, 10), Fraction(2, 7), Fraction(1), Fraction(2)]
+    for m, total in itertools.product(range(8), repeat=2):
+        for c, passed in itertools.product(range(m + 1), range(total + 1)):
+            both = 2 * min(fisher_worse(c, m, passed, total), fisher_better(c, m, passed, total))
+            for level in [*levels, both]:
+                assert two_sided_at_most(c, m, passed, total, level) == (both <= level)

@@ -94,3 +94,17 @@ def test_one_p_value_object_is_converted_once() -> None:
     texts, p = FloatTexts(), Fraction(1, 7)
     assert texts(p) is texts(p)
     assert texts(p) == compact(float(p))
+
+
+def test_repeated_counts_are_written_once_and_bools_are_not_ints() -> None:
+    # A bool equals 1 as a dict key, but json writes it "true": kept texts never mix them.
+    texts, floats = FloatTexts(), Floats()
+    rows = [
+        comparison_row(pr=Scenario("k", 1, 3), pooled=Scenario("k", 1, 3)),
+        comparison_row(pr=Scenario("k", True, 3), pooled=Scenario("k", True, 3)),
+        comparison_row(pr=Scenario("k", 1, 3, unscored=True)),
+        comparison_row(pr=Scenario("k", 1, 3), pooled=Scenario("k", 1, 3)),
+    ]
+    for scenario_row in rows:
+        assert row_json(scenario_row, texts) == compact(row(scenario_row, floats))
+    assert texts.counts(rows[0].pr) is texts.counts(rows[3].pr)

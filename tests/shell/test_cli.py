@@ -355,13 +355,13 @@ def test_internal_error_exits_3_with_traceback(monkeypatch: pytest.MonkeyPatch) 
         raise ZeroDivisionError("simulated bug")
 
     monkeypatch.setattr(stats, "fisher_worse", broken)
-    from evalbot.core import compare
+    from evalbot.core import scenario_tests
 
-    compare._table_stats.cache_clear()
+    scenario_tests._table_stats.cache_clear()
     try:
         code, _, err = run("compare", "--pr-file", PR, "--baseline-file", BASE)
     finally:
-        compare._table_stats.cache_clear()
+        scenario_tests._table_stats.cache_clear()
     assert code == 3
     assert "Traceback" in err and "ZeroDivisionError: simulated bug" in err
     assert "this is a bug in evalbot, please report it" in err
