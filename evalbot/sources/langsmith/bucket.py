@@ -229,9 +229,7 @@ class _Tally:
             self.tool_calls.append(run.tool_calls)
 
     def measures(self) -> Measures:
-        # The checked constructor: every value here came through RunFacts already
-        # (issue 14 §4: this runs once per scenario after the last page arrives).
-        return checked_measures(
+        return checked_measures(  # values already checked by RunFacts (issue 14 §4)
             {key: tuple(values) for key, values in self.scores.items()},
             tuple(self.latency_ms),
             tuple(self.tokens),
@@ -342,10 +340,8 @@ class Tallies:
     def bucket(self, experiment: ExperimentInfo) -> Bucket:
         """The Bucket of every run added."""
         key_rule = self.rules.scenario_key
-        # Counted here, so 0 <= passed <= total holds: the checked constructor (issue 14 §4:
-        # this runs on the fetch's critical path, after the last page).
         scenarios = {
-            key: checked_scenario(
+            key: checked_scenario(  # counted here: 0 <= passed <= total (issue 14 §4)
                 key,
                 t.passed,
                 t.total,
