@@ -58,7 +58,7 @@ def format_output(result: Result, *, settings: Settings, fmt: str, reproduce: st
 def reproduce_command(argv: Sequence[str]) -> str:
     """The command line that reproduces this run, without secrets (an endpoint's
     password included)."""
-    from evalbot.sources.langsmith.source import redact_url
+    from evalbot.sources.langsmith.connection import redact_url
 
     kept: list[str] = []
     skip = False

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalbot.config import Settings
 from evalbot.core.compare import compare_buckets, decide_gate, settle
@@ -29,7 +29,10 @@ from evalbot.errors import FetchError, InputError
 from evalbot.output.report import Report
 from evalbot.settings import LiveConfig, TrendConfig
 from evalbot.sources.experiment_file import load_experiment
-from evalbot.sources.langsmith.source import BaselineQuery, Fetched, Strategy
+from evalbot.sources.langsmith.queries import BaselineQuery, Strategy
+
+if TYPE_CHECKING:  # the fetching code is imported by run_live, when it runs
+    from evalbot.sources.langsmith.fetch import Fetched
 
 
 @dataclass(frozen=True, slots=True)

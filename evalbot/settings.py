@@ -35,15 +35,12 @@ from evalbot.config import (
 from evalbot.core.models import FailOn, OnFetchFailure, Sensitivity
 from evalbot.core.thresholds import THRESHOLD_KEYS, Kind
 from evalbot.errors import InputError
-from evalbot.sources.langsmith.bucket import BucketRules, ScenarioKey
-from evalbot.sources.langsmith.source import (
-    DEFAULT_ENDPOINT,
-    BaselineQuery,
-    Connection,
-    PrQuery,
-    Strategy,
-    validate_endpoint,
-)
+
+# The value modules, not the fetching code: validating settings (and comparing files)
+# needs none of it (issue 14: start-up).
+from evalbot.sources.langsmith.connection import DEFAULT_ENDPOINT, Connection, validate_endpoint
+from evalbot.sources.langsmith.queries import BaselineQuery, PrQuery, Strategy
+from evalbot.sources.langsmith.rules import BucketRules, ScenarioKey
 
 Name = Callable[[str], str]
 """A setting key (config spelling, "fetch_deadline") -> how the user spells it in this shell."""

@@ -30,14 +30,8 @@ from evalbot.sources.langsmith.bucket import (
 )
 from evalbot.sources.langsmith.calls import FetchStats
 from evalbot.sources.langsmith.paging import Pager
-from evalbot.sources.langsmith.resolve import (
-    BaselineQuery,
-    Experiment,
-    Name,
-    PrQuery,
-    Resolver,
-    Strategy,
-)
+from evalbot.sources.langsmith.queries import BaselineQuery, PrQuery, Strategy
+from evalbot.sources.langsmith.resolve import Experiment, Name, Resolver
 from evalbot.sources.langsmith.run_facts import RunFacts, digest
 
 T = TypeVar("T")

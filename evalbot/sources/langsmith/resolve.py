@@ -9,7 +9,6 @@ how the user spells it in this shell).
 
 from __future__ import annotations
 
-import enum
 import json
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -21,45 +20,12 @@ from evalbot.errors import ExperimentNotFound, InputError
 from evalbot.sources.langsmith.answers import sample
 from evalbot.sources.langsmith.calls import Calls
 from evalbot.sources.langsmith.connection import redact_url
+from evalbot.sources.langsmith.queries import BaselineQuery, PrQuery, Strategy
 
 # How many candidate baselines to look at before giving up (newest first).
 MAX_CANDIDATES = 200
 
 Name = Callable[[str], str]
-
-
-class Strategy(enum.StrEnum):
-    """How the baseline is chosen."""
-
-    EXPLICIT = "explicit"
-    PREFIX = "prefix"
-    METADATA = "metadata"
-
-
-@dataclass(frozen=True, slots=True)
-class BaselineQuery:
-    """One baseline strategy: an explicit experiment, a name prefix, or metadata."""
-
-    strategy: Strategy
-    value: str | Mapping[str, Any]
-    allow_other_dataset: bool = False
-
-    def describe(self) -> str:
-        """The strategy and filter in words, for messages and the comment."""
-        if self.strategy is Strategy.EXPLICIT:
-            return f"experiment {self.value}"
-        if self.strategy is Strategy.PREFIX:
-            return f"the newest complete experiment named {self.value}*"
-        return f"the newest complete experiment with metadata {json.dumps(self.value)}"
-
-
-@dataclass(frozen=True, slots=True)
-class PrQuery:
-    """The PR experiment: by name or id, or the newest on a dataset matching metadata."""
-
-    ref: str | None = None
-    metadata: Mapping[str, Any] | None = None
-    dataset: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

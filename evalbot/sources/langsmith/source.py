@@ -5,7 +5,8 @@ The package is the only code that talks to LangSmith (brief: rule 2):
 - :mod:`.connection`: where LangSmith is, the key, the time limits;
 - :mod:`.client`: the langsmith Client and its retry policy;
 - :mod:`.calls` and :mod:`.answers`: deadlines, request counting, error translation;
-- :mod:`.resolve`: the PR experiment, the baseline and its history;
+- :mod:`.queries` and :mod:`.resolve`: what is asked for, and finding the PR experiment, the
+  baseline and its history;
 - :mod:`.paging`: pages of runs and examples, bounded;
 - :mod:`.run_facts` and :mod:`.bucket`: runs -> a Bucket (pure);
 - :mod:`.fetch`: the one orchestration, on one thread pool.
@@ -32,13 +33,8 @@ from evalbot.sources.langsmith.fetch import (
     history_buckets,
 )
 from evalbot.sources.langsmith.paging import PAGE_SIZE, RUN_FIELDS
-from evalbot.sources.langsmith.resolve import (
-    BaselineQuery,
-    Baselines,
-    Experiment,
-    PrQuery,
-    Strategy,
-)
+from evalbot.sources.langsmith.queries import BaselineQuery, PrQuery, Strategy
+from evalbot.sources.langsmith.resolve import Baselines, Experiment
 
 __all__ = [
     "DEFAULT_ENDPOINT",
