@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from itertools import filterfalse
+from itertools import repeat
 from operator import itemgetter, le
 from typing import Any
 
@@ -25,7 +25,9 @@ from evalbot.sources.file_fields import MEASURE_FIELDS, SCENARIO_FIELDS
 __all__ = ["load_history", "window_view"]
 
 _PLAIN_FIELDS = frozenset(SCENARIO_FIELDS) - frozenset(MEASURE_FIELDS)
-_COUNT_FIELDS = frozenset(("passed", "total", "label"))
+# A label's absence (dict.get's default): no JSON value is this object.
+_MISSING = object()
+_LABEL_TYPES = frozenset((str, object))
 _passed = itemgetter("passed")
 _total = itemgetter("total")
 _NO_CATEGORIES: dict[str, int] = {}
@@ -84,7 +86,7 @@ def _counted(scenarios: dict[str, Any]) -> dict[str, Scenario] | None:
     """The counts-only scenarios when every entry is one file_quick.quick_scenario accepts
     without measurements, else None (the full loader then decides).
 
-    Checked a column at a time (every entry's fields, then every total...), in C
+    Checked a column at a time (every total, then every passed count...), in C
     where it can be: per entry in Python, the checks alone took 1.6 µs, a third
     of a history file's loading.
     """
@@ -93,11 +95,6 @@ def _counted(scenarios: dict[str, Any]) -> dict[str, Scenario] | None:
     if not entries or "" in scenarios or set(map(type, keys)) != {str}:
         return None
     if set(map(type, entries)) != {dict}:
-        return None
-    # Each entry's field names in order: a handful of distinct shapes, each checked once.
-    shapes = list(map(tuple, entries))
-    distinct = set(shapes)
-    if not all(map(_PLAIN_FIELDS.issuperset, distinct)):
         return None
     try:
         totals = list(map(_total, entries))
@@ -109,14 +106,19 @@ def _counted(scenarios: dict[str, Any]) -> dict[str, Scenario] | None:
         return None
     if min(passed) < 0 or not all(map(le, passed, totals)):
         return None
-    labels = [entry.get("label", "") for entry in entries]
-    if set(map(type, labels)) != {str}:
+    found = list(map(dict.get, entries, repeat("label"), repeat(_MISSING)))
+    if not set(map(type, found)) <= _LABEL_TYPES:
         return None
-    # Categories and unscored counts are checked, not kept (few entries carry them).
-    extra = set(filterfalse(_COUNT_FIELDS.issuperset, distinct))
-    if extra:
-        carrying = [entry for entry, shape in zip(entries, shapes, strict=True) if shape in extra]
-        if not all(map(_extras_valid, carrying)):
+    unlabelled = found.count(_MISSING)
+    labels = [label if type(label) is str else "" for label in found] if unlabelled else found
+    # Each entry has "passed" and "total" (found above), and "label" or not: when the
+    # fields number that many in all, no entry has another (counted in C). Otherwise the
+    # others may also carry categories and an unscored count: checked, not kept.
+    if sum(map(len, entries)) != 3 * len(entries) - unlabelled:
+        others = [entry for entry in entries if len(entry) != 2 + ("label" in entry)]
+        if not all(map(_PLAIN_FIELDS.issuperset, others)):
+            return None
+        if not all(map(_extras_valid, others)):
             return None
     return dict(zip(keys, map(counts_scenario, keys, passed, totals, labels), strict=True))
 
