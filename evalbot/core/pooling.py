@@ -88,10 +88,15 @@ def pool_window(
     tables: list[_TableStats] = []
     pooled: list[Scenario] = []
     most_runs = 1
+    binomial = not dispersion.rho
     for key, side, base, window in zip(keys, sides, bases, runs, strict=True):
-        if len(window) == 1 and not dispersion.rho:
+        if len(window) == 1 and binomial:
             # One run and binomial spread: nothing to pool, nothing to inflate.
             (c, m), used = window[0], 1
+            table = _table_stats(side.passed, side.total, c, m, None, None)
+        elif binomial:
+            # Binomial spread: nothing to inflate (what _effective returns then).
+            c, m, used = _recent_pool(window, keep)
             table = _table_stats(side.passed, side.total, c, m, None, None)
         else:
             c, m, used = _recent_pool(window, keep)

@@ -104,10 +104,28 @@ def _trending_float(runs: Sequence[tuple[int, int]]) -> bool:
 
 @lru_cache(maxsize=65536)
 def _stale(c: int, m: int, passed: int, total: int) -> bool:
-    """Whether an older run (c of m) differs from the pooled later runs (two-sided Fisher)."""
+    """Whether an older run (c of m) differs from the pooled later runs (two-sided Fisher).
+
+    ``stats.two_sided_at_most`` at ``STALE_RUN_LEVEL``, inline for counts known to be
+    valid (a run's, and sums of them): the same integer weights and comparison,
+    without the checks and calls (issue 14: thousands of distinct tests per window).
+    """
     if c * total == passed * m:
         return False  # the same rate: the two-sided p-value is at least 1/2
-    return stats.two_sided_at_most(c, m, passed, total, STALE_RUN_LEVEL)
+    col1 = c + passed
+    k_min, k_max = max(0, col1 - total), min(m, col1)
+    comb = math.comb
+    # Sum the shorter side of the support; the other follows exactly.
+    if c - k_min <= k_max - c:
+        tail = sum([comb(m, k) * comb(total, col1 - k) for k in range(k_min, c + 1)])
+    else:
+        tail = sum([comb(m, k) * comb(total, col1 - k) for k in range(c, k_max + 1)])
+    every = comb(m + total, col1)
+    other = every - tail + comb(m, c) * comb(total, col1 - c)
+    return 2 * min(tail, other) * _STALE_DENOMINATOR <= _STALE_NUMERATOR * every
+
+
+_STALE_NUMERATOR, _STALE_DENOMINATOR = STALE_RUN_LEVEL.as_integer_ratio()
 
 
 #: One-sided level of the over-dispersion check, and the one-sided confidence of the upper

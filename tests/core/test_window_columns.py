@@ -2,23 +2,26 @@
 
 window_runs against the per-scenario loop it replaced, the suite sums from the
 windows against the sums from the buckets (floats included, bit for bit), the
-dispersion over distinct windows against the one over every scenario, and the
-trend test's exact pre-decision against the float computation it skips.
+dispersion over distinct windows against the one over every scenario, the
+trend test's exact pre-decision against the float computation it skips, and the
+stale-run test against stats.two_sided_at_most.
 """
 
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from random import Random
 
 import pytest
 
+from evalbot.core import stats
 from evalbot.core.buckets import Scenario
 from evalbot.core.compare import compare_buckets
 from evalbot.core.models import Bucket, Thresholds
 from evalbot.core.pooling import window_runs
 from evalbot.core.suite_sums import _suite_sums, _window_sums
-from evalbot.core.window import _dispersion, _trending, _trending_float
+from evalbot.core.window import _dispersion, _stale, _trending, _trending_float
 
 
 def _maps(rng: Random, keys: list[str], runs: int, gaps: bool) -> list[dict[str, Scenario]]:
@@ -144,3 +147,13 @@ def test_a_window_with_gaps_compares_as_before() -> None:
         assert row.series == tuple(
             None if s is None or not s.total else s.passed / s.total for s in window
         )
+
+
+def test_the_stale_run_test_is_the_exact_two_sided_fisher_decision() -> None:
+    level = Fraction(1, 20)
+    for m in range(1, 11):
+        for c in range(m + 1):
+            for total in range(1, 41):
+                for passed in range(total + 1):
+                    expected = stats.two_sided_at_most(c, m, passed, total, level)
+                    assert _stale.__wrapped__(c, m, passed, total) == expected
