@@ -26,7 +26,7 @@ What is timed:
   machine-independent: n8n's reference ``compareBuckets`` runs its whole
   process in about 4 × that at 100,000 scenarios (issue 14).
 - **phases**, in this process, caches cleared first (the CLI never runs
-  warm): load (``load_experiment`` of both files, and history), compare
+  warm): load (``load_experiment`` of both files, ``load_history`` of history), compare
   (``compare_buckets``), render (``render_comment``), report
   (``Report.text``: the JSON text ``--format json`` writes, in pieces).
 
@@ -74,6 +74,7 @@ from evalbot.core.models import (
 from evalbot.output.render import GITHUB_COMMENT_LIMIT, render_comment
 from evalbot.output.report import Report
 from evalbot.sources.experiment_file import bucket_to_document, load_experiment
+from evalbot.sources.history_file import load_history
 
 T = TypeVar("T")
 
@@ -366,7 +367,7 @@ def run_phases(pr_path: Path, base_path: Path, history: Sequence[Path] = ()) -> 
         return (
             load_experiment(pr_path),
             load_experiment(base_path),
-            [load_experiment(p) for p in history],
+            [load_history(p) for p in history],  # as evalbot compare loads them
         )
 
     (pr, baseline, older), t_load = timed(load)

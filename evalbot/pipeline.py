@@ -29,6 +29,7 @@ from evalbot.errors import FetchError, InputError
 from evalbot.output.report import Report
 from evalbot.settings import LiveConfig, TrendConfig
 from evalbot.sources.experiment_file import load_experiment
+from evalbot.sources.history_file import load_history
 from evalbot.sources.langsmith.queries import BaselineQuery, Strategy
 
 if TYPE_CHECKING:  # the fetching code is imported by run_live, when it runs
@@ -158,7 +159,10 @@ def run_files(
     """
     pr = load_experiment(pr_file)
     baseline = load_experiment(baseline_file)
-    history = [load_experiment(path) for path in history_files]
+    # The window reads a history file's counts alone (history_file); a --pass-key
+    # error lists every score key the files carry, so then they are loaded whole.
+    load_older = load_experiment if pass_keys else load_history
+    history = [load_older(path) for path in history_files]
     check_file_pass_keys(pass_keys, [pr, baseline, *history])
     return _finish(compare_loaded(pr, baseline, settings, history=history), settings)
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from statistics import NormalDist
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from evalbot.core import stats
 from evalbot.core.decimals import decimal as _dec
@@ -21,6 +21,7 @@ from evalbot.core.models import (
     Correction,
     Thresholds,
 )
+from evalbot.core.suite_sums import _Counts, _suite_sums, _window_sums
 
 # --- the aggregate test: the suite pass rate against what the K baseline runs predict ------
 
@@ -65,106 +66,6 @@ class _AggregateDesign:
     trusted_trend: bool = False
 
 
-class _Counts(Protocol):
-    """A scenario's pass counts: all the suite-wide test reads of it."""
-
-    @property
-    def passed(self) -> int: ...
-
-    @property
-    def total(self) -> int: ...
-
-
-class _Tally(NamedTuple):
-    """Pass counts of a hypothetical PR scenario (``_suite_fails_on_one``)."""
-
-    passed: int
-    total: int
-
-
-class _Sums(NamedTuple):
-    """Suite sums over the usable scenarios: per run, and the PR's (``_suite_sums``)."""
-
-    passed: list[int]
-    total: list[int]
-    spread: list[float]  # sum of trials × the scenario's pooled binomial variance
-    pr_passed: int
-    pr_total: int
-    pr_spread: float
-
-
-def _suite_sums(
-    keys: Sequence[str], pr: Mapping[str, _Counts], maps: Sequence[Mapping[str, _Counts]]
-) -> _Sums | None:
-    """Each run's and the PR's suite sums over the scenarios with trials in the PR and in
-    every run (None when there is none), in one pass over the scenarios.
-
-    A scenario's variance is its rate pooled over the PR and every run: under "no
-    change" the PR is one more draw of the same rates, and a PR failure keeps an
-    all-pass window from claiming zero variance. Plain loops, in ``keys`` order (the
-    float sums follow it): this runs over every scenario, twice with a small suite
-    (issue 14).
-    """
-    if len(maps) == 1:
-        return _latest_sums(keys, pr, maps[0])
-    runs = len(maps)
-    passed_by_run, total_by_run, spread_by_run = [0] * runs, [0] * runs, [0.0] * runs
-    pr_passed = pr_total = 0
-    pr_spread = 0.0
-    for k in keys:
-        side = pr[k]
-        if not side.total:
-            continue
-        found: list[_Counts] = []
-        for run in maps:
-            scenario = run.get(k)
-            if scenario is None or not scenario.total:
-                break
-            found.append(scenario)
-        else:
-            c, m = side.passed, side.total
-            for counts in found:
-                c += counts.passed
-                m += counts.total
-            p = c / m
-            variance = p * (1 - p) * m / (m - 1) if m > 1 else 0.25
-            for index, counts in enumerate(found):
-                passed_by_run[index] += counts.passed
-                total_by_run[index] += counts.total
-                spread_by_run[index] += counts.total * variance
-            pr_passed += side.passed
-            pr_total += side.total
-            pr_spread += side.total * variance
-    if not pr_total:
-        return None
-    return _Sums(passed_by_run, total_by_run, spread_by_run, pr_passed, pr_total, pr_spread)
-
-
-def _latest_sums(
-    keys: Sequence[str], pr: Mapping[str, _Counts], latest: Mapping[str, _Counts]
-) -> _Sums | None:
-    """``_suite_sums`` for a window of one run, with scalars (no per-run lists)."""
-    passed = total = pr_passed = pr_total = 0
-    spread = pr_spread = 0.0
-    for k in keys:
-        side = pr[k]
-        run = latest.get(k)
-        if not side.total or run is None or not run.total:
-            continue
-        c, m = side.passed + run.passed, side.total + run.total
-        p = c / m
-        variance = p * (1 - p) * m / (m - 1) if m > 1 else 0.25
-        passed += run.passed
-        total += run.total
-        spread += run.total * variance
-        pr_passed += side.passed
-        pr_total += side.total
-        pr_spread += side.total * variance
-    if not pr_total:
-        return None
-    return _Sums([passed], [total], [spread], pr_passed, pr_total, pr_spread)
-
-
 def _sample_variance(values: Sequence[float]) -> float:
     mean = math.fsum(values) / len(values)
     return math.fsum((v - mean) ** 2 for v in values) / (len(values) - 1)
@@ -176,6 +77,8 @@ def _aggregate_test(
     baseline: Bucket,
     history: Sequence[Bucket],
     thresholds: Thresholds,
+    *,
+    windows: Sequence[tuple[tuple[int, int], ...]] | None = None,
 ) -> tuple[AggregateTest, _AggregateDesign | None]:
     """Is the PR's suite pass rate below what the baseline runs predict? (issue 11 §1)
 
@@ -203,12 +106,16 @@ def _aggregate_test(
     With fewer than 3 runs the spread cannot be estimated: the drop must
     exceed ``single_run_margin`` significantly (see there). Significant when
     p <= aggregate_alpha and the PR is below the level; it gates only with
-    correction "bh".
+    correction "bh". ``windows``: each scenario's runs with trials over ``history``
+    and ``baseline`` (compare_buckets has them), to read instead of the buckets.
     """
     alpha = thresholds.aggregate_alpha
     gating = thresholds.correction is Correction.BH
     window: tuple[Bucket, ...] = (*history, baseline)
-    sums = _suite_sums(keys, pr, [b.scenarios for b in window])
+    if windows is not None and len(window) > 1:
+        sums = _window_sums(keys, pr, windows, len(window))
+    else:
+        sums = _suite_sums(keys, pr, [b.scenarios for b in window])
     if sums is None:
         window = (baseline,)
         sums = _suite_sums(keys, pr, [baseline.scenarios])

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
+from itertools import repeat
 
 from evalbot.core import drift, metrics, stats
 from evalbot.core.aggregate import _aggregate_test, single_run_margin
@@ -29,7 +30,7 @@ from evalbot.core.models import (
     Thresholds,
     Verdict,
 )
-from evalbot.core.pooling import flakiness, latest_only, pool_window
+from evalbot.core.pooling import flakiness, latest_only, pool_window, window_runs
 from evalbot.core.power import _suite_fails_on_one, power
 from evalbot.core.scenario_tests import (
     _families,
@@ -148,22 +149,19 @@ def compare_buckets(
     pr_map, base_map = pr.scenarios, baseline.scenarios
     shared = [(key, side) for key, side in pr_map.items() if key in base_map]
     keys: list[str] = [key for key, _ in shared]
-    # One pass over the window per scenario: its runs' counts and its rate series
-    # (without history, the latest run alone is read directly in the loop below).
+    # Every pass over the scenarios below walks them in the files' order, as they lie in
+    # memory (in key order each step lands somewhere else: the same passes took twice as
+    # long at 100,000 scenarios); the rows are sorted once, at the end.
+    sides: list[Scenario] = [side for _, side in shared]
+    bases = list(map(base_map.__getitem__, keys))
+    # Each scenario's window: its runs' counts and its rate series, aligned with keys
+    # (without history, the latest run alone is read directly below).
     maps = [b.scenarios for b in history]
-    runs: dict[str, tuple[tuple[int, int], ...]] = {}
-    series: dict[str, tuple[float | None, ...]] = {}
-    for key in keys if history else ():
-        # List comprehensions, not generators: this runs once per scenario and run.
-        window = [found.get(key) for found in maps]
-        window.append(base_map[key])
-        runs[key] = tuple([(s.passed, s.total) for s in window if s is not None and s.total])
-        # Scenario.rate, inline.
-        series[key] = tuple(
-            [None if s is None else s.passed / s.total if s.total else None for s in window]
-        )
-    dispersion = _dispersion(runs.values()) if history else _Dispersion()
-    aggregate_test = _aggregate_test(keys, pr_map, baseline, history, thresholds)
+    runs, series = window_runs(keys, maps, bases) if history else ([], [])
+    dispersion = _dispersion(runs) if history else _Dispersion()
+    aggregate_test = _aggregate_test(
+        keys, pr_map, baseline, history, thresholds, windows=runs if history else None
+    )
     # When the suite as a whole drifted or stepped, every scenario's pool is limited to
     # the recent runs: a per-scenario test sees too few trials to notice a drift that
     # the suite rate shows clearly, and the stale average would fail unchanged PRs.
@@ -176,11 +174,6 @@ def compare_buckets(
     # run, a bad old one and a real step all look alike), so the PR is compared with
     # both and must be significantly worse than each (_favourable).
     trusted = design is not None and design.trusted_trend
-    # Every pass over the scenarios below walks them in the files' order, as they lie in
-    # memory (in key order each step lands somewhere else: the same passes took twice as
-    # long at 100,000 scenarios); the rows are sorted once, at the end.
-    sides: list[Scenario] = [side for _, side in shared]
-    bases = list(map(base_map.__getitem__, keys))
     if history:
         tables, pooled, most_runs = pool_window(
             keys, sides, bases, runs, dispersion, keep=keep, trusted=trusted
@@ -214,8 +207,9 @@ def compare_buckets(
     no_series: tuple[float | None, ...] = ()
     flakiness_of: dict[tuple[int, int], float | None] = {}
     built: list[ScenarioComparison] = []
-    columns = zip(keys, sides, bases, tables, table_ids, pooled, strict=True)
-    for key, side, base, table, table_id, pooled_side in columns:
+    windows = series if history else repeat(no_series, len(keys))
+    columns = zip(keys, sides, bases, tables, table_ids, pooled, windows, strict=True)
+    for key, side, base, table, table_id, pooled_side, window in columns:
         pair = (pooled_side.passed, pooled_side.total)
         flaky = flakiness_of.get(pair, _UNSEEN)
         if flaky is _UNSEEN:
@@ -232,7 +226,7 @@ def compare_buckets(
                 table.p_better,
                 pooled_side,
                 q_of[table_id],
-                series[key] if history else no_series,
+                window,
                 flaky,
             )
         )

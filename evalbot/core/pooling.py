@@ -9,13 +9,43 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from operator import attrgetter
+from typing import cast
 
-from evalbot.core.buckets import Scenario, checked_scenario
+from evalbot.core.buckets import Scenario, counts_scenario
 from evalbot.core.measures import NO_MEASURES
 from evalbot.core.scenario_tests import _favourable, _table_stats, _TableStats
 from evalbot.core.window import _Dispersion, _effective, _recent_pool
 
-__all__ = ["flakiness", "latest_only", "pool_window"]
+__all__ = ["flakiness", "latest_only", "pool_window", "window_runs"]
+
+
+#: One scenario's window: (passed, total) of each run with trials, oldest first.
+Runs = tuple[tuple[int, int], ...]
+
+
+def window_runs(
+    keys: Sequence[str], older: Sequence[Mapping[str, Scenario]], latest: Sequence[Scenario]
+) -> tuple[list[Runs], list[tuple[float | None, ...]]]:
+    """Each scenario's runs with trials and its pass-rate series (None: absent, or no
+    trials), over the ``older`` runs' scenarios then ``latest`` (aligned with ``keys``).
+
+    Read a run at a time, each a column in C (map, zip): a scenario at a time,
+    the same tuples took a sixth of a 10-run comparison (issue 14).
+    """
+    by_run: list[list[tuple[int, int] | None]] = []
+    rates_by_run: list[list[float | None]] = []
+    gaps = False
+    for column in [*(list(map(scenarios.get, keys)) for scenarios in older), latest]:
+        pairs = [None if s is None or not s.total else (s.passed, s.total) for s in column]
+        # Scenario.rate, inline.
+        rates_by_run.append([None if pair is None else pair[0] / pair[1] for pair in pairs])
+        gaps = gaps or None in pairs
+        by_run.append(pairs)
+    rows = list(zip(*by_run, strict=True))
+    if not gaps:  # every scenario in every run, with trials: the rows as they are
+        return cast(list[Runs], rows), list(zip(*rates_by_run, strict=True))
+    runs: list[Runs] = [tuple([pair for pair in row if pair is not None]) for row in rows]
+    return runs, list(zip(*rates_by_run, strict=True))
 
 
 def latest_only(
@@ -46,34 +76,39 @@ def pool_window(
     keys: Sequence[str],
     sides: Sequence[Scenario],
     bases: Sequence[Scenario],
-    runs: Mapping[str, tuple[tuple[int, int], ...]],
+    runs: Sequence[Runs],
     dispersion: _Dispersion,
     *,
     keep: int,
     trusted: bool,
 ) -> tuple[list[_TableStats], list[Scenario], int]:
-    """Each scenario's table and pooled side over the baseline window, and the most runs
-    any scenario pooled (see compare_buckets for ``keep`` and ``trusted``)."""
+    """Each scenario's table and pooled side over the baseline window (``runs``: each
+    scenario's, from window_runs), and the most runs any scenario pooled (see
+    compare_buckets for ``keep`` and ``trusted``)."""
     tables: list[_TableStats] = []
     pooled: list[Scenario] = []
     most_runs = 1
-    for key, side, base in zip(keys, sides, bases, strict=True):
-        window_runs = runs[key]
-        if len(window_runs) == 1 and not dispersion.rho:
+    binomial = not dispersion.rho
+    for key, side, base, window in zip(keys, sides, bases, runs, strict=True):
+        if len(window) == 1 and binomial:
             # One run and binomial spread: nothing to pool, nothing to inflate.
-            (c, m), used = window_runs[0], 1
+            (c, m), used = window[0], 1
+            table = _table_stats(side.passed, side.total, c, m, None, None)
+        elif binomial:
+            # Binomial spread: nothing to inflate (what _effective returns then).
+            c, m, used = _recent_pool(window, keep)
             table = _table_stats(side.passed, side.total, c, m, None, None)
         else:
-            c, m, used = _recent_pool(window_runs, keep)
+            c, m, used = _recent_pool(window, keep)
             eff_c, eff_m = _effective(c, m, used, side.total, dispersion)
             table = _table_stats(side.passed, side.total, c, m, eff_c, eff_m)
-        if not trusted and used < len(window_runs) and table.delta is not None:
-            wc = sum(r[0] for r in window_runs)
-            wm = sum(r[1] for r in window_runs)
-            w_eff_c, w_eff_m = _effective(wc, wm, len(window_runs), side.total, dispersion)
+        if not trusted and used < len(window) and table.delta is not None:
+            wc = sum(r[0] for r in window)
+            wm = sum(r[1] for r in window)
+            w_eff_c, w_eff_m = _effective(wc, wm, len(window), side.total, dispersion)
             whole = _table_stats(side.passed, side.total, wc, wm, w_eff_c, w_eff_m)
             if whole.delta is not None and whole.delta > table.delta:
-                c, m, used = wc, wm, len(window_runs)  # shown: the level that decided
+                c, m, used = wc, wm, len(window)  # shown: the level that decided
             table = _favourable(table, whole)
         pooled.append(_pooled_side(key, c, m, base))
         if used > most_runs:
@@ -99,10 +134,7 @@ def _pooled_side(key: str, passed: int, total: int, base: Scenario) -> Scenario:
     if passed == base.passed and total == base.total and _bare(base):
         return base
     # Counts summed from checked scenarios (0 <= passed <= total): no check to repeat.
-    return checked_scenario(key, passed, total, base.label, _NO_CATEGORIES, 0, NO_MEASURES)
-
-
-_NO_CATEGORIES: dict[str, int] = {}
+    return counts_scenario(key, passed, total, base.label)
 
 
 def _bare(scenario: Scenario) -> bool:

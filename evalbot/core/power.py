@@ -12,7 +12,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from evalbot.core import stats
-from evalbot.core.aggregate import _aggregate_test, _AggregateDesign, _Tally
+from evalbot.core.aggregate import _aggregate_test, _AggregateDesign
 from evalbot.core.budget import scenario_alpha
 from evalbot.core.decimals import decimal as _dec
 from evalbot.core.models import (
@@ -25,6 +25,7 @@ from evalbot.core.models import (
     Thresholds,
     Verdict,
 )
+from evalbot.core.suite_sums import _Tally
 from evalbot.core.window import _Dispersion, _effective
 
 # --- power: what the check could have caught, for the design actually used (§4) -----------

@@ -52,13 +52,15 @@ def _table_stats(
         return _TableStats(one, one, None, None, one, one)
     base_rate = Fraction(base_passed, base_total)
     c, m = (base_passed, base_total) if eff_total is None else (eff_passed or 0, eff_total)
+    # fisher_worse, fisher_better, min_attainable_worse and min_attainable_better, at once.
+    p_worse, p_better, min_p, min_p_better = stats.fisher_tails(pr_passed, pr_total, c, m)
     return _TableStats(
-        p_worse=stats.fisher_worse(pr_passed, pr_total, c, m),
-        p_better=stats.fisher_better(pr_passed, pr_total, c, m),
+        p_worse=p_worse,
+        p_better=p_better,
         delta=Fraction(pr_passed, pr_total) - base_rate,
         base_rate=base_rate,
-        min_p=stats.min_attainable_worse(pr_total, m, pr_passed + c),
-        min_p_better=stats.min_attainable_better(pr_total, m, pr_passed + c),
+        min_p=min_p,
+        min_p_better=min_p_better,
     )
 
 

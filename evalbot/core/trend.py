@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from fractions import Fraction
+from operator import attrgetter
 from typing import Final
 
 from evalbot.core.buckets import Bucket
@@ -49,6 +50,10 @@ __all__ = [
 DEFAULT_THRESHOLD: Final = 0.01
 
 
+_passed = attrgetter("passed")
+_total = attrgetter("total")
+
+
 def points_from_buckets(
     buckets: Sequence[Bucket], *, key: str | None = None
 ) -> tuple[TrendPoint, ...]:
@@ -63,8 +68,9 @@ def points_from_buckets(
     points = []
     for bucket in buckets:
         if key is None:
-            passed = sum(s.passed for s in bucket.scenarios.values())
-            total = sum(s.total for s in bucket.scenarios.values())
+            # attrgetter: the sums in C (issue 14: 11 runs of 10,000 scenarios).
+            passed = sum(map(_passed, bucket.scenarios.values()))
+            total = sum(map(_total, bucket.scenarios.values()))
         else:
             scenario = bucket.scenarios.get(key)
             passed, total = (0, 0) if scenario is None else (scenario.passed, scenario.total)

@@ -1,4 +1,4 @@
-"""Loaders' fast constructors (checked_scenario, checked_measures) give the constructors' values."""
+"""Loaders' fast constructors give the constructors' values (checked_ and counts_scenario...)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from evalbot.core.buckets import Scenario, checked_scenario
+from evalbot.core.buckets import Scenario, checked_scenario, counts_scenario
 from evalbot.core.measures import NO_MEASURES, Measures, checked_measures
 
 
@@ -30,6 +30,18 @@ def test_checked_scenario_without_categories_is_read_only_and_equal() -> None:
     assert fast == Scenario("k", 0, 0)
     with pytest.raises(TypeError):
         fast.categories["x"] = 1  # type: ignore[index]
+
+
+def test_counts_scenario_equals_the_constructed_one_and_is_as_frozen() -> None:
+    fast = counts_scenario("k", 2, 5, "K")
+    slow = Scenario("k", 2, 5, label="K")
+    assert fast == slow
+    assert repr(fast) == repr(slow)
+    assert type(fast) is Scenario
+    with pytest.raises(TypeError):
+        fast.categories["x"] = 1  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.total = 6  # type: ignore[misc]
 
 
 def test_checked_measures_equals_the_constructed_one() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 from bisect import bisect_right
 from fractions import Fraction
 
@@ -11,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from evalbot.core import stats
 from evalbot.core.stats import (
     Z_95,
     benjamini_hochberg,
@@ -369,3 +371,23 @@ def test_two_sided_decision_equals_both_one_sided_p_values() -> None:
             both = 2 * min(fisher_worse(c, m, passed, total), fisher_better(c, m, passed, total))
             for level in [*levels, both]:
                 assert two_sided_at_most(c, m, passed, total, level) == (both <= level)
+
+
+def test_fisher_tails_are_the_four_tests_of_the_table() -> None:
+    # Every table up to 8 trials a side, and larger pooled windows (issue 14).
+    tables = [
+        (a, n, c, m) for n in range(9) for m in range(9) for a in range(n + 1) for c in range(m + 1)
+    ]
+    rng = random.Random("fisher_tails")
+    for _ in range(2000):
+        n, m = rng.randint(1, 12), rng.randint(1, 150)
+        tables.append((rng.randint(0, n), n, rng.randint(0, m), m))
+    for a, n, c, m in tables:
+        assert stats.fisher_tails(a, n, c, m) == (
+            stats.fisher_worse(a, n, c, m),
+            stats.fisher_better(a, n, c, m),
+            stats.min_attainable_worse(n, m, a + c),
+            stats.min_attainable_better(n, m, a + c),
+        )
+    with pytest.raises(ValueError, match="exceeds total"):
+        stats.fisher_tails(3, 2, 0, 1)

@@ -1,19 +1,26 @@
-"""Tests for the offline experiment-file format (evalbot.sources.experiment_file)."""
+"""Tests for the offline experiment-file format (evalbot.sources.experiment_file, history_file)."""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
+import random
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from evalbot.core.models import NO_MEASURES, Bucket, Measures, Scenario
+from evalbot.core.compare import compare_buckets
+from evalbot.core.models import NO_MEASURES, Bucket, Measures, Scenario, Thresholds
 from evalbot.errors import InputError
 from evalbot.sources.experiment_file import bucket_to_document, load_experiment, parse_experiment
+from evalbot.sources.history_file import load_history, window_view
 
 SCHEMA_PATH = Path(__file__).parents[2] / "evalbot" / "schemas" / "experiment.schema.json"
 
@@ -868,3 +875,132 @@ def test_non_finite_measures_are_rejected_when_loading(tmp_path: Path, text: str
     with pytest.raises(InputError) as exc:
         load_experiment(path)
     assert_one_line_error(exc, str(path), "not valid JSON (")
+
+
+# --- History files: checked the same, kept as the window reads them (issue 14) -----------
+
+BAD_HISTORY = (
+    [(i, d, p) for i, d, p in INVALID_DOCS if isinstance(d, dict)]
+    + INVALID_MEASURES
+    + [
+        ("passed above total", with_change(S, "scenarios.greeting.passed", 6), "greeting"),
+        ("passed a bool", with_change(S, "scenarios.greeting.passed", True), "greeting"),
+        ("total missing", without(S, "scenarios.greeting.total"), "greeting"),
+        ("label null", with_change(S, "scenarios.greeting.label", None), "label"),
+        ("category over total", with_change(S, "scenarios.refund-policy.categories.x", 4), "x"),
+        (
+            "category empty name",
+            with_change(S, "scenarios.refund-policy.categories", {"": 1}),
+            '""',
+        ),
+        ("categories an array", with_change(S, "scenarios.greeting.categories", []), "categories"),
+        ("unscored negative", with_change(S, "scenarios.greeting.unscored", -1), "unscored"),
+        ("entry an array", with_change(S, "scenarios.greeting", [5, 5]), "greeting"),
+        ("empty key", with_change(S, "scenarios", {"": {"passed": 1, "total": 1}}), "key"),
+    ]
+)
+
+
+@pytest.mark.parametrize(
+    ("doc", "part"), [(d, p) for _, d, p in BAD_HISTORY], ids=[i for i, _, _ in BAD_HISTORY]
+)
+def test_a_bad_history_file_gets_the_experiment_files_message(
+    tmp_path: Path, doc: object, part: str
+) -> None:
+    path = write(tmp_path, json.dumps(doc))
+    with pytest.raises(InputError) as full:
+        load_experiment(path)
+    with pytest.raises(InputError) as light:
+        load_history(path)
+    assert str(light.value) == str(full.value)
+    assert_one_line_error(light, str(path), part)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [SCENARIO_DOC, TRIAL_DOC, MEASURED_SCENARIO_DOC, MEASURED_TRIAL_DOC],
+    ids=["scenarios", "trials", "measured-scenarios", "measured-trials"],
+)
+def test_a_history_file_keeps_counts_and_labels(tmp_path: Path, doc: dict[str, Any]) -> None:
+    path = write(tmp_path, json.dumps({**doc, "started_at": "2026-01-02", "notes": ["n"]}))
+    full, light = load_experiment(path), load_history(path)
+    assert light == window_view(full)
+    assert (light.name, light.id, light.url, light.started_at, light.notes) == (
+        full.name,
+        full.id,
+        full.url,
+        full.started_at,
+        full.notes,
+    )
+    assert light.metadata == full.metadata
+    assert list(light.scenarios) == list(full.scenarios)
+    for key, scenario in light.scenarios.items():
+        assert scenario == Scenario(
+            key, full.scenarios[key].passed, full.scenarios[key].total, full.scenarios[key].label
+        )
+
+
+def test_a_window_of_history_files_compares_as_the_full_files(tmp_path: Path) -> None:
+    # Categories, unscored trials and measurements in the history files: the window
+    # reads none of them, so every verdict, test and trend is the same.
+    rng = random.Random(14)
+    keys = [f"s{i}" for i in range(60)]
+
+    def bucket(name: str) -> Bucket:
+        scenarios = {}
+        for key in keys:
+            total = rng.randint(3, 8)
+            passed = rng.randint(0, total)
+            scenarios[key] = Scenario(
+                key,
+                passed,
+                total,
+                label=key.upper(),
+                categories={"timeout": total - passed} if passed < total else {},
+                unscored=rng.randint(0, 1),
+                measures=Measures(latency_ms=tuple(float(i) for i in range(total))),
+            )
+        return Bucket(name=name, scenarios=scenarios, id=name)
+
+    pr, baseline = bucket("pr"), bucket("main")
+    paths = []
+    for i in range(5):
+        path = tmp_path / f"old{i}.json"
+        path.write_text(json.dumps(bucket_to_document(bucket(f"old{i}"))), encoding="utf-8")
+        paths.append(path)
+    full = compare_buckets(pr, baseline, Thresholds(), history=[load_experiment(p) for p in paths])
+    light = compare_buckets(pr, baseline, Thresholds(), history=[load_history(p) for p in paths])
+    assert dataclasses.replace(light, history=()) == dataclasses.replace(full, history=())
+    assert [b.total_trials for b in light.history] == [b.total_trials for b in full.history]
+
+
+_COUNT = st.one_of(st.integers(-1, 6), st.booleans(), st.none(), st.just(2.0))
+_ENTRY = st.fixed_dictionaries(
+    {"passed": _COUNT, "total": _COUNT},
+    optional={
+        "label": st.one_of(st.text(max_size=3), st.none(), st.integers()),
+        "categories": st.one_of(
+            st.dictionaries(st.text(max_size=2), _COUNT, max_size=2), st.lists(_COUNT)
+        ),
+        "unscored": _COUNT,
+        "latency_ms": st.lists(st.floats(-1, 5), max_size=4),
+        "lable": st.just(1),
+    },
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=2), st.one_of(_ENTRY, _COUNT), max_size=4))
+def test_any_history_file_is_checked_as_an_experiment_file(scenarios: dict[str, Any]) -> None:
+    doc = {"name": "old", "scenarios": scenarios}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "old.json"
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        try:
+            full = load_experiment(path)
+        except InputError as exc:
+            with pytest.raises(InputError) as light:
+                load_history(path)
+            assert str(light.value) == str(exc)
+        else:
+            assert load_history(path) == window_view(full)

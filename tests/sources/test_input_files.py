@@ -303,3 +303,16 @@ def test_quick_scenario_agrees_with_the_checked_path(key: str, entry: dict[str, 
         assert quick is None  # the quick path never accepts what the checked one rejects
         return
     assert quick is None or quick == checked
+
+
+def test_a_bad_history_file_is_one_line_exit_2(tmp_path: Path) -> None:
+    # History files load counts only (sources/history_file.py), checked as any file.
+    path = tmp_path / "old.json"
+    path.write_text(
+        json.dumps({"name": "old", "scenarios": {"a": {"passed": 4, "total": 3, "label": "A"}}}),
+        encoding="utf-8",
+    )
+    args = ("compare", "--pr-file", BASE, "--baseline-file", BASE, "--history-file", str(path))
+    code, out, err = run(*args)
+    assert out == ""
+    assert_one_line_exit_2(code, err, f'{path}: scenarios["a"].passed: ')
