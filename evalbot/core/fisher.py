@@ -110,18 +110,7 @@ def two_sided_at_most(
     _check_counts("baseline", base_passed, base_total)
     if pr_total == 0 or base_total == 0:
         return level >= 2  # both p-values are 1
-    a, row1, row2 = pr_passed, pr_total, base_total
-    col1 = pr_passed + base_passed
-    total = math.comb(row1 + row2, col1)
-    k_min, k_max = max(0, col1 - row2), min(row1, col1)
-    at_a = math.comb(row1, a) * math.comb(row2, col1 - a)
-    # Sum the shorter side of the support; the other follows exactly.
-    if a - k_min <= k_max - a:
-        left = _hypergeom_weight_sum(row1, row2, col1, k_min, a)
-        right = total - left + at_a
-    else:
-        right = _hypergeom_weight_sum(row1, row2, col1, a, k_max)
-        left = total - right + at_a
+    left, right, total = tail_weights(pr_passed, pr_total, base_passed, base_total)
     return 2 * min(left, right) * level.denominator <= level.numerator * total
 
 
@@ -144,18 +133,9 @@ def fisher_tails(
     if pr_total == 0 or base_total == 0:
         one = Fraction(1)
         return one, one, one, one
-    a, row1, row2 = pr_passed, pr_total, base_total
-    col1 = pr_passed + base_passed
-    total = math.comb(row1 + row2, col1)
+    left, right, total = tail_weights(pr_passed, pr_total, base_passed, base_total)
+    row1, row2, col1 = pr_total, base_total, pr_passed + base_passed
     k_min, k_max = max(0, col1 - row2), min(row1, col1)
-    at_a = math.comb(row1, a) * math.comb(row2, col1 - a)
-    # Sum the shorter side of the support; the other follows exactly.
-    if a - k_min <= k_max - a:
-        left = _hypergeom_weight_sum(row1, row2, col1, k_min, a)
-        right = total - left + at_a
-    else:
-        right = _hypergeom_weight_sum(row1, row2, col1, a, k_max)
-        left = total - right + at_a
     lowest = math.comb(row1, k_min) * math.comb(row2, col1 - k_min)
     highest = math.comb(row1, k_max) * math.comb(row2, col1 - k_max)
     return (
@@ -265,3 +245,23 @@ def min_attainable_better(pr_total: int, base_total: int, passed_total: int) -> 
     return fisher_right_tail(
         high, pr_total - high, passed_total - high, base_total - passed_total + high
     )
+
+
+def tail_weights(
+    pr_passed: int, pr_total: int, base_passed: int, base_total: int
+) -> tuple[int, int, int]:
+    """Integer weights of the table's lower tail P(A <= a), upper tail P(A >= a) and the
+    whole support, over one common denominator; counts already checked, both totals > 0.
+
+    Only the shorter side of the support is summed: left + right = total + P(A = a).
+    """
+    a, row1, row2 = pr_passed, pr_total, base_total
+    col1 = pr_passed + base_passed
+    total = math.comb(row1 + row2, col1)
+    k_min, k_max = max(0, col1 - row2), min(row1, col1)
+    at_a = math.comb(row1, a) * math.comb(row2, col1 - a)
+    if a - k_min <= k_max - a:
+        left = _hypergeom_weight_sum(row1, row2, col1, k_min, a)
+        return left, total - left + at_a, total
+    right = _hypergeom_weight_sum(row1, row2, col1, a, k_max)
+    return total - right + at_a, right, total

@@ -13,7 +13,7 @@ from fractions import Fraction
 from functools import lru_cache
 from operator import mul
 
-from evalbot.core import stats
+from evalbot.core import fisher, stats
 
 # --- the baseline window: K runs, not one large sample (issue 11 §1) -----------------------
 
@@ -106,23 +106,14 @@ def _trending_float(runs: Sequence[tuple[int, int]]) -> bool:
 def _stale(c: int, m: int, passed: int, total: int) -> bool:
     """Whether an older run (c of m) differs from the pooled later runs (two-sided Fisher).
 
-    ``stats.two_sided_at_most`` at ``STALE_RUN_LEVEL``, inline for counts known to be
-    valid (a run's, and sums of them): the same integer weights and comparison,
-    without the checks and calls (issue 14: thousands of distinct tests per window).
+    ``stats.two_sided_at_most`` at ``STALE_RUN_LEVEL`` for counts known to be valid (a
+    run's, and sums of them): the same integer weights and comparison, without the
+    checks (issue 14: thousands of distinct tests per window).
     """
     if c * total == passed * m:
         return False  # the same rate: the two-sided p-value is at least 1/2
-    col1 = c + passed
-    k_min, k_max = max(0, col1 - total), min(m, col1)
-    comb = math.comb
-    # Sum the shorter side of the support; the other follows exactly.
-    if c - k_min <= k_max - c:
-        tail = sum([comb(m, k) * comb(total, col1 - k) for k in range(k_min, c + 1)])
-    else:
-        tail = sum([comb(m, k) * comb(total, col1 - k) for k in range(c, k_max + 1)])
-    every = comb(m + total, col1)
-    other = every - tail + comb(m, c) * comb(total, col1 - c)
-    return 2 * min(tail, other) * _STALE_DENOMINATOR <= _STALE_NUMERATOR * every
+    left, right, every = fisher.tail_weights(c, m, passed, total)
+    return 2 * min(left, right) * _STALE_DENOMINATOR <= _STALE_NUMERATOR * every
 
 
 _STALE_NUMERATOR, _STALE_DENOMINATOR = STALE_RUN_LEVEL.as_integer_ratio()
