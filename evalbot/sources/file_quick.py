@@ -39,20 +39,12 @@ def quick_scenario(key: object, entry: object) -> Scenario | None:
     passed = entry.get("passed")
     if type(total) is not int or type(passed) is not int or not 0 <= passed <= total:
         return None
-    categories = entry.get("categories", _NO_CATEGORIES)
-    if categories:
-        if type(categories) is not dict:
-            return None
-        for name, count in categories.items():
-            if type(name) is not str or not name or type(count) is not int:
-                return None
-            if not 0 <= count <= total:
-                return None
-    elif type(categories) is not dict:
+    if not extras_valid(entry, total):
         return None
+    categories = entry.get("categories", _NO_CATEGORIES)
     unscored = entry.get("unscored", 0)
     label = entry.get("label", "")
-    if type(unscored) is not int or unscored < 0 or type(label) is not str:
+    if type(label) is not str:
         return None
     measures = NO_MEASURES
     # One set operation for the common entry, which has no measurements.
@@ -64,6 +56,21 @@ def quick_scenario(key: object, entry: object) -> Scenario | None:
             return None
         measures = quick
     return checked_scenario(key, passed, total, label, categories, unscored, measures)
+
+
+def extras_valid(entry: Mapping[str, object], total: int) -> bool:
+    """Whether an entry's optional ``categories`` and ``unscored`` are well formed: each
+    category a non-empty name with a count in 0..total, unscored a count."""
+    categories = entry.get("categories", _NO_CATEGORIES)
+    if type(categories) is not dict:
+        return False
+    for name, count in categories.items():
+        if type(name) is not str or not name or type(count) is not int:
+            return False
+        if not 0 <= count <= total:
+            return False
+    unscored = entry.get("unscored", 0)
+    return type(unscored) is int and unscored >= 0
 
 
 def _quick_measures(entry: Mapping[str, object], limit: int) -> Measures | None:

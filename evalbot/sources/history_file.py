@@ -12,7 +12,6 @@ took longer to load than the PR and the baseline took to compare (issue 14).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from itertools import repeat
 from operator import itemgetter, le
 from typing import Any
@@ -21,6 +20,7 @@ from evalbot.core.buckets import counts_scenario
 from evalbot.core.models import Bucket, Scenario
 from evalbot.sources.experiment_file import parse_experiment, read_json_file
 from evalbot.sources.file_fields import MEASURE_FIELDS, SCENARIO_FIELDS
+from evalbot.sources.file_quick import extras_valid
 
 __all__ = ["load_history", "window_view"]
 
@@ -30,7 +30,6 @@ _MISSING = object()
 _LABEL_TYPES = frozenset((str, object))
 _passed = itemgetter("passed")
 _total = itemgetter("total")
-_NO_CATEGORIES: dict[str, int] = {}
 
 
 def load_history(path: str | os.PathLike[str]) -> Bucket:
@@ -118,21 +117,6 @@ def _counted(scenarios: dict[str, Any]) -> dict[str, Scenario] | None:
         others = [entry for entry in entries if len(entry) != 2 + ("label" in entry)]
         if not all(map(_PLAIN_FIELDS.issuperset, others)):
             return None
-        if not all(map(_extras_valid, others)):
+        if not all(extras_valid(entry, entry["total"]) for entry in others):
             return None
     return dict(zip(keys, map(counts_scenario, keys, passed, totals, labels), strict=True))
-
-
-def _extras_valid(entry: Mapping[str, Any]) -> bool:
-    """Whether an entry's categories and unscored count pass quick_scenario's checks."""
-    total = entry["total"]
-    categories = entry.get("categories", _NO_CATEGORIES)
-    if type(categories) is not dict:
-        return False
-    for name, count in categories.items():
-        if type(name) is not str or not name or type(count) is not int:
-            return False
-        if not 0 <= count <= total:
-            return False
-    unscored = entry.get("unscored", 0)
-    return type(unscored) is int and unscored >= 0
