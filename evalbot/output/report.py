@@ -28,7 +28,7 @@ from evalbot.core.models import (
 from evalbot.core.thresholds import thresholds_document
 from evalbot.core.trend import trend_report
 from evalbot.output import report_parts as json_parts
-from evalbot.output.report_parts import row_json
+from evalbot.output.row_text import FloatTexts, row_json
 from evalbot.output.tally import tally
 
 SCHEMA_VERSION = 4
@@ -198,7 +198,7 @@ def json_chunks(
         return
     # What dumps() gives for a large report: json.dumps(..., separators=(",", ":")).
     encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    p_text = json_parts.FloatTexts()
+    p_text = FloatTexts()
     parts = ["{"]
     for index, (key, value) in enumerate(report.items()):
         parts.append(("," if index else "") + encode(key) + ":")

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from evalbot.core.measures import measures_document
@@ -116,144 +115,6 @@ def row(row: ScenarioComparison, as_float: Callable[[Any], float] = float) -> di
         "flakiness": row.flakiness,
         "series": list(row.series),
     }
-
-
-# --- the scenario rows as compact JSON text, without building them as dicts ----------
-#
-# A large report is compact JSON (report.dumps), and its scenario rows are nearly
-# all of it: building each row as nested dicts and encoding them with json took
-# 2.5 s at 100,000 scenarios (issue 14). ``row_json`` writes the text of
-# ``json.dumps(row(r), ensure_ascii=False, separators=(",", ":"))`` directly:
-# strings through the encoder's own escaping function, finite floats and ints
-# as json writes them (their repr), and anything else (None aside) through the
-# json encoder itself, so the text is the same byte for byte
-# (tests/output/test_report_parts.py checks it against ``row``).
-
-_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-# What the encoder writes for a str when ensure_ascii is false (json.encoder).
-_string = json.encoder.encode_basestring
-_float = float.__repr__
-_int = int.__repr__
-
-
-def number_json(value: Any) -> str:
-    """``value`` as compact JSON: ints and finite floats directly, the rest through json."""
-    kind = value.__class__
-    if kind is float:
-        if value - value == 0.0:  # not NaN or infinite: json writes those its own way
-            return _float(value)
-    elif kind is int:
-        return _int(value)
-    elif value is None:
-        return "null"
-    return _encode(value)
-
-
-def _text_json(value: Any) -> str:
-    return _string(value) if value.__class__ is str else _encode(value)
-
-
-def _categories_json(categories: Mapping[str, int]) -> str:
-    if not categories:
-        return "{}"
-    if any(key.__class__ is not str for key in categories):
-        return _encode(dict(categories))
-    return "{" + ",".join(_string(k) + ":" + number_json(n) for k, n in categories.items()) + "}"
-
-
-def _counts_json(scenario: Scenario) -> str:
-    measures = scenario.measures
-    return (
-        f'{{"passed":{number_json(scenario.passed)},"total":{number_json(scenario.total)},'
-        f'"unscored":{number_json(scenario.unscored)},'
-        f'"categories":{_categories_json(scenario.categories)},"measures":'
-        + ("{}" if measures is NO_MEASURES else _encode(measures_document(measures)))
-        + "}"
-    )
-
-
-class FloatTexts:
-    """The JSON text of float(p) for the p-values, once per distinct object (see Floats),
-    and of a scenario's plain counts, once per distinct set of counts.
-
-    Suites repeat a few p-values and a few count sets (issue 14: formatting
-    each of 100,000 rows' counts took a third of the report's time).
-    """
-
-    def __init__(self) -> None:
-        self._seen: dict[int, str] = {}
-        self._counts: dict[tuple[int, int, int], str] = {}
-        self._pooled: dict[tuple[int, int], str] = {}
-        self._numbers: dict[int, tuple[object, str]] = {}
-
-    def __call__(self, value: Any) -> str:
-        key = id(value)
-        text = self._seen.get(key)
-        if text is None:
-            text = self._seen[key] = number_json(float(value))
-        return text
-
-    def number(self, value: object) -> str:
-        """``number_json(value)``, kept per object: compare_buckets shares one delta, q
-        and flakiness object among the rows with the same table and counts."""
-        key = id(value)
-        kept = self._numbers.get(key)
-        # The object is kept with its text, so its id cannot be reused meanwhile.
-        if kept is not None and kept[0] is value:
-            return kept[1]
-        text = number_json(value)
-        self._numbers[key] = (value, text)
-        return text
-
-    def counts(self, scenario: Scenario) -> str:
-        """``_counts_json(scenario)``, kept for a scenario with plain int counts only."""
-        passed, total, unscored = scenario.passed, scenario.total, scenario.unscored
-        # Exact ints only: True == 1 as a dict key, but json writes it "true".
-        if (
-            scenario.measures is not NO_MEASURES
-            or scenario.categories
-            or passed.__class__ is not int
-            or total.__class__ is not int
-            or unscored.__class__ is not int
-        ):
-            return _counts_json(scenario)
-        key = (passed, total, unscored)
-        text = self._counts.get(key)
-        if text is None:
-            text = self._counts[key] = _counts_json(scenario)
-        return text
-
-    def pooled(self, scenario: Scenario) -> str:
-        """The ``pooled`` object's text: passed and total."""
-        passed, total = scenario.passed, scenario.total
-        if passed.__class__ is not int or total.__class__ is not int:
-            return f'{{"passed":{number_json(passed)},"total":{number_json(total)}}}'
-        key = (passed, total)
-        text = self._pooled.get(key)
-        if text is None:
-            text = self._pooled[key] = f'{{"passed":{_int(passed)},"total":{_int(total)}}}'
-        return text
-
-
-def row_json(row: ScenarioComparison, p_text: FloatTexts) -> str:
-    """``row(row)`` as compact JSON text; ``p_text`` a :class:`FloatTexts`."""
-    key, label, delta, q, flakiness = row.key, row.label, row.delta, row.q, row.flakiness
-    pooled = row.pooled
-    series = row.series
-    # One f-string, with the common cases inline (a str key and label, None numbers)
-    # and the rest through the helpers: a function call per field was a tenth of it.
-    return (
-        f'{{"key":{_string(key) if key.__class__ is str else _encode(key)},'
-        f'"label":{_string(label) if label.__class__ is str else _encode(label)},'
-        f'"verdict":{_string(str(row.verdict))},'
-        f'"pr":{p_text.counts(row.pr)},"baseline":{p_text.counts(row.baseline)},'
-        f'"delta":{"null" if delta is None else p_text.number(delta)},'
-        f'"p_worse":{p_text(row.p_worse)},"p_better":{p_text(row.p_better)},'
-        f'"pooled":{"null" if pooled is None else p_text.pooled(pooled)},'
-        f'"q":{"null" if q is None else p_text.number(q)},'
-        f'"flakiness":{"null" if flakiness is None else p_text.number(flakiness)},'
-        f'"series":{"[]" if not series else "[" + ",".join(map(number_json, series)) + "]"}}}'
-    )
 
 
 def one_side(scenario: Scenario) -> dict[str, Any]:

@@ -131,7 +131,7 @@ from evalbot.sources.file_fields import (
     required,
     show,
 )
-from evalbot.sources.file_quick import quick_scenario, quick_trial
+from evalbot.sources.file_quick import quick_columns, quick_scenario, quick_trial
 from evalbot.sources.json_file import MAX_FILE_BYTES, read_json_file
 
 __all__ = [
@@ -263,6 +263,10 @@ def _parse_scenarios(value: object) -> dict[str, Scenario]:
         raise Invalid(
             "scenarios", f"must be an object of scenario key to counts, got {show(value)}"
         )
+    quick = quick_columns(value, extras=True)
+    if quick is not None:
+        return quick
+    # Some entry in doubt (measurements, or a problem to word): entry by entry.
     scenarios: dict[str, Scenario] = {}
     for key, entry in value.items():
         scenario = quick_scenario(key, entry)

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evalbot.config import MAX_CONFIG_BYTES
+from evalbot.core.models import Scenario
 from evalbot.errors import InputError
 from evalbot.sources import experiment_file, file_fields, file_quick, json_file
 from evalbot.sources.experiment_file import MAX_FILE_BYTES, load_experiment, read_json_file
@@ -303,6 +304,100 @@ def test_quick_scenario_agrees_with_the_checked_path(key: str, entry: dict[str, 
         assert quick is None  # the quick path never accepts what the checked one rejects
         return
     assert quick is None or quick == checked
+
+
+# Files of well-formed entries, then maybe one edge the column checks must catch: a
+# count at -1, past the total, true, null or 2.0; an empty category name; an odd label
+# or field; a measurement; an entry that is no object; an empty scenario key.
+_EDGE_COUNT = st.sampled_from([-1, 5, True, False, None, 2.0, "1"])
+_EDGES: dict[str, st.SearchStrategy[Any]] = {
+    "passed": _EDGE_COUNT,
+    "total": _EDGE_COUNT,
+    "unscored": _EDGE_COUNT,
+    "label": st.sampled_from([None, 1, True, ["x"]]),
+    "categories": st.one_of(
+        st.sampled_from([[], None, "x", 1]),
+        st.dictionaries(
+            st.sampled_from(["", "a"]), st.one_of(_EDGE_COUNT, st.just(1)), min_size=1, max_size=2
+        ),
+    ),
+    "cost": st.lists(st.floats(-1, 5), max_size=2),
+    "lable": st.just(1),
+}
+_WELL_FORMED = st.fixed_dictionaries(
+    {"passed": st.integers(0, 2), "total": st.integers(2, 4)},
+    optional={
+        "label": st.text(max_size=2),
+        "categories": st.dictionaries(st.text(min_size=1, max_size=1), st.integers(0, 2)),
+        "unscored": st.integers(0, 2),
+    },
+)
+
+
+@st.composite
+def _scenario_columns(draw: st.DrawFn) -> dict[str, Any]:
+    keys = draw(st.lists(st.text(min_size=1, max_size=2), unique=True, max_size=4))
+    scenarios: dict[str, Any] = {key: draw(_WELL_FORMED) for key in keys}
+    edge = draw(st.sampled_from(["none", "field", "field", "field", "entry", "empty key"]))
+    if edge == "empty key":
+        scenarios[""] = draw(_WELL_FORMED)
+    elif keys and edge != "none":
+        key = draw(st.sampled_from(keys))
+        if edge == "entry":
+            scenarios[key] = draw(st.sampled_from([None, 1, "x", [], True]))
+        else:
+            field = draw(st.sampled_from(sorted(_EDGES)))
+            scenarios[key][field] = draw(_EDGES[field])
+    return scenarios
+
+
+@settings(max_examples=1000, deadline=None)
+@given(scenarios=_scenario_columns())
+def test_quick_columns_agree_with_the_checked_path(scenarios: dict[str, Any]) -> None:
+    # The column-at-a-time path accepts only what the entry-by-entry path accepts,
+    # and builds the same scenarios in the same order (or counts and labels only).
+    quick = file_quick.quick_columns(scenarios, extras=True)
+    light = file_quick.quick_columns(scenarios, extras=False)
+    assert (quick is None) == (light is None)
+    try:
+        checked = {key: experiment_file._checked_scenario(key, e) for key, e in scenarios.items()}
+    except file_fields.Invalid:
+        assert quick is None
+        return
+    if quick is not None and light is not None:
+        assert list(quick.items()) == list(checked.items())
+        assert list(light.items()) == [
+            (key, Scenario(key, s.passed, s.total, label=s.label)) for key, s in checked.items()
+        ]
+
+
+def test_quick_columns_take_categories_and_unscored_counts() -> None:
+    entries = {
+        "a": {"passed": 1, "total": 3, "categories": {"timeout": 2}, "unscored": 1},
+        "b": {"passed": 2, "total": 2, "label": "B"},
+    }
+    quick = file_quick.quick_columns(entries, extras=True)
+    assert quick == {
+        "a": Scenario("a", 1, 3, categories={"timeout": 2}, unscored=1),
+        "b": Scenario("b", 2, 2, label="B"),
+    }
+    assert file_quick.quick_columns(entries, extras=False) == {
+        "a": Scenario("a", 1, 3),
+        "b": Scenario("b", 2, 2, label="B"),
+    }
+    # In doubt, the entry-by-entry path decides: a measurement, or a count out of range.
+    assert (
+        file_quick.quick_columns(
+            {**entries, "c": {"passed": 1, "total": 1, "cost": [0.1]}}, extras=True
+        )
+        is None
+    )
+    assert (
+        file_quick.quick_columns(
+            {"a": {"passed": 1, "total": 3, "categories": {"x": 4}}}, extras=True
+        )
+        is None
+    )
 
 
 def test_a_bad_history_file_is_one_line_exit_2(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The scenario rows written as JSON text (report_parts.row_json) are json.dumps of the rows."""
+"""The scenario rows written as JSON text (row_text.row_json) are json.dumps of the rows."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pytest
 
 from evalbot.core.compare import compare_buckets
 from evalbot.core.models import Scenario, ScenarioComparison, Thresholds, Verdict
-from evalbot.output.report_parts import Floats, FloatTexts, number_json, row, row_json
+from evalbot.output.report_parts import Floats, row
+from evalbot.output.row_text import FloatTexts, number_json, row_json
 from evalbot.sources.experiment_file import load_experiment
 
 from helpers import EXAMPLES
@@ -108,3 +109,20 @@ def test_repeated_counts_are_written_once_and_bools_are_not_ints() -> None:
     for scenario_row in rows:
         assert row_json(scenario_row, texts) == compact(row(scenario_row, floats))
     assert texts.counts(rows[0].pr) is texts.counts(rows[3].pr)
+
+
+def test_counts_with_categories_are_kept_per_distinct_categories() -> None:
+    # Kept texts never mix a bool count with an int one, a name with another order, or
+    # a category with none; equal categories are written once.
+    texts, floats = FloatTexts(), Floats()
+    rows = [
+        comparison_row(pr=Scenario("k", 1, 3, categories={"timeout": 1})),
+        comparison_row(pr=Scenario("k", 1, 3, categories={"timeout": True})),
+        comparison_row(pr=Scenario("k", 1, 3, categories={"a": 1, "b": 2})),
+        comparison_row(pr=Scenario("k", 1, 3, categories={"b": 2, "a": 1})),
+        comparison_row(pr=Scenario("k", 1, 3)),
+        comparison_row(pr=Scenario("j", 1, 3, label="other", categories={"timeout": 1})),
+    ]
+    for scenario_row in rows:
+        assert row_json(scenario_row, texts) == compact(row(scenario_row, floats))
+    assert texts.counts(rows[0].pr) is texts.counts(rows[5].pr)
