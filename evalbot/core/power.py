@@ -199,27 +199,69 @@ def _design_power(n: int, per_run: int, runs: int, scenarios: int, thresholds: T
     )
 
 
+@lru_cache(maxsize=1024)
+def _design_ceiling(n: int, thresholds: Thresholds) -> float:
+    """The most ``_design_power`` can be with ``n`` PR trials, however long the baseline.
+
+    Its baseline passes every trial (rate 1.0), so the outcomes the hard tier's
+    size conditions admit — a PR rate at least hard.min_delta below 100% — and
+    their probabilities depend on ``n`` alone; power is the part of that mass
+    whose p-value is small enough. When the mass is short of the target no
+    baseline length reaches it, and the search below skips the exact p-values
+    (issue 14: a search to the longest history took 47 ms for a suggestion of
+    None). The slack covers the float sums' order; nothing near the target is skipped.
+    """
+    if n == 0:
+        return 0.0  # _drop_power's answer for no PR trials
+    kept = float(1 - _dec(thresholds.hard.min_delta) - SUGGESTION_EXTRA_DROP)
+    min_delta = _dec(thresholds.hard.min_delta)
+    mass = 0.0
+    for a in range(n + 1):
+        weight = _pmf(a, n, kept)
+        if weight >= _NEGLIGIBLE and 1 - Fraction(a, n) >= min_delta:
+            mass += weight
+    return mass
+
+
+# Far more than a float sum of at most a few hundred terms can be off by.
+_CEILING_SLACK = 1e-9
+
+
+def _reachable(n: int, thresholds: Thresholds) -> bool:
+    """Whether some baseline could give ``n`` PR trials the target power (``_design_ceiling``)."""
+    return _design_ceiling(n, thresholds) >= POWER_TARGET - _CEILING_SLACK
+
+
 # Cached: every comparison with the same design asks the same search.
 @lru_cache(maxsize=1024)
 def _suggestion(
     n: int, per_run: int, window: int, scenarios: int, thresholds: Thresholds
 ) -> tuple[int | None, int | None]:
-    """The fewest repetitions, and the shortest history, whose design power reaches the target."""
+    """The fewest repetitions, and the shortest history, whose design power reaches the target.
+
+    Candidates ``_design_ceiling`` rules out are skipped: the same answer, without
+    their exact p-values.
+    """
     reps = next(
         (
             r
             for r in range(n + 1, MAX_SUGGESTED_REPETITIONS + 1)
-            if _design_power(r, r, window, scenarios, thresholds) >= POWER_TARGET
+            if _reachable(r, thresholds)
+            and _design_power(r, r, window, scenarios, thresholds) >= POWER_TARGET
         ),
         None,
     )
-    history = next(
-        (
-            k
-            for k in range(window + 1, MAX_SUGGESTED_HISTORY + 1)
-            if _design_power(n, per_run, k, scenarios, thresholds) >= POWER_TARGET
-        ),
-        None,
+    history = (
+        next(
+            (
+                k
+                for k in range(window + 1, MAX_SUGGESTED_HISTORY + 1)
+                if _design_power(n, per_run, k, scenarios, thresholds) >= POWER_TARGET
+            ),
+            None,
+        )
+        if _reachable(n, thresholds)
+        else None
     )
     return reps, history
 
