@@ -69,27 +69,31 @@ def quick_columns(scenarios: dict[Any, Any], *, extras: bool) -> dict[str, Scena
         return None
     unlabelled = found.count(_MISSING)
     labels = [label if type(label) is str else "" for label in found] if unlabelled else found
-    built = list(map(counts_scenario, keys, passed, totals, labels))
     # Each entry has "passed" and "total" (found above), and "label" or not: when the
     # fields number that many in all, no entry has another (counted in C). Otherwise the
-    # others may also carry categories and an unscored count.
+    # others may also carry categories and an unscored count (checked before anything is
+    # built: a suite with measurements goes entry by entry, as before).
+    others: list[int] = []
+    extra: list[tuple[dict[str, int], int]] = []
     if sum(map(len, entries)) != 3 * len(entries) - unlabelled:
         plain_sizes = [2 if label is _MISSING else 3 for label in found]
         others = [i for i, odd in enumerate(map(ne, map(len, entries), plain_sizes)) if odd]
-        extra = _quick_extras([entries[i] for i in others], [totals[i] for i in others])
-        if extra is None:
+        checked = _quick_extras([entries[i] for i in others], [totals[i] for i in others])
+        if checked is None:
             return None
-        if extras:
-            for index, (categories, unscored) in zip(others, extra, strict=True):
-                built[index] = checked_scenario(
-                    keys[index],
-                    passed[index],
-                    totals[index],
-                    labels[index],
-                    categories,
-                    unscored,
-                    NO_MEASURES,
-                )
+        extra = checked
+    built = list(map(counts_scenario, keys, passed, totals, labels))
+    if extras:
+        for index, (categories, unscored) in zip(others, extra, strict=True):
+            built[index] = checked_scenario(
+                keys[index],
+                passed[index],
+                totals[index],
+                labels[index],
+                categories,
+                unscored,
+                NO_MEASURES,
+            )
     return dict(zip(keys, built, strict=True))
 
 
