@@ -110,8 +110,34 @@ def two_sided_at_most(
     _check_counts("baseline", base_passed, base_total)
     if pr_total == 0 or base_total == 0:
         return level >= 2  # both p-values are 1
-    left, right, total = tail_weights(pr_passed, pr_total, base_passed, base_total)
-    return 2 * min(left, right) * level.denominator <= level.numerator * total
+    return within_level(
+        pr_passed, pr_total, base_passed, base_total, level.numerator, level.denominator
+    )
+
+
+def within_level(
+    pr_passed: int,
+    pr_total: int,
+    base_passed: int,
+    base_total: int,
+    numerator: int,
+    denominator: int,
+) -> bool:
+    """``two_sided_at_most`` at the level numerator / denominator, for counts already
+    checked with both totals > 0.
+
+    Each tail holds the observed table's own weight P(A = a): when twice that weight
+    alone is above the level, the answer is no without summing a tail (most of a
+    window's older runs agree with the pool: issue 14, thousands of distinct tests).
+    """
+    a, row1, row2 = pr_passed, pr_total, base_total
+    col1 = pr_passed + base_passed
+    total = math.comb(row1 + row2, col1)
+    at_a = math.comb(row1, a) * math.comb(row2, col1 - a)
+    if 2 * at_a * denominator > numerator * total:
+        return False
+    left, right = _tails(a, row1, row2, col1, total, at_a)
+    return 2 * min(left, right) * denominator <= numerator * total
 
 
 def fisher_tails(
@@ -258,10 +284,16 @@ def tail_weights(
     a, row1, row2 = pr_passed, pr_total, base_total
     col1 = pr_passed + base_passed
     total = math.comb(row1 + row2, col1)
-    k_min, k_max = max(0, col1 - row2), min(row1, col1)
     at_a = math.comb(row1, a) * math.comb(row2, col1 - a)
+    left, right = _tails(a, row1, row2, col1, total, at_a)
+    return left, right, total
+
+
+def _tails(a: int, row1: int, row2: int, col1: int, total: int, at_a: int) -> tuple[int, int]:
+    """(left, right) tail weights given the support's ``total`` and ``at_a`` = P(A = a)'s weight."""
+    k_min, k_max = max(0, col1 - row2), min(row1, col1)
     if a - k_min <= k_max - a:
         left = _hypergeom_weight_sum(row1, row2, col1, k_min, a)
-        return left, total - left + at_a, total
+        return left, total - left + at_a
     right = _hypergeom_weight_sum(row1, row2, col1, a, k_max)
-    return total - right + at_a, right, total
+    return total - right + at_a, right

@@ -112,17 +112,7 @@ def _stale(c: int, m: int, passed: int, total: int) -> bool:
     """
     if c * total == passed * m:
         return False  # the same rate: the two-sided p-value is at least 1/2
-    # Each tail holds the observed table's own weight, so twice that weight above the
-    # level decides "not stale" without summing a tail: most older runs agree with the
-    # pool (issue 14: thousands of distinct tests in a 10-run window).
-    passes = c + passed
-    every = math.comb(m + total, passes)
-    if 2 * math.comb(m, c) * math.comb(total, passes - c) * _STALE_DENOMINATOR > (
-        _STALE_NUMERATOR * every
-    ):
-        return False
-    left, right, every = fisher.tail_weights(c, m, passed, total)
-    return 2 * min(left, right) * _STALE_DENOMINATOR <= _STALE_NUMERATOR * every
+    return fisher.within_level(c, m, passed, total, _STALE_NUMERATOR, _STALE_DENOMINATOR)
 
 
 _STALE_NUMERATOR, _STALE_DENOMINATOR = STALE_RUN_LEVEL.as_integer_ratio()

@@ -12,6 +12,7 @@ took longer to load than the PR and the baseline took to compare (issue 14).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from evalbot.core.buckets import counts_scenario
 from evalbot.core.models import Bucket, Scenario
@@ -36,15 +37,7 @@ def load_history(path: str | os.PathLike[str]) -> Bucket:
                 # The top level checked as load_experiment checks it (same fields, same
                 # order, same messages); the scenarios were, column by column.
                 header = parse_experiment({**data, "scenarios": {}}, source=source)
-                return Bucket(
-                    name=header.name,
-                    scenarios=counted,
-                    url=header.url,
-                    id=header.id,
-                    metadata=header.metadata,
-                    started_at=header.started_at,
-                    notes=header.notes,
-                )
+                return replace(header, scenarios=counted)
     # Anything else (the trial form, measurements, an entry in doubt, an error): the
     # full loader, which words any problem, then the same view of its result.
     return window_view(parse_experiment(data, source=source))
@@ -52,18 +45,7 @@ def load_history(path: str | os.PathLike[str]) -> Bucket:
 
 def window_view(bucket: Bucket) -> Bucket:
     """``bucket`` with each scenario's key, counts and label only (what the window reads)."""
-    return Bucket(
-        name=bucket.name,
-        scenarios={key: _counts_only(s) for key, s in bucket.scenarios.items()},
-        url=bucket.url,
-        id=bucket.id,
-        metadata=bucket.metadata,
-        started_at=bucket.started_at,
-        notes=bucket.notes,
-        web_url=bucket.web_url,
-        dataset_id=bucket.dataset_id,
-        example_links=bucket.example_links,
-    )
+    return replace(bucket, scenarios={key: _counts_only(s) for key, s in bucket.scenarios.items()})
 
 
 def _counts_only(scenario: Scenario) -> Scenario:
